@@ -1,0 +1,50 @@
+"""French text analysis, identical at index and query time.
+
+Chain: split on non-alphanumerics (so "l'eau" -> "l", "eau") -> lowercase -> drop elided articles and French stop
+words -> Snowball French stemmer (handles plurals: "déchets" -> "déchet") -> ASCII folding (so "energie" matches
+"énergie"). Stemming runs before folding because the Snowball rules expect the accents.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import tantivy
+
+ANALYZER_NAME = "fr_vivier"
+
+# Elided forms left alone by the tokenizer once the apostrophe splits them off (Elasticsearch's French elision list).
+ELISIONS = ("l", "m", "t", "qu", "n", "s", "j", "d", "c", "jusqu", "quoiqu", "lorsqu", "puisqu")
+# Stop words not in Snowball's French list that only add noise to a buyer's query.
+EXTRA_STOP_WORDS = ("a", "à", "afin", "cela", "chez", "comme", "dont", "etc", "sans", "sous", "vers", "via")
+# Tokens longer than this are junk (hashes, base64), not words.
+MAX_TOKEN_LENGTH = 40
+
+
+@functools.lru_cache(maxsize=1)
+def french_analyzer() -> tantivy.TextAnalyzer:
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(MAX_TOKEN_LENGTH))
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.custom_stopword(list(ELISIONS + EXTRA_STOP_WORDS)))
+        .filter(tantivy.Filter.stopword("french"))
+        .filter(tantivy.Filter.stemmer("french"))
+        .filter(tantivy.Filter.ascii_fold())
+        .build()
+    )
+
+
+def analyze(text: str) -> list[str]:
+    """Index terms of a text, in order, duplicates kept."""
+    return french_analyzer().analyze(text)
+
+
+def query_terms(text: str, max_terms: int) -> list[str]:
+    """Distinct index terms of a query, in first-seen order, at most `max_terms`."""
+    seen: dict[str, None] = {}
+    for term in analyze(text):
+        seen.setdefault(term, None)
+        if len(seen) >= max_terms:
+            break
+    return list(seen)

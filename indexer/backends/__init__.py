@@ -1,0 +1,13 @@
+"""Search backends behind one contract (indexer.backends.base.SearchBackend)."""
+
+from __future__ import annotations
+
+from vivier.config import Settings
+
+
+def make_backend(settings: Settings):
+    if settings.backend == "embedded":
+        from indexer.backends.embedded import EmbeddedBackend
+
+        return EmbeddedBackend(settings.index_dir / "embedded")
+    raise NotImplementedError(f"search backend {settings.backend!r} is not available yet")

@@ -1,0 +1,94 @@
+"""The search contract every backend implements, with the same observable semantics.
+
+Semantics (checked by tests/test_backend_contract.py for every backend):
+- Filters: values within one facet are OR-ed, facets are AND-ed; they restrict keyword and dense retrievals alike.
+- Result set: documents passing the filters that the keyword retrieval matched or the dense retrieval returned
+  (top DENSE_DEPTH above DENSE_MIN_SIMILARITY). An empty query returns every document passing the filters, by name.
+- Ranking: reciprocal rank fusion of the keyword and dense rankings (indexer.fusion), ties broken by id.
+- Facet counts: over the result set, each facet ignoring its own selection (disjunctive facets).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Protocol, Sequence
+
+import numpy as np
+
+from indexer.documents import SearchDocument
+
+# Facet name (as in URLs and the API) -> document attribute.
+FACET_FIELDS: dict[str, str] = {
+    "category": "categories",
+    "department": "department",
+    "label": "labels",
+    "size": "size_band",
+}
+MODES = ("hybrid", "keyword", "dense")
+
+# Keyword hits taken into fusion and facets. Deeper than any page a person reads; bounds the cost of a query.
+KEYWORD_DEPTH = 500
+# Dense neighbours taken into fusion. Semantic recall beyond this depth is mostly noise on short queries.
+DENSE_DEPTH = 50
+# Cosine similarity under which a dense neighbour is not shown at all: measured on the fixtures with
+# all-MiniLM-L6-v2, unrelated French profiles score 0.1-0.3 against a buyer query, related ones 0.4 and above.
+DENSE_MIN_SIMILARITY = 0.35
+# Query terms kept after analysis: a pasted paragraph keeps its first 48 distinct terms.
+MAX_QUERY_TERMS = 48
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    text: str = ""
+    filters: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    page: int = 1
+    per_page: int = 20
+    mode: str = "hybrid"
+    query_vector: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class FacetValue:
+    value: str
+    count: int
+    selected: bool
+
+
+@dataclass
+class Hit:
+    id: str
+    score: float
+    document: SearchDocument
+    keyword_rank: int | None = None
+    dense_rank: int | None = None
+    dense_similarity: float | None = None
+    highlights: dict[str, str] = field(default_factory=dict)
+    matched_fields: list[str] = field(default_factory=list)
+    semantic_passage: str | None = None
+
+
+@dataclass
+class SearchResponse:
+    total: int
+    hits: list[Hit]
+    facets: dict[str, list[FacetValue]]
+    page: int
+    per_page: int
+
+
+class IndexNotReady(RuntimeError):
+    """No index has been built yet."""
+
+
+class SearchBackend(Protocol):
+    def rebuild(self, documents: Sequence[SearchDocument], passage_vectors: np.ndarray,
+                meta: Mapping[str, Any]) -> None:
+        """Replace the whole index atomically; `passage_vectors` has one row per passage, documents in order."""
+
+    def search(self, request: SearchRequest) -> SearchResponse: ...
+
+    def similar(self, doc_id: str, limit: int = 5) -> list[SearchDocument]: ...
+
+    def get(self, doc_id: str) -> SearchDocument | None: ...
+
+    def status(self) -> dict[str, Any]: ...

@@ -1,0 +1,377 @@
+"""Embedded backend: tantivy for French BM25, a numpy matrix for exact dense search, files under one directory.
+
+Layout of `root`:
+    gen-<timestamp>-<random>/   one complete index generation (tantivy/, vectors.npy, docs.json, meta.json)
+    CURRENT                     name of the live generation, replaced atomically (os.replace) after a rebuild
+    .lock                       held while a rebuild runs
+Searchers notice a new CURRENT on their next query and switch; older generations are kept a little while so
+that a searcher still holding one keeps working, then deleted.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import tantivy
+
+from indexer.analysis import ANALYZER_NAME, analyze, french_analyzer, query_terms
+from indexer.backends.base import (DENSE_DEPTH, DENSE_MIN_SIMILARITY, FACET_FIELDS, KEYWORD_DEPTH, MAX_QUERY_TERMS,
+                                   FacetValue, Hit, IndexNotReady, SearchRequest, SearchResponse)
+from indexer.documents import SearchDocument
+from indexer.fusion import reciprocal_rank_fusion
+
+# BM25 weight per field: a term in the company name says more than one in the pitch, which says more than the
+# category labels, which say more than a long description (DESIGN: name > pitch > categories > description).
+FIELD_WEIGHTS: dict[str, float] = {
+    "name": 4.0,
+    "pitch": 2.5,
+    "categories_text": 2.0,
+    "keywords": 1.5,
+    "description": 1.0,
+}
+# Typo tolerance: edit distance 1 on terms this long or longer, on one catch-all field, at a small constant
+# weight so that an exact match always outranks a near miss.
+FUZZY_MIN_TERM_LENGTH = 5
+FUZZY_WEIGHT = 0.3
+FUZZY_FIELD = "all_text"
+# Generations kept on disk: the live one and one previous, so a searcher that has not switched yet keeps working.
+KEEP_GENERATIONS = 2
+# Characters of context around highlighted terms.
+SNIPPET_CHARS = {"name": 200, "pitch": 300, "description": 240}
+FORMAT_VERSION = 1
+
+
+class RebuildInProgress(RuntimeError):
+    """Another process is rebuilding this index."""
+
+
+def _schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_unsigned_field("ord", fast=True)
+    for name in (*FIELD_WEIGHTS, FUZZY_FIELD):
+        builder.add_text_field(name, tokenizer_name=ANALYZER_NAME)
+    for facet in FACET_FIELDS:
+        builder.add_text_field(facet, tokenizer_name="raw")
+    return builder.build()
+
+
+def _facet_values(document: SearchDocument, facet: str) -> tuple[str, ...]:
+    value = getattr(document, FACET_FIELDS[facet])
+    if value is None:
+        return ()
+    return tuple(value) if isinstance(value, tuple) else (value,)
+
+
+@dataclass
+class _Snapshot:
+    generation: str
+    index: tantivy.Index
+    schema: tantivy.Schema
+    documents: list[SearchDocument]
+    id_to_ord: dict[str, int]
+    vectors: np.ndarray  # (passages, dim), normalised
+    passage_starts: np.ndarray  # first passage row of each document
+    id_order: np.ndarray  # rank of each document's id in ascending id order, for tie-breaking
+    name_order: np.ndarray  # ords sorted by name, for empty queries
+    facet_masks: dict[str, dict[str, np.ndarray]]
+    meta: dict[str, Any]
+
+    @property
+    def size(self) -> int:
+        return len(self.documents)
+
+
+class EmbeddedBackend:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self._snapshot: _Snapshot | None = None
+        self._current_stamp: tuple[int, int] | None = None
+        self._lock = threading.Lock()
+
+    # -- building -----------------------------------------------------------------------------------------------
+    def rebuild(self, documents: Sequence[SearchDocument], passage_vectors: np.ndarray,
+                meta: Mapping[str, Any]) -> str:
+        expected = sum(len(d.passages) for d in documents)
+        if passage_vectors.shape[0] != expected:
+            raise ValueError(f"{passage_vectors.shape[0]} passage vectors for {expected} passages")
+        if any(not d.passages for d in documents):
+            raise ValueError("every document needs at least one passage")
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "w") as lock_file:
+            try:
+                fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise RebuildInProgress(f"a rebuild of {self.root} is already running") from None
+            try:
+                generation = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+                target = self.root / generation
+                try:
+                    self._write_generation(target, documents, passage_vectors, meta)
+                    tmp = self.root / f"CURRENT.{uuid.uuid4().hex}"
+                    tmp.write_text(generation)
+                    os.replace(tmp, self.root / "CURRENT")
+                except BaseException:
+                    shutil.rmtree(target, ignore_errors=True)
+                    raise
+                self._collect_garbage(generation)
+                return generation
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+    def _write_generation(self, target: Path, documents: Sequence[SearchDocument], vectors: np.ndarray,
+                          meta: Mapping[str, Any]) -> None:
+        (target / "tantivy").mkdir(parents=True)
+        schema = _schema()
+        index = tantivy.Index(schema, path=str(target / "tantivy"))
+        index.register_tokenizer(ANALYZER_NAME, french_analyzer())
+        writer = index.writer(heap_size=128_000_000, num_threads=1)
+        for ord_, doc in enumerate(documents):
+            fields: dict[str, Any] = {
+                "name": doc.name, "pitch": doc.pitch, "categories_text": doc.category_text,
+                "keywords": " ; ".join(doc.keywords), "description": doc.description,
+                FUZZY_FIELD: " ".join((doc.name, doc.pitch, doc.category_text, " ".join(doc.keywords),
+                                       doc.description)),
+            }
+            for facet in FACET_FIELDS:
+                values = _facet_values(doc, facet)
+                if values:
+                    fields[facet] = list(values)
+            tdoc = tantivy.Document(**fields)
+            tdoc.add_unsigned("ord", ord_)
+            writer.add_document(tdoc)
+        writer.commit()
+        writer.wait_merging_threads()
+        np.save(target / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32))
+        (target / "docs.json").write_text(json.dumps([d.to_dict() for d in documents], ensure_ascii=False))
+        full_meta = {**meta, "format": FORMAT_VERSION, "documents": len(documents),
+                     "passages": int(vectors.shape[0]), "dimension": int(vectors.shape[1]) if vectors.ndim == 2 else 0,
+                     "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        (target / "meta.json").write_text(json.dumps(full_meta, ensure_ascii=False, indent=1))
+
+    def _collect_garbage(self, live: str) -> None:
+        generations = sorted(p for p in self.root.glob("gen-*") if p.is_dir() and p.name != live)
+        for old in generations[: max(0, len(generations) - (KEEP_GENERATIONS - 1))]:
+            shutil.rmtree(old, ignore_errors=True)
+        for stale in self.root.glob("CURRENT.*"):
+            stale.unlink(missing_ok=True)
+
+    # -- loading ------------------------------------------------------------------------------------------------
+    def _load(self, generation: str) -> _Snapshot:
+        target = self.root / generation
+        index = tantivy.Index.open(str(target / "tantivy"))
+        index.register_tokenizer(ANALYZER_NAME, french_analyzer())
+        documents = [SearchDocument.from_dict(d) for d in json.loads((target / "docs.json").read_text())]
+        vectors = np.load(target / "vectors.npy")
+        meta = json.loads((target / "meta.json").read_text())
+        counts = np.array([len(d.passages) for d in documents], dtype=np.int64)
+        starts = np.concatenate(([0], np.cumsum(counts)[:-1])) if len(documents) else np.zeros(0, np.int64)
+        ids = [d.id for d in documents]
+        id_order = np.empty(len(ids), dtype=np.int64)
+        id_order[np.argsort(np.array(ids, dtype=object), kind="stable")] = np.arange(len(ids))
+        name_order = np.array(sorted(range(len(documents)), key=lambda o: (documents[o].name.casefold(), ids[o])),
+                              dtype=np.int64)
+        facet_masks: dict[str, dict[str, np.ndarray]] = {facet: {} for facet in FACET_FIELDS}
+        for ord_, doc in enumerate(documents):
+            for facet in FACET_FIELDS:
+                for value in _facet_values(doc, facet):
+                    mask = facet_masks[facet].get(value)
+                    if mask is None:
+                        mask = facet_masks[facet][value] = np.zeros(len(documents), dtype=bool)
+                    mask[ord_] = True
+        return _Snapshot(generation, index, index.schema, documents, {d: i for i, d in enumerate(ids)}, vectors,
+                         starts, id_order, name_order, facet_masks, meta)
+
+    def _current(self) -> _Snapshot:
+        pointer = self.root / "CURRENT"
+        try:
+            stat = pointer.stat()
+        except FileNotFoundError:
+            raise IndexNotReady(f"no index under {self.root}: run `vivier index build`") from None
+        stamp = (stat.st_ino, stat.st_mtime_ns)
+        with self._lock:
+            if self._snapshot is None or stamp != self._current_stamp:
+                self._snapshot = self._load(pointer.read_text().strip())
+                self._current_stamp = stamp
+            return self._snapshot
+
+    # -- searching ----------------------------------------------------------------------------------------------
+    def _keyword_query(self, snap: _Snapshot, terms: list[str]) -> tantivy.Query:
+        clauses = []
+        for term in terms:
+            for field, weight in FIELD_WEIGHTS.items():
+                clauses.append((tantivy.Occur.Should, tantivy.Query.boost_query(
+                    tantivy.Query.term_query(snap.schema, field, term), weight)))
+            if len(term) >= FUZZY_MIN_TERM_LENGTH:
+                clauses.append((tantivy.Occur.Should, tantivy.Query.boost_query(
+                    tantivy.Query.fuzzy_term_query(snap.schema, FUZZY_FIELD, term, distance=1), FUZZY_WEIGHT)))
+        return tantivy.Query.boolean_query(clauses)
+
+    def _filter_mask(self, snap: _Snapshot, filters: Mapping[str, Sequence[str]]) -> np.ndarray:
+        mask = np.ones(snap.size, dtype=bool)
+        for facet, values in filters.items():
+            if not values:
+                continue
+            selected = np.zeros(snap.size, dtype=bool)
+            for value in values:
+                value_mask = snap.facet_masks.get(facet, {}).get(value)
+                if value_mask is not None:
+                    selected |= value_mask
+            mask &= selected
+        return mask
+
+    def _keyword_ranking(self, snap: _Snapshot, query: tantivy.Query | None,
+                         filters: Mapping[str, Sequence[str]]) -> list[int]:
+        if query is None or snap.size == 0:
+            return []
+        clauses = [(tantivy.Occur.Must, query)]
+        for facet, values in filters.items():
+            if values:
+                clauses.append((tantivy.Occur.Must, tantivy.Query.const_score_query(
+                    tantivy.Query.term_set_query(snap.schema, facet, list(values)), 0.0)))
+        searcher = snap.index.searcher()
+        hits = searcher.search(tantivy.Query.boolean_query(clauses), limit=KEYWORD_DEPTH, count=False).hits
+        if not hits:
+            return []
+        ords = searcher.fast_field_values("ord", [address for _, address in hits])
+        scored = sorted(zip((-score for score, _ in hits), (snap.id_order[o] for o in ords), ords))
+        return [int(o) for _, _, o in scored]
+
+    def _document_similarities(self, snap: _Snapshot, vector: np.ndarray) -> np.ndarray:
+        passage_scores = snap.vectors @ vector.astype(np.float32)
+        return np.maximum.reduceat(passage_scores, snap.passage_starts) if snap.size else passage_scores
+
+    def _dense_ranking(self, snap: _Snapshot, similarities: np.ndarray | None, mask: np.ndarray) -> list[int]:
+        if similarities is None or snap.size == 0:
+            return []
+        eligible = np.nonzero(mask & (similarities >= DENSE_MIN_SIMILARITY))[0]
+        if eligible.size > DENSE_DEPTH:
+            top = np.argpartition(-similarities[eligible], DENSE_DEPTH - 1)[:DENSE_DEPTH]
+            eligible = eligible[top]
+        order = np.lexsort((snap.id_order[eligible], -similarities[eligible]))
+        return [int(o) for o in eligible[order]]
+
+    def search(self, request: SearchRequest) -> SearchResponse:
+        snap = self._current()
+        filters = {f: tuple(v) for f, v in request.filters.items() if f in FACET_FIELDS and v}
+        terms = query_terms(request.text, MAX_QUERY_TERMS) if request.text.strip() else []
+        use_keyword = request.mode in ("hybrid", "keyword") and bool(terms)
+        use_dense = request.mode in ("hybrid", "dense") and request.query_vector is not None and bool(request.text.strip())
+        query = self._keyword_query(snap, terms) if use_keyword else None
+        similarities = self._document_similarities(snap, request.query_vector) if use_dense else None
+        has_query = bool(request.text.strip())
+
+        def members(active: Mapping[str, Sequence[str]]) -> tuple[np.ndarray, list[int], list[int]]:
+            mask = self._filter_mask(snap, active)
+            if not has_query:
+                return mask, [], []
+            keyword = self._keyword_ranking(snap, query, active)
+            dense = self._dense_ranking(snap, similarities, mask)
+            found = np.zeros(snap.size, dtype=bool)
+            found[keyword] = True
+            found[dense] = True
+            return found, keyword, dense
+
+        main_set, keyword, dense = members(filters)
+        if has_query:
+            fused = reciprocal_rank_fusion([keyword, dense]) if keyword or dense else []
+            ranked = [(o, s) for o, s in fused]
+            # reciprocal_rank_fusion breaks ties by key; keys are ords here, so re-sort ties by document id.
+            ranked.sort(key=lambda item: (-item[1], snap.id_order[item[0]]))
+        else:
+            ranked = [(int(o), 0.0) for o in snap.name_order if main_set[o]]
+
+        facets: dict[str, list[FacetValue]] = {}
+        for facet in FACET_FIELDS:
+            scope = main_set
+            if facet in filters:
+                scope, _, _ = members({f: v for f, v in filters.items() if f != facet})
+            selected = set(filters.get(facet, ()))
+            values = []
+            for value, mask in snap.facet_masks[facet].items():
+                count = int(np.count_nonzero(mask & scope))
+                if count or value in selected:
+                    values.append(FacetValue(value, count, value in selected))
+            for value in selected - set(snap.facet_masks[facet]):
+                values.append(FacetValue(value, 0, True))
+            facets[facet] = sorted(values, key=lambda fv: (-fv.count, fv.value))
+
+        page = max(1, request.page)
+        start = (page - 1) * request.per_page
+        keyword_rank = {o: r for r, o in enumerate(keyword, start=1)}
+        dense_rank = {o: r for r, o in enumerate(dense, start=1)}
+        hits = []
+        for ord_, score in ranked[start:start + request.per_page]:
+            document = snap.documents[ord_]
+            hit = Hit(id=document.id, score=float(score), document=document, keyword_rank=keyword_rank.get(ord_),
+                      dense_rank=dense_rank.get(ord_),
+                      dense_similarity=float(similarities[ord_]) if similarities is not None else None)
+            if ord_ in dense_rank:
+                hit.semantic_passage = self._best_passage(snap, ord_, request.query_vector)
+            hits.append(hit)
+        if query is not None:
+            self._explain(snap, query, terms, hits)
+        return SearchResponse(total=len(ranked), hits=hits, facets=facets, page=page, per_page=request.per_page)
+
+    def _best_passage(self, snap: _Snapshot, ord_: int, vector: np.ndarray) -> str:
+        start = int(snap.passage_starts[ord_])
+        document = snap.documents[ord_]
+        scores = snap.vectors[start:start + len(document.passages)] @ vector
+        return document.passages[int(np.argmax(scores))]
+
+    def _explain(self, snap: _Snapshot, query: tantivy.Query, terms: list[str], hits: list[Hit]) -> None:
+        """Highlights (HTML-escaped, <b> around matches) and the list of fields the query's terms hit."""
+        if not hits:
+            return
+        searcher = snap.index.searcher()
+        term_set = set(terms)
+        generators = {}
+        for field, chars in SNIPPET_CHARS.items():
+            generator = tantivy.SnippetGenerator.create(searcher, query, snap.schema, field)
+            generator.set_max_num_chars(chars)
+            generators[field] = generator
+        for hit in hits:
+            doc = hit.document
+            texts = {"name": doc.name, "pitch": doc.pitch, "categories_text": doc.category_text,
+                     "keywords": " ; ".join(doc.keywords), "description": doc.description}
+            hit.matched_fields = [f for f, text in texts.items() if term_set.intersection(analyze(text))]
+            for field, generator in generators.items():
+                if field in hit.matched_fields:
+                    snippet = generator.snippet_from_doc(tantivy.Document(**{field: texts[field]}))
+                    if snippet.highlighted():
+                        hit.highlights[field] = snippet.to_html()
+
+    # -- other reads --------------------------------------------------------------------------------------------
+    def get(self, doc_id: str) -> SearchDocument | None:
+        snap = self._current()
+        ord_ = snap.id_to_ord.get(doc_id)
+        return None if ord_ is None else snap.documents[ord_]
+
+    def similar(self, doc_id: str, limit: int = 5) -> list[SearchDocument]:
+        """Nearest documents by their best passage-to-passage similarity with this document's headline."""
+        snap = self._current()
+        ord_ = snap.id_to_ord.get(doc_id)
+        if ord_ is None:
+            return []
+        vector = snap.vectors[int(snap.passage_starts[ord_])]
+        similarities = self._document_similarities(snap, vector)
+        similarities[ord_] = -np.inf
+        order = np.lexsort((snap.id_order, -similarities))[:limit]
+        return [snap.documents[int(o)] for o in order]
+
+    def status(self) -> dict[str, Any]:
+        try:
+            snap = self._current()
+        except IndexNotReady:
+            return {"backend": "embedded", "ready": False, "root": str(self.root)}
+        return {"backend": "embedded", "ready": True, "root": str(self.root), "generation": snap.generation,
+                **snap.meta}

@@ -1,0 +1,79 @@
+"""Vivier web app: anonymous search for public buyers, supplier pages. `flask --app search_app run` works."""
+
+from __future__ import annotations
+
+from flask import Flask, render_template
+
+from vivier.config import Settings, load_settings
+
+# Bodies above this are refused (413): search is GET; forms to come are small.
+MAX_CONTENT_LENGTH = 1 * 1024 * 1024
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def facet_label(facet: str, value: str) -> str:
+    """French display text of a facet value."""
+    from vivier import geo, taxonomy
+
+    if facet == "category":
+        return taxonomy.CATEGORY_LABELS.get(value, value)
+    if facet == "label":
+        return taxonomy.LABEL_LABELS.get(value, value)
+    if facet == "size":
+        return taxonomy.SIZE_LABELS.get(value, value)
+    if facet == "department":
+        name = geo.department_name(value)
+        return f"{value} {name}" if name else value
+    return value
+
+
+def create_app(settings: Settings | None = None, encoder=None) -> Flask:
+    """App factory. `encoder` may be shared (tests load the model once); otherwise it loads on first query."""
+    from embeddings.encoder import Encoder
+    from indexer.service import SearchService
+    from vivier.db import Database
+
+    settings = settings or load_settings()
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH,
+                      JSON_AS_ASCII=False)
+    database = Database(settings)
+    app.extensions["vivier"] = {
+        "settings": settings,
+        "database": database,
+        "search": SearchService(settings, encoder or Encoder(settings.embedding_model)),
+    }
+
+    from search_app.views import search, suppliers
+
+    app.register_blueprint(search.bp)
+    app.register_blueprint(suppliers.bp)
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.add("Vary", "HX-Request")
+        return response
+
+    def error_page(status: int, title: str, message: str):
+        return render_template("errors/error.html", title=title, message=message, status=status), status
+
+    app.register_error_handler(400, lambda e: error_page(400, "Requête invalide", "La requête n'a pas pu être comprise."))
+    app.register_error_handler(404, lambda e: error_page(404, "Page introuvable", "Cette page n'existe pas ou plus."))
+    app.register_error_handler(405, lambda e: error_page(405, "Méthode non autorisée", "Cette action n'est pas permise ici."))
+    app.register_error_handler(413, lambda e: error_page(413, "Requête trop volumineuse", "Le contenu envoyé dépasse la taille autorisée."))
+    app.register_error_handler(500, lambda e: error_page(500, "Erreur interne", "Une erreur est survenue ; réessayez dans un instant."))
+
+    @app.context_processor
+    def template_globals():
+        from vivier import geo, taxonomy
+
+        return {"taxonomy": taxonomy, "geo": geo, "facet_label": facet_label}
+
+    return app

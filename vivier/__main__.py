@@ -1,0 +1,3 @@
+from vivier.cli import main
+
+main()

@@ -1,0 +1,90 @@
+"""Configuration read once from the environment (prefix VIVIER_, plus DATABASE_URL and ELASTICSEARCH_URL).
+
+Invalid values raise ConfigError at start-up with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping
+
+# A query longer than this is cut before analysis: a buyer's need fits in it, and it bounds query cost.
+DEFAULT_QUERY_MAX_CHARS = 500
+DEFAULT_MODEL = "packaged:all-MiniLM-L6-v2"
+BACKENDS = ("embedded", "elasticsearch")
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or invalid."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    embedding_model: str = DEFAULT_MODEL
+    backend: str = "embedded"
+    elasticsearch_url: str | None = None
+    query_max_chars: int = DEFAULT_QUERY_MAX_CHARS
+    query_threads: int = 1
+    secret_key: str = field(default="dev-only-not-secret", repr=False)
+    allow_loopback_crawl: bool = False
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    def with_overrides(self, **changes) -> "Settings":
+        return replace(self, **changes)
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be a boolean (true/false), got {raw!r}")
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    data_dir = Path(env.get("VIVIER_DATA_DIR") or "data").expanduser().resolve()
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'vivier.db'}"
+    if "://" not in database_url:
+        raise ConfigError(f"DATABASE_URL must be a SQLAlchemy URL such as sqlite:///path.db, got {database_url!r}")
+    elasticsearch_url = env.get("ELASTICSEARCH_URL") or None
+    backend = env.get("VIVIER_SEARCH_BACKEND") or ("elasticsearch" if elasticsearch_url else "embedded")
+    if backend not in BACKENDS:
+        raise ConfigError(f"VIVIER_SEARCH_BACKEND must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if backend == "elasticsearch" and not elasticsearch_url:
+        raise ConfigError("VIVIER_SEARCH_BACKEND=elasticsearch needs ELASTICSEARCH_URL")
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        embedding_model=env.get("VIVIER_EMBEDDING_MODEL") or DEFAULT_MODEL,
+        backend=backend,
+        elasticsearch_url=elasticsearch_url,
+        query_max_chars=_int(env, "VIVIER_QUERY_MAX_CHARS", DEFAULT_QUERY_MAX_CHARS, minimum=10),
+        query_threads=_int(env, "VIVIER_QUERY_THREADS", 1),
+        secret_key=env.get("VIVIER_SECRET_KEY") or "dev-only-not-secret",
+        allow_loopback_crawl=_bool(env, "VIVIER_ALLOW_LOOPBACK_CRAWL", False),
+    )

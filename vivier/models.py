@@ -1,0 +1,131 @@
+"""Domain model: the relational database is the source of truth; every search index is derived from it."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+# Profile statuses. Only these are visible in search; "hidden" is kept in the database but never indexed.
+STATUS_CRAWLED = "crawled"
+STATUS_SUBMITTED = "submitted"
+STATUS_VERIFIED = "verified"
+STATUS_HIDDEN = "hidden"
+SEARCHABLE_STATUSES = (STATUS_CRAWLED, STATUS_SUBMITTED, STATUS_VERIFIED)
+
+# Fields whose origin is tracked in FieldProvenance (the profile's public content).
+PROVENANCE_FIELDS = (
+    "name", "siren", "website", "pitch", "description", "categories", "keywords", "address", "postcode",
+    "commune", "insee_code", "department", "latitude", "longitude", "size_band", "founded_year", "labels",
+    "references", "offers", "interoperability", "contact_email", "contact_phone",
+)
+
+
+class Supplier(Base):
+    __tablename__ = "suppliers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(120), unique=True, index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    siren: Mapped[str | None] = mapped_column(String(9), index=True)
+    siret: Mapped[str | None] = mapped_column(String(14))
+    website: Mapped[str | None] = mapped_column(String(500))
+    website_domain: Mapped[str | None] = mapped_column(String(255), index=True)
+    pitch: Mapped[str] = mapped_column(Text, default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    categories: Mapped[list[Any]] = mapped_column(default=list)
+    keywords: Mapped[list[Any]] = mapped_column(default=list)
+    address: Mapped[str | None] = mapped_column(String(300))
+    postcode: Mapped[str | None] = mapped_column(String(5))
+    commune: Mapped[str | None] = mapped_column(String(150))
+    insee_code: Mapped[str | None] = mapped_column(String(5))
+    department: Mapped[str | None] = mapped_column(String(3), index=True)
+    region: Mapped[str | None] = mapped_column(String(80))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    size_band: Mapped[str | None] = mapped_column(String(10))
+    founded_year: Mapped[int | None] = mapped_column(Integer)
+    labels: Mapped[list[Any]] = mapped_column(default=list)
+    references: Mapped[list[Any]] = mapped_column(default=list)
+    offers: Mapped[list[Any]] = mapped_column(default=list)
+    interoperability: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    contact_email: Mapped[str | None] = mapped_column(String(254))
+    contact_phone: Mapped[str | None] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20), default=STATUS_CRAWLED, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
+
+    provenance: Mapped[list["FieldProvenance"]] = relationship(
+        back_populates="supplier", cascade="all, delete-orphan", order_by="FieldProvenance.field"
+    )
+
+    def __repr__(self) -> str:  # pragma: no cover - debugging aid
+        return f"<Supplier {self.id} {self.slug}>"
+
+
+class FieldProvenance(Base):
+    """Where one field of a profile came from: which source, which page, first and last seen."""
+
+    __tablename__ = "field_provenance"
+    __table_args__ = (UniqueConstraint("supplier_id", "field", "source_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    supplier_id: Mapped[int] = mapped_column(ForeignKey("suppliers.id", ondelete="CASCADE"), index=True)
+    field: Mapped[str] = mapped_column(String(40))
+    source_name: Mapped[str] = mapped_column(String(80))
+    url: Mapped[str | None] = mapped_column(String(1000))
+    first_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(default=utcnow)
+
+    supplier: Mapped[Supplier] = relationship(back_populates="provenance")
+
+
+class Source(Base):
+    """A place the crawler harvests: a directory site, a company site list, a sitemap, a feed."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    kind: Mapped[str] = mapped_column(String(30), default="directory")
+    start_url: Mapped[str] = mapped_column(String(1000))
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    runs: Mapped[list["CrawlRun"]] = relationship(back_populates="source", cascade="all, delete-orphan")
+
+
+class CrawlRun(Base):
+    __tablename__ = "crawl_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    stats: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    source: Mapped[Source] = relationship(back_populates="runs")
+
+
+class EmbeddingCache(Base):
+    """A text's vector under one model, keyed by the text's content hash: a rebuild re-embeds only what changed."""
+
+    __tablename__ = "embedding_cache"
+
+    model: Mapped[str] = mapped_column(String(200), primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    dim: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
