@@ -6,6 +6,7 @@ import re
 from urllib.parse import urlsplit, urlunsplit
 
 _DIGITS = re.compile(r"\D")
+_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:(?!\d)")
 
 
 def luhn_valid(number: str) -> bool:
@@ -41,9 +42,13 @@ def canonical_url(raw: str | None) -> str | None:
         return None
     raw = raw.strip()
     if "://" not in raw:
+        if _SCHEME.match(raw):  # mailto:, javascript:, tel: ...
+            return None
         raw = "https://" + raw
     parts = urlsplit(raw)
     if parts.scheme not in ("http", "https") or not parts.hostname or "." not in parts.hostname:
+        return None
+    if parts.username or parts.password:
         return None
     host = parts.hostname.lower()
     netloc = host if parts.port in (None, 80, 443) else f"{host}:{parts.port}"

@@ -1,0 +1,83 @@
+"""Shared fixtures: the real embedding model (loaded once), the fixture directory served on loopback, a database
+crawled from it by the real Scrapy crawler, and an index built from that database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vivier.config import load_settings
+from vivier.devserver import StaticSite
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURE_SITE = REPO / "fixtures" / "sites" / "annuaire"
+
+
+def make_settings(data_dir: Path):
+    return load_settings({"VIVIER_DATA_DIR": str(data_dir)})
+
+
+def run_cli(args: list[str], data_dir: Path, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run `python -m vivier ARGS` in a subprocess (Scrapy's reactor cannot restart inside one process)."""
+    env = {**os.environ, "VIVIER_DATA_DIR": str(data_dir)}
+    env.pop("DATABASE_URL", None)
+    result = subprocess.run([sys.executable, "-m", "vivier", *args], env=env, cwd=REPO, capture_output=True,
+                            text=True, timeout=timeout)
+    assert result.returncode == 0, f"vivier {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+@pytest.fixture(scope="session")
+def encoder():
+    from embeddings.encoder import Encoder
+    from vivier.config import DEFAULT_MODEL
+
+    return Encoder(DEFAULT_MODEL)
+
+
+@pytest.fixture(scope="session")
+def fixture_site():
+    with StaticSite(FIXTURE_SITE) as site:
+        yield site
+
+
+@pytest.fixture(scope="session")
+def crawled_data_dir(tmp_path_factory, fixture_site) -> Path:
+    data_dir = tmp_path_factory.mktemp("crawled")
+    run_cli(["crawl", "annuaire", "--url", f"{fixture_site.url}/fournisseurs/page-1.html", "--loopback-fixture"],
+            data_dir)
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def indexed_settings(crawled_data_dir, encoder):
+    from indexer.build import build_index
+
+    settings = make_settings(crawled_data_dir)
+    build_index(settings, encoder)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def search_service(indexed_settings, encoder):
+    from indexer.service import SearchService
+
+    return SearchService(indexed_settings, encoder)
+
+
+@pytest.fixture(scope="session")
+def app(indexed_settings, encoder):
+    from search_app import create_app
+
+    app = create_app(settings=indexed_settings, encoder=encoder)
+    app.config.update(TESTING=True)
+    return app
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()

@@ -1,0 +1,219 @@
+"""The SearchBackend contract, run for every backend (Elasticsearch only when ELASTICSEARCH_URL is set)."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+import pytest
+
+from indexer.backends.base import FACET_FIELDS, IndexNotReady, SearchRequest
+from indexer.documents import SearchDocument
+
+
+def doc(id, name, pitch="", description="", categories=(), labels=(), department=None, size=None):
+    return SearchDocument(id=id, slug=f"s{id}", name=name, pitch=pitch, description=description,
+                          categories=tuple(categories), labels=tuple(labels), keywords=(), department=department,
+                          region=None, commune=None, size_band=size, open_source=False,
+                          passages=(f"{name}. {pitch}", *([description] if description else [])))
+
+
+CORPUS = [
+    doc("1", "Cantinéo", "Réservation des repas à la cantine scolaire", "Portail famille et paiement en ligne.",
+        ["school-services"], ["ess"], "29", "1-9"),
+    doc("2", "Menus Malins", "Gestion des menus", "Les familles inscrivent leurs enfants à la cantine.",
+        ["school-services", "e-services"], [], "35", "10-49"),
+    doc("3", "Tri Connect", "Capteurs de remplissage des bornes de tri", "Optimisation des tournées de collecte.",
+        ["waste", "iot-networks"], ["french-tech"], "29", "10-49"),
+    doc("4", "Collecto", "Collecte des déchets ménagers optimisée", "Tournées de camions et redevance incitative.",
+        ["waste"], ["ess", "esus"], "44", "50-249"),
+    doc("5", "Lumière Nocturne", "Télégestion de l'éclairage public", "Extinction nocturne des candélabres.",
+        ["public-lighting"], [], "35", "1-9"),
+    doc("6", "Parkéo", "Capteurs de places de stationnement", "Guidage des automobilistes vers les places libres.",
+        ["parking", "iot-networks"], ["jei"], "69", "1-9"),
+    doc("7", "Air Vigie", "Mesure de la qualité de l'air", "Capteurs de particules fines près des écoles.",
+        ["air-quality"], ["b-corp"], "69", "10-49"),
+    doc("8", "Voix Citoyenne", "Budget participatif en ligne", "Consultations et votes des habitants.",
+        ["citizen-participation"], ["societe-a-mission"], "13", "1-9"),
+    doc("9", "Script <b>Kiddies</b>", "Sécurité <script>alert(1)</script> des écoles",
+        "Vidéoprotection <img src=x onerror=alert(1)> et cantine sécurisée.", ["security"], [], "13", "250+"),
+    doc("10", "Twin Alpha", "Plateforme de données", "Tableaux de bord identiques.", ["data-platforms"], [], "75"),
+    doc("11", "Twin Beta", "Plateforme de données", "Tableaux de bord identiques.", ["data-platforms"], [], "75"),
+]
+
+
+def backend_factories():
+    factories = [pytest.param("embedded", id="embedded")]
+    marks = [pytest.mark.elasticsearch]
+    if not os.environ.get("ELASTICSEARCH_URL"):
+        marks.append(pytest.mark.skip(reason="ELASTICSEARCH_URL not set: no Elasticsearch on this machine"))
+    factories.append(pytest.param("elasticsearch", id="elasticsearch", marks=marks))
+    return factories
+
+
+def make_backend(kind, tmp_path):
+    if kind == "embedded":
+        from indexer.backends.embedded import EmbeddedBackend
+
+        return EmbeddedBackend(tmp_path / "embedded")
+    raise NotImplementedError(kind)  # pragma: no cover - Elasticsearch backend arrives with issue 5
+
+
+@pytest.fixture(scope="module")
+def corpus_vectors(encoder):
+    return encoder.encode([p for d in CORPUS for p in d.passages])
+
+
+@pytest.fixture(params=backend_factories())
+def backend(request, tmp_path, corpus_vectors):
+    backend = make_backend(request.param, tmp_path)
+    backend.rebuild(CORPUS, corpus_vectors, {"model": "test"})
+    return backend
+
+
+def search(backend, encoder, text="", mode="hybrid", **kwargs):
+    vector = encoder.encode_query(text) if text and mode != "keyword" else None
+    return backend.search(SearchRequest(text=text, mode=mode, query_vector=vector, **kwargs))
+
+
+def ids(response):
+    return [h.id for h in response.hits]
+
+
+@pytest.mark.parametrize("kind", backend_factories())
+def test_search_before_any_build_says_not_ready(kind, tmp_path):
+    with pytest.raises(IndexNotReady):
+        make_backend(kind, tmp_path).search(SearchRequest(text="cantine"))
+
+
+def test_keyword_matches_analysed_terms_and_name_outweighs_description(backend, encoder):
+    response = search(backend, encoder, "cantines", mode="keyword")
+    assert set(ids(response)) == {"1", "2", "9"}
+    assert ids(response)[0] == "1"  # "cantine" in the pitch beats "cantine" in a description
+    assert ids(search(backend, encoder, "Cantinéo", mode="keyword"))[0] == "1"  # name, accents folded
+
+
+def test_typo_tolerance_by_edit_distance(backend, encoder):
+    assert "5" in ids(search(backend, encoder, "eclairrage", mode="keyword"))
+
+
+def test_dense_retrieval_finds_meaning_without_shared_words(backend, encoder):
+    response = search(backend, encoder, "ordures ménagères", mode="dense")
+    assert ids(response)[0] == "4"
+    assert all(h.dense_rank is not None and h.semantic_passage for h in response.hits)
+
+
+def test_hybrid_fuses_both_retrievals(backend, encoder):
+    response = search(backend, encoder, "collecte des déchets")
+    assert ids(response)[0] == "4"
+    top = response.hits[0]
+    assert top.keyword_rank is not None and top.dense_rank is not None
+    assert top.score == pytest.approx(1 / (60 + top.keyword_rank) + 1 / (60 + top.dense_rank))
+    scores = [h.score for h in response.hits]
+    assert scores == sorted(scores, reverse=True)
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "keyword", "dense"])
+def test_filters_restrict_every_retrieval(backend, encoder, mode):
+    response = search(backend, encoder, "capteurs", mode=mode, filters={"department": ["29"]})
+    assert ids(response) and all(h.document.department == "29" for h in response.hits)
+    response = search(backend, encoder, "capteurs", mode=mode, filters={"category": ["iot-networks"]})
+    assert ids(response) and all("iot-networks" in h.document.categories for h in response.hits)
+
+
+def test_values_or_within_a_facet_and_facets_and_together(backend, encoder):
+    either = search(backend, encoder, "", filters={"department": ["29", "35"]})
+    assert sorted(ids(either), key=int) == ["1", "2", "3", "5"]
+    both = search(backend, encoder, "", filters={"department": ["29", "35"], "label": ["ess"]})
+    assert ids(both) == ["1"]
+
+
+def test_empty_query_lists_everything_by_name(backend, encoder):
+    response = search(backend, encoder, "", per_page=50)
+    assert response.total == len(CORPUS)
+    names = [h.document.name for h in response.hits]
+    assert names == sorted(names, key=str.casefold)
+
+
+def test_facet_counts_are_disjunctive(backend, encoder):
+    plain = search(backend, encoder, "", per_page=50)
+    selected = search(backend, encoder, "", filters={"category": ["waste"]}, per_page=50)
+    counts = lambda r, f: {v.value: v.count for v in r.facets[f]}  # noqa: E731
+    # The category facet ignores its own selection: the other categories still show their full counts.
+    assert counts(selected, "category") == counts(plain, "category")
+    assert [v.value for v in selected.facets["category"] if v.selected] == ["waste"]
+    # The other facets count only the selected result set.
+    assert counts(selected, "department") == {"29": 1, "44": 1}
+    assert counts(selected, "label") == {"ess": 1, "esus": 1, "french-tech": 1}
+    assert counts(plain, "size") == {"1-9": 4, "10-49": 3, "50-249": 1, "250+": 1}
+    assert set(FACET_FIELDS) == set(plain.facets)
+
+
+def test_unknown_filter_values_match_nothing_but_still_show_as_selected(backend, encoder):
+    response = search(backend, encoder, "", filters={"category": ["no-such-theme"]})
+    assert response.total == 0 and response.hits == []
+    assert [(v.value, v.count, v.selected) for v in response.facets["category"] if v.selected] == [
+        ("no-such-theme", 0, True)]
+
+
+def test_pagination_is_disjoint_and_complete(backend, encoder):
+    pages = [search(backend, encoder, "", per_page=4, page=p) for p in (1, 2, 3, 4)]
+    seen = [i for p in pages for i in ids(p)]
+    assert len(seen) == len(set(seen)) == len(CORPUS) and ids(pages[3]) == []
+
+
+def test_ranking_is_deterministic_and_ties_break_by_id(backend, encoder):
+    first = ids(search(backend, encoder, "tableaux de bord identiques", mode="keyword"))
+    assert first[:2] == ["10", "11"]
+    assert first == ids(search(backend, encoder, "tableaux de bord identiques", mode="keyword"))
+
+
+def test_highlights_are_escaped_and_fields_explained(backend, encoder):
+    hit = next(h for h in search(backend, encoder, "vidéoprotection cantine sécurité").hits if h.id == "9")
+    assert "description" in hit.matched_fields and "pitch" in hit.matched_fields
+    assert "<b>Vidéoprotection</b>" in hit.highlights["description"]
+    for html in hit.highlights.values():
+        assert "<script" not in html and "<img" not in html
+    assert "&lt;script&gt;" in hit.highlights["pitch"]
+
+
+def test_similar_documents_exclude_the_document_itself(backend):
+    similar = [d.id for d in backend.similar("3", limit=3)]
+    assert "3" not in similar and len(similar) == 3
+    assert backend.similar("unknown") == []
+    assert backend.get("4").name == "Collecto" and backend.get("nope") is None
+
+
+def test_rebuild_replaces_the_index_and_keeps_serving_meanwhile(backend, encoder, corpus_vectors):
+    errors: list[Exception] = []
+    stop = threading.Event()
+    vector = encoder.encode_query("cantine")
+
+    def searching():
+        while not stop.is_set():
+            try:
+                response = backend.search(SearchRequest(text="cantine", query_vector=vector))
+                assert response.total >= 2
+            except Exception as error:  # pragma: no cover - reported below
+                errors.append(error)
+
+    thread = threading.Thread(target=searching)
+    thread.start()
+    try:
+        for _ in range(3):
+            backend.rebuild(CORPUS, corpus_vectors, {"model": "test"})
+    finally:
+        stop.set()
+        thread.join()
+    assert errors == []
+    smaller = CORPUS[:3]
+    backend.rebuild(smaller, corpus_vectors[: sum(len(d.passages) for d in smaller)], {"model": "test"})
+    assert search(backend, encoder, "").total == 3
+
+
+def test_failed_rebuild_leaves_the_live_index_serving(backend, encoder, corpus_vectors):
+    before = ids(search(backend, encoder, "cantine"))
+    with pytest.raises(ValueError):
+        backend.rebuild(CORPUS, corpus_vectors[:-1], {"model": "test"})  # one vector missing
+    assert ids(search(backend, encoder, "cantine")) == before

@@ -1,0 +1,47 @@
+"""The packaged model loads offline and gives normalised vectors; the cache re-embeds only what changed."""
+
+import numpy as np
+import pytest
+
+from embeddings.cache import content_hash, embed_with_cache
+from embeddings.encoder import Encoder, resolve_model_path
+from vivier.db import Database
+from tests.conftest import make_settings
+
+
+def test_packaged_model_is_a_local_directory():
+    from pathlib import Path
+
+    path = Path(resolve_model_path("packaged:all-MiniLM-L6-v2"))
+    assert (path / "model.safetensors").is_file()
+    with pytest.raises(ValueError, match="unknown packaged model"):
+        resolve_model_path("packaged:nope")
+
+
+def test_vectors_are_normalised_and_meaningful(encoder):
+    vectors = encoder.encode(["collecte des déchets ménagers", "ramassage des ordures", "budget participatif"])
+    assert vectors.shape == (3, 384) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
+    assert np.allclose(encoder.encode_query("collecte des déchets ménagers"), vectors[0], atol=1e-5)
+
+
+def test_cache_reuses_vectors_by_model_and_content_hash(tmp_path, encoder):
+    database = Database(make_settings(tmp_path))
+    database.migrate()
+    texts = ["éclairage public", "arrosage connecté", "éclairage public"]
+    with database.session() as s:
+        first, encoded_first = embed_with_cache(s, encoder, texts)
+    with database.session() as s:
+        second, encoded_second = embed_with_cache(s, encoder, texts + ["stationnement"])
+    assert encoded_first == 2  # duplicate text embedded once
+    assert encoded_second == 1  # only the new text
+    assert np.array_equal(first, second[:3])
+
+    other = Encoder("another-model")  # another model name: the cache must not be shared
+    other._model = encoder._load()  # (same weights, so the test needs no second model)
+    with database.session() as s:
+        _, encoded_other = embed_with_cache(s, other, texts)
+    assert encoded_other == 2
+    assert content_hash("a") != content_hash("b")
+    database.dispose()

@@ -1,0 +1,62 @@
+"""Golden queries on the fixture directory: what a buyer types must bring the right suppliers to the top.
+
+Each row: the query, the category a relevant supplier has, and how many of the top 3 must have it (the first
+result always must). Run on the index built from a real crawl of the fixture site, with the real model.
+"""
+
+import json
+
+import pytest
+
+from tests.conftest import run_cli
+
+GOLDEN = [
+    ("cantine", "school-services", 2),
+    ("inscription à la cantine scolaire", "school-services", 3),
+    ("collecte des déchets", "waste", 3),
+    ("capteurs de remplissage pour bornes de tri", "waste", 3),
+    ("signalement voirie", "incident-reporting", 3),
+    ("nid de poule", "incident-reporting", 1),
+    ("budget participatif", "citizen-participation", 3),
+    ("terrasses", "public-space", 2),
+    ("dépôts sauvages", "illegal-dumping", 3),
+    ("places de parking", "parking", 3),
+    ("qualité de l'air", "air-quality", 3),
+    ("pollution", "air-quality", 3),
+    ("eclairage public", "public-lighting", 3),
+    ("lampadaires", "public-lighting", 2),
+    ("réseau LoRaWAN", "iot-networks", 3),
+    ("open data", "data-platforms", 3),
+    ("visite guidée patrimoine", "tourism-heritage", 3),
+    ("vidéoprotection", "security", 3),
+    ("application mobile de la commune", "mobile-app", 3),
+    ("démarches en ligne état civil", "e-services", 3),
+    ("consommation énergétique des bâtiments", "building-energy", 3),
+    ("portail famille", "school-services", 2),
+    ("cantines scolaires", "school-services", 3),
+    ("dechets", "waste", 2),  # no accent
+]
+
+
+@pytest.mark.parametrize("query, category, minimum", GOLDEN, ids=[g[0] for g in GOLDEN])
+def test_golden_query(search_service, query, category, minimum):
+    top = search_service.search(query, per_page=3).hits
+    assert top, f"no result for {query!r}"
+    assert category in top[0].document.categories, f"first result for {query!r}: {top[0].document.name}"
+    assert sum(category in h.document.categories for h in top) >= minimum, [h.document.name for h in top]
+
+
+def test_filters_combine_with_a_query(search_service):
+    response = search_service.search("capteurs", {"category": ["waste"], "department": ["29", "35", "44", "56"]})
+    assert response.hits
+    assert all("waste" in h.document.categories and h.document.department in {"29", "35", "44", "56"}
+               for h in response.hits)
+
+
+def test_cli_search_json_puts_waste_collection_first(indexed_settings):
+    output = run_cli(["search", "collecte des déchets", "--json"], indexed_settings.data_dir).stdout
+    results = json.loads(output)["results"]
+    assert "waste" in results[0]["categories"]
+    assert sum("waste" in r["categories"] for r in results[:3]) == 3
+    assert [r["rank"] for r in results] == list(range(1, len(results) + 1))
+    assert {"id", "name", "score"} <= set(results[0])
