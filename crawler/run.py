@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,7 +70,9 @@ def run_crawl(settings: Settings, source_name: str, loopback_fixture: bool = Fal
         session.flush()
         run_id, start_url, kind = run.id, source.start_url, source.kind
 
-    process = CrawlerProcess(crawl_settings(settings, loopback_fixture), install_root_handler=False)
+    scrapy_settings = crawl_settings(settings, loopback_fixture)
+    scrapy_settings.set("LOG_INSTALL_ROOT_HANDLER", False)
+    process = CrawlerProcess(scrapy_settings)
     crawler = process.create_crawler(kind)
     status = "failed"
     try:
@@ -77,6 +80,9 @@ def run_crawl(settings: Settings, source_name: str, loopback_fixture: bool = Fal
         process.start()
         status = "finished"
     finally:
+        # Scrapy leaves its shutdown handlers installed; give SIGINT/SIGTERM back to whoever runs next (the app).
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         stats = crawler.stats.get_stats() if crawler.stats else {}
         figures = {key: int(stats.get(stat, 0)) for key, stat in SUMMARY_STATS.items()}
         with database.session() as session:

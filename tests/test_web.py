@@ -1,0 +1,134 @@
+"""Web views through the Flask test client, on the index built from the crawled fixture directory."""
+
+import re
+from html import unescape
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from vivier.models import STATUS_HIDDEN, Supplier
+
+APP_DIR = Path(__file__).resolve().parent.parent / "search_app"
+
+
+def hit_names(html: str) -> list[str]:
+    return re.findall(r'<li class="hit">\s*<h3><a href="/fournisseurs/[^"]+">(.*?)</a>', html, re.S)
+
+
+def test_search_page_without_javascript_lists_results_with_facets(client):
+    response = client.get("/?q=collecte+des+d%C3%A9chets")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert '<html lang="fr">' in html and 'role="search"' in html and "<main" in html
+    assert 'value="collecte des déchets"' in html
+    assert hit_names(html) and "fournisseurs pour « collecte des déchets »" in html
+    assert 'name="category" value="waste"' in html and 'name="department"' in html
+    assert "Pourquoi ce résultat ?" in html
+
+
+def test_htmx_request_gets_the_results_partial_only(client):
+    response = client.get("/?q=cantine", headers={"HX-Request": "true"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "<html" not in html and '<ol class="hits"' in html
+    assert "HX-Request" in response.headers["Vary"]
+
+
+def test_facet_selection_in_the_url_filters_and_stays_checked(client):
+    html = client.get("/?q=capteurs&category=air-quality").get_data(as_text=True)
+    assert 'id="f-category-air-quality" name="category" value="air-quality" checked' in html
+    assert 'Filtres actifs' in html and "Qualité de l&#39;air" in html
+    assert hit_names(html)
+
+
+def test_empty_query_lists_all_suppliers(client, search_service):
+    html = client.get("/").get_data(as_text=True)
+    total = search_service.search("").total
+    assert total >= 150 and f"{total} fournisseurs référencés" in html
+
+
+def test_pagination_links_keep_the_query_and_filters(client):
+    html = client.get("/?q=plateforme&size=10-49").get_data(as_text=True)
+    if 'rel="next"' in html:
+        link = re.search(r'rel="next" href="\?([^"]+)"', html).group(1)
+        assert "q=plateforme" in link and "size=10-49" in link and "page=2" in link
+        assert client.get("/?" + link.replace("&amp;", "&")).status_code == 200
+
+
+@pytest.mark.parametrize("query", [
+    "", "   ", '"unbalanced', "title:(a OR b) AND NOT c~2^3", "*", "\\", "?q=&&||!!", "<script>alert(1)</script>",
+    "\x00\x01\x7f", "é" * 3000, "a " * 5000, "SELECT * FROM suppliers; --", "😀 cantine 😀",
+])
+def test_hostile_or_odd_queries_give_a_page_never_a_500(client, query):
+    response = client.get("/", query_string={"q": query})
+    assert response.status_code == 200
+    assert "<script>alert(1)</script>" not in response.get_data(as_text=True)
+
+
+def test_very_long_query_is_capped_with_a_notice(client, app):
+    max_chars = app.extensions["vivier"]["settings"].query_max_chars
+    html = client.get("/", query_string={"q": "cantine scolaire " * 200}).get_data(as_text=True)
+    assert "seuls les premiers caractères" in html
+    shown = re.search(r'id="q" name="q" type="search" value="([^"]*)"', html).group(1)
+    assert len(shown) <= max_chars
+
+
+@pytest.mark.parametrize("args", ["page=abc", "page=-3", "page=999999", "mode=evil", "category=" + "x" * 500,
+                                  "department=99&department=2A&label=nope"])
+def test_malformed_parameters_fall_back_to_defaults(client, args):
+    assert client.get("/?q=cantine&" + args).status_code == 200
+
+
+def test_supplier_page_shows_profile_provenance_and_similar(client, app):
+    with app.extensions["vivier"]["database"].session() as s:
+        supplier = s.scalar(select(Supplier).where(Supplier.references != []).order_by(Supplier.id).limit(1))
+        slug, name = supplier.slug, supplier.name
+        client_name = supplier.references[0]["client"]
+    html = unescape(client.get(f"/fournisseurs/{slug}").get_data(as_text=True))
+    assert f"<h1>{name}</h1>" in html
+    assert "Origine des informations" in html and "annuaire" in html
+    assert client_name in html
+    assert "Fournisseurs similaires" in html
+
+
+def test_unknown_and_hidden_suppliers_are_404_pages(client, app):
+    response = client.get("/fournisseurs/n-existe-pas")
+    assert response.status_code == 404 and "Page introuvable" in response.get_data(as_text=True)
+    database = app.extensions["vivier"]["database"]
+    with database.session() as s:
+        supplier = s.scalar(select(Supplier).order_by(Supplier.id.desc()).limit(1))
+        slug, previous = supplier.slug, supplier.status
+        supplier.status = STATUS_HIDDEN
+    try:
+        assert client.get(f"/fournisseurs/{slug}").status_code == 404
+    finally:
+        with database.session() as s:
+            s.scalar(select(Supplier).where(Supplier.slug == slug)).status = previous
+
+
+def test_security_headers_and_method_errors(client):
+    response = client.get("/")
+    csp = response.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert client.post("/").status_code == 405
+
+
+def test_vendored_htmx_is_served_and_nothing_loads_from_elsewhere(client):
+    html = client.get("/").get_data(as_text=True)
+    script = re.search(r'<script src="([^"]+)"', html).group(1)
+    assert script.startswith("/static/vendor/htmx")
+    assert b"htmx" in client.get(script).data
+    for template in APP_DIR.rglob("*.html"):
+        assert not re.search(r'(src|href)="(https?:)?//', template.read_text()), template
+
+
+def test_index_not_built_gives_a_503_page(tmp_path, encoder):
+    from search_app import create_app
+    from tests.conftest import make_settings
+
+    app = create_app(settings=make_settings(tmp_path), encoder=encoder)
+    response = app.test_client().get("/?q=cantine")
+    assert response.status_code == 503 and "indisponible" in response.get_data(as_text=True)
