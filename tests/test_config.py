@@ -21,7 +21,6 @@ def test_database_url_and_elasticsearch_url_are_read(tmp_path):
     ({"VIVIER_SEARCH_BACKEND": "solr"}, "VIVIER_SEARCH_BACKEND must be one of"),
     ({"VIVIER_SEARCH_BACKEND": "elasticsearch"}, "needs ELASTICSEARCH_URL"),
     ({"DATABASE_URL": "vivier.db"}, "DATABASE_URL must be a SQLAlchemy URL"),
-    ({"VIVIER_ALLOW_LOOPBACK_CRAWL": "maybe"}, "must be a boolean"),
 ])
 def test_invalid_values_fail_with_a_clear_message(env, message):
     with pytest.raises(ConfigError, match=message):

@@ -30,7 +30,6 @@ class Settings:
     query_max_chars: int = DEFAULT_QUERY_MAX_CHARS
     query_threads: int = 1
     secret_key: str = field(default="dev-only-not-secret", repr=False)
-    allow_loopback_crawl: bool = False
 
     @property
     def index_dir(self) -> Path:
@@ -51,18 +50,6 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
     if value < minimum:
         raise ConfigError(f"{name} must be >= {minimum}, got {value}")
     return value
-
-
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    lowered = raw.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"{name} must be a boolean (true/false), got {raw!r}")
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -86,5 +73,4 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         query_max_chars=_int(env, "VIVIER_QUERY_MAX_CHARS", DEFAULT_QUERY_MAX_CHARS, minimum=10),
         query_threads=_int(env, "VIVIER_QUERY_THREADS", 1),
         secret_key=env.get("VIVIER_SECRET_KEY") or "dev-only-not-secret",
-        allow_loopback_crawl=_bool(env, "VIVIER_ALLOW_LOOPBACK_CRAWL", False),
     )

@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, render_template, request
 from werkzeug.datastructures import MultiDict
 
 from indexer.backends.base import FACET_FIELDS, IndexNotReady
+from indexer.service import clean_filters, clean_query
 
 bp = Blueprint("search", __name__)
 PER_PAGE = 20
@@ -50,8 +51,6 @@ def index():
         template = "search/_unavailable.html" if request.headers.get("HX-Request") else "search/index.html"
         return render_template(template, unavailable=True, q=text, response=None, filters={}, pages=0,
                                query_string=_query_string, mode=args["mode"], truncated=False), 503
-    from indexer.service import clean_filters, clean_query
-
     filters = clean_filters(args["filters"])
     pages = max(1, -(-response.total // PER_PAGE))
     context = dict(q=clean_query(text, max_chars), response=response, filters=filters, pages=pages,
