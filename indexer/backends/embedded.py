@@ -283,10 +283,10 @@ class EmbeddedBackend:
 
         main_set, keyword, dense = members(filters)
         if has_query:
-            fused = reciprocal_rank_fusion([keyword, dense]) if keyword or dense else []
-            ranked = [(o, s) for o, s in fused]
-            # reciprocal_rank_fusion breaks ties by key; keys are ords here, so re-sort ties by document id.
-            ranked.sort(key=lambda item: (-item[1], snap.id_order[item[0]]))
+            # Fuse by document id so that the shared fusion code breaks ties by id, as the contract says.
+            fused = reciprocal_rank_fusion([[snap.documents[o].id for o in keyword],
+                                            [snap.documents[o].id for o in dense]])
+            ranked = [(snap.id_to_ord[doc_id], score) for doc_id, score in fused]
         else:
             ranked = [(int(o), 0.0) for o in snap.name_order if main_set[o]]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template, request
 from werkzeug.datastructures import MultiDict
 
-from indexer.backends.base import FACET_FIELDS, IndexNotReady
+from indexer.backends.base import FACET_FIELDS, MODES, IndexNotReady
 from indexer.service import clean_filters, clean_query
 
 bp = Blueprint("search", __name__)
@@ -23,7 +23,7 @@ def parse_search_args(args: MultiDict) -> dict:
         "text": args.get("q", ""),
         "filters": {facet: args.getlist(facet) for facet in FACET_FIELDS},
         "page": page,
-        "mode": mode if mode in ("hybrid", "keyword", "dense") else "hybrid",
+        "mode": mode if mode in MODES else "hybrid",
     }
 
 
