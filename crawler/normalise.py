@@ -52,6 +52,13 @@ _SIZE_PATTERNS = (
     (re.compile(r"^\s*50\s*(-|à|a)\s*249\b"), "50-249"),
     (re.compile(r"^\s*250\b"), "250+"),
 )
+# Upper head count of each size band, for sources that give a number ("numberOfEmployees": 35).
+_SIZE_LIMITS = ((9, "1-9"), (49, "10-49"), (249, "50-249"))
+_HEAD_COUNT = re.compile(r"^\s*(\d{1,6})\s*(?:salariés?|employés?|personnes?)?\s*$", re.IGNORECASE)
+_RANGE = re.compile(r"^\s*(\d{1,6})\s*(?:-|à|a)\s*(\d{1,6})\b")
+# "12 rue de la Paix, 29000 Quimper" and "12 rue de la Paix 29000 QUIMPER CEDEX 9".
+_POSTAL_LINE = re.compile(r"^(?P<street>.*?)[,\s]*\b(?P<postcode>\d{5})\s+(?P<commune>[^\d,;]+?)"
+                          r"(?:\s+cedex(?:\s*\d+)?)?\s*(?:,.*)?$", re.IGNORECASE)
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.IGNORECASE)
 
@@ -67,11 +74,26 @@ def _lookup(term_slugs: dict[str, str], synonyms: dict[str, tuple[str, ...]]) ->
 _CATEGORY_LOOKUP = _lookup({fold(t.label): t.slug for t in CATEGORIES} | {t.slug: t.slug for t in CATEGORIES},
                            CATEGORY_SYNONYMS)
 _LABEL_LOOKUP = _lookup({fold(t.label): t.slug for t in LABELS} | {t.slug: t.slug for t in LABELS}, LABEL_SYNONYMS)
+# Names searched inside longer wording, longest first ("entreprise adaptee" before "ea"), folded to words.
+_CONTAINED = {
+    id(lookup): sorted(((re.sub(r"[^a-z0-9]+", " ", name).strip(), slug) for name, slug in lookup.items()),
+                       key=lambda pair: -len(pair[0]))
+    for lookup in (_LABEL_LOOKUP, _CATEGORY_LOOKUP)
+}
 
 
-def _map_terms(values: list[str] | None, lookup: dict[str, str]) -> list[str]:
+def as_list(values: list[str] | str | None) -> list[str]:
+    """A list of names from a list, or from one string separated by ";", "," or "|" (feeds, meta keywords)."""
+    if values is None:
+        return []
+    if isinstance(values, str):
+        return [v for v in re.split(r"\s*[;,|]\s*", values) if v.strip()]
+    return [str(v) for v in values if v is not None]
+
+
+def _map_terms(values: list[str] | str | None, lookup: dict[str, str]) -> list[str]:
     slugs: list[str] = []
-    for value in values or []:
+    for value in as_list(values):
         slug = lookup.get(fold(clean_text(value)))
         if slug and slug not in slugs:
             slugs.append(slug)
@@ -83,19 +105,63 @@ def map_categories(values: list[str] | None) -> list[str]:
     return _map_terms(values, _CATEGORY_LOOKUP)
 
 
+def unmapped_categories(values: list[str] | None) -> list[str]:
+    """The category names `map_categories` does not know (the embedding step maps them by meaning)."""
+    return [clean_text(v) for v in as_list(values) if clean_text(v) and not map_categories([v])]
+
+
+def _contained_terms(values: list[str] | None, lookup: dict[str, str]) -> list[str]:
+    """Slugs whose name appears as whole words inside longer wording ("Label B Corp depuis 2021")."""
+    slugs: list[str] = []
+    for value in as_list(values):
+        folded = " " + re.sub(r"[^a-z0-9]+", " ", fold(clean_text(value))) + " "
+        for name, slug in _CONTAINED[id(lookup)]:
+            if f" {name} " in folded and slug not in slugs:
+                slugs.append(slug)
+    return slugs
+
+
 def recognise_labels(values: list[str] | None) -> list[str]:
-    return _map_terms(values, _LABEL_LOOKUP)
+    """Label slugs of a source's label names: exact names first, then names found inside longer wording."""
+    slugs = _map_terms(values, _LABEL_LOOKUP)
+    return slugs + [s for s in _contained_terms(values, _LABEL_LOOKUP) if s not in slugs]
 
 
-def normalise_size_band(raw: str | None) -> str | None:
-    if not raw:
+def _band_of(count: int) -> str:
+    return next((slug for limit, slug in _SIZE_LIMITS if count <= limit), "250+")
+
+
+def normalise_size_band(raw: str | int | None) -> str | None:
+    """A size band slug from a band's wording ("10 à 49 salariés"), a range ("10-49") or a head count ("35")."""
+    if raw is None or raw == "":
         return None
+    raw = str(raw)
     if raw in {t.slug for t in SIZE_BANDS}:
         return raw
     for pattern, slug in _SIZE_PATTERNS:
         if pattern.search(raw):
             return slug
+    count = _HEAD_COUNT.match(raw)
+    if count:
+        return _band_of(int(count.group(1)))
+    span = _RANGE.match(raw)
+    if span:
+        low, high = int(span.group(1)), int(span.group(2))
+        band = _band_of(high)
+        return band if _band_of(max(low, 1)) == band else None
     return None
+
+
+def split_postal_address(text: str | None) -> dict[str, str]:
+    """Street, postcode and commune of a one-line French address; {} when no postcode is found."""
+    match = _POSTAL_LINE.match(clean_text(text).replace("\n", " ")) if text else None
+    if not match:
+        return {}
+    parts = {"postcode": match.group("postcode"), "commune": match.group("commune").strip(" .-")}
+    street = match.group("street").strip(" ,-–")
+    if street:
+        parts["address"] = street
+    return parts
 
 
 def _year(raw: Any) -> int | None:
@@ -110,19 +176,53 @@ def _float(raw: Any) -> float | None:
         return None
 
 
-def _clean_list(values: list[str] | None) -> list[str]:
+def _clean_list(values: list[str] | str | None) -> list[str]:
     out: list[str] = []
-    for value in values or []:
+    for value in as_list(values):
         cleaned = clean_text(value)
         if cleaned and cleaned not in out:
             out.append(cleaned)
     return out
 
 
+def _clean_references(raw: Any) -> list[dict[str, Any]]:
+    references = []
+    for ref in raw if isinstance(raw, list) else []:
+        if isinstance(ref, dict) and clean_text(ref.get("client")):
+            references.append({"client": clean_text(ref.get("client")), "object": clean_text(ref.get("object")) or None,
+                               "year": _year(ref.get("year"))})
+    return references
+
+
+def _clean_offers(raw: Any) -> list[dict[str, Any]]:
+    offers = []
+    for offer in raw if isinstance(raw, list) else []:
+        if not isinstance(offer, dict) or not clean_text(offer.get("name")):
+            continue
+        tiers = offer.get("tiers") if isinstance(offer.get("tiers"), dict) else None
+        offers.append({
+            "name": clean_text(offer.get("name")), "scope": clean_text(offer.get("scope")) or None,
+            "price_band": clean_text(offer.get("price_band")) or None,
+            "tiers": {str(k): clean_text(v) for k, v in tiers.items() if clean_text(v)} or None if tiers else None,
+        })
+    return offers
+
+
+def _clean_interoperability(raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        return {}
+    standards = _clean_list(raw.get("standards")) if isinstance(raw.get("standards"), list) else []
+    cleaned = {"standards": standards, "api": clean_text(raw.get("api")) or None,
+               "licence": clean_text(raw.get("licence")) or None}
+    return cleaned if standards or cleaned["api"] or cleaned["licence"] else {}
+
+
 def normalise_profile(raw: dict[str, Any]) -> dict[str, Any]:
     """Clean a raw harvested profile. Unknown or invalid values become None/empty, never errors."""
-    postcode = re.sub(r"\s", "", raw.get("postcode") or "") or None
-    insee = (raw.get("insee_code") or "").strip().upper() or None
+    if not (raw.get("postcode") or raw.get("commune")) and raw.get("address_text"):
+        raw = {**raw, **split_postal_address(raw["address_text"])}
+    postcode = re.sub(r"\s", "", str(raw.get("postcode") or "")) or None
+    insee = str(raw.get("insee_code") or "").strip().upper() or None
     department = geo.department_from_insee(insee) or geo.department_from_postcode(postcode)
     latitude, longitude = _float(raw.get("latitude")), _float(raw.get("longitude"))
     if latitude is None or longitude is None or not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
@@ -147,9 +247,9 @@ def normalise_profile(raw: dict[str, Any]) -> dict[str, Any]:
         "size_band": normalise_size_band(raw.get("size_band")),
         "founded_year": _year(raw.get("founded_year")),
         "labels": recognise_labels(raw.get("labels")),
-        "references": [r for r in raw.get("references") or [] if r.get("client")],
-        "offers": [o for o in raw.get("offers") or [] if o.get("name")],
-        "interoperability": raw.get("interoperability") or {},
+        "references": _clean_references(raw.get("references")),
+        "offers": _clean_offers(raw.get("offers")),
+        "interoperability": _clean_interoperability(raw.get("interoperability")),
         "contact_email": email if email and _EMAIL.match(email) else None,
         "contact_phone": clean_text(raw.get("contact_phone")) or None,
     }

@@ -1,4 +1,4 @@
-"""Item pipelines: normalise -> validate -> store (upsert with provenance)."""
+"""Item pipelines: normalise -> categorise -> validate -> store (match, merge and upsert with provenance)."""
 
 from __future__ import annotations
 
@@ -6,21 +6,67 @@ from typing import Any
 
 from scrapy.exceptions import DropItem
 
-from crawler.normalise import normalise_profile
+from crawler.normalise import normalise_profile, unmapped_categories
 from vivier.config import load_settings
 from vivier.db import Database
-from vivier.profiles import upsert_profile
+from vivier.profiles import SourceInfo, upsert_profile
+from vivier.text import fold
 
 # Below this, a "name" is markup debris, not a company name.
 MIN_NAME_LENGTH = 2
+# Page furniture that a site without structured data may leave where its name should be.
+NOT_A_NAME = frozenset({"accueil", "home", "bienvenue", "page d'accueil", "404", "page introuvable", "not found",
+                        "erreur", "error", "index", "untitled", "sans titre"})
 
 
 class NormalisePipeline:
     def process_item(self, item: dict[str, Any], spider=None) -> dict[str, Any]:
         profile = normalise_profile(item)
         profile["url"] = item.get("url")
+        profile["record_key"] = item.get("record_key")
+        profile["_unmapped_categories"] = unmapped_categories(item.get("categories"))
         profile["_raw_siren"] = item.get("siren")
         return profile
+
+
+class CategorisePipeline:
+    """Themes for what exact names could not map: unknown category names by meaning, and profiles without any
+    category from their pitch and description (crawler.categorise). The model loads on first need only."""
+
+    def __init__(self, model: str, stats):
+        self.model = model
+        self.stats = stats
+        self._matcher = None
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        model = crawler.settings.get("VIVIER_EMBEDDING_MODEL") or load_settings().embedding_model
+        return cls(model, crawler.stats)
+
+    @property
+    def matcher(self):
+        if self._matcher is None:
+            from crawler.categorise import ThemeMatcher
+            from embeddings.encoder import Encoder
+
+            self._matcher = ThemeMatcher(Encoder(self.model))
+        return self._matcher
+
+    def process_item(self, item: dict[str, Any], spider=None) -> dict[str, Any]:
+        unmapped = item.pop("_unmapped_categories", [])
+        if item["categories"]:
+            return item
+        mapped = [slug for slug in (self.matcher.best(name) for name in unmapped) if slug]
+        if mapped:
+            item["categories"] = list(dict.fromkeys(mapped))
+            self.stats.inc_value("vivier/categories_mapped_by_meaning")
+            return item
+        text = " ".join(x for x in (item.get("pitch"), item.get("description"), " ".join(item["keywords"])) if x)
+        inferred = self.matcher.best(text) if text else None
+        if inferred:
+            item["inferred_categories"] = [inferred]
+            self.stats.inc_value("vivier/categories_inferred")
+        return item
 
 
 class ValidatePipeline:
@@ -32,21 +78,23 @@ class ValidatePipeline:
         return cls(crawler.stats)
 
     def process_item(self, item: dict[str, Any], spider=None) -> dict[str, Any]:
-        if len(item.get("name") or "") < MIN_NAME_LENGTH:
+        name = item.get("name") or ""
+        if len(name) < MIN_NAME_LENGTH or fold(name) in NOT_A_NAME:
             self.stats.inc_value("vivier/items_invalid")
-            raise DropItem(f"profile without a name at {item.get('url')}")
+            raise DropItem(f"profile without a usable name at {item.get('url')}: {name!r}")
         if item.pop("_raw_siren", None) and not item.get("siren"):
             self.stats.inc_value("vivier/invalid_siren")
         return item
 
 
 class StorePipeline:
-    """Upsert each profile in the database; one transaction per item so a crash loses at most one."""
+    """Upsert each record; one transaction per item so that a crash loses at most one."""
 
     def __init__(self, database_url: str, crawler):
         self.database = Database(load_settings().with_overrides(database_url=database_url))
         self.crawler = crawler
         self.stats = crawler.stats
+        self._source: SourceInfo | None = None
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -59,11 +107,27 @@ class StorePipeline:
     def close_spider(self, spider=None):
         self.database.dispose()
 
+    def source(self) -> SourceInfo:
+        if self._source is None:
+            from sqlalchemy import select
+
+            from vivier.models import Source
+
+            spider = self.crawler.spider
+            name = getattr(spider, "source_name", None) or "crawl"
+            with self.database.session() as session:
+                row = session.scalar(select(Source).where(Source.name == name))
+                kind, priority = (row.kind, row.priority) if row else (getattr(spider, "kind", "directory"), None)
+            self._source = SourceInfo(name, kind, priority)
+        return self._source
+
     def process_item(self, item: dict[str, Any], spider=None) -> dict[str, Any]:
-        source = getattr(self.crawler.spider, "source_name", None) or "crawl"
         url = item.pop("url", None)
+        key = item.pop("record_key", None)
         with self.database.session() as session:
-            result = upsert_profile(session, item, source, url)
+            result = upsert_profile(session, item, self.source(), url, record_key=key)
         self.stats.inc_value(f"vivier/items_{result.outcome}")
+        if result.absorbed:
+            self.stats.inc_value("vivier/suppliers_absorbed", len(result.absorbed))
         item["supplier_id"] = result.supplier_id
         return item

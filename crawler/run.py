@@ -1,47 +1,69 @@
-"""Run a crawl of one source in this process and record it as a CrawlRun."""
+"""Run crawls of declared sources in this process, record each as a CrawlRun, resume interrupted ones.
+
+A crawl that stops midway (Ctrl+C, a page or time limit, a crash) leaves its Scrapy job directory
+(data/crawls/SOURCE/): the next crawl of that source resumes from it instead of starting over. A crawl that ends
+normally removes it, so the next one starts afresh (and the HTTP cache makes unchanged pages cost a 304).
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
 
 from sqlalchemy import select
 
+from crawler.sources import SourceSpec
 from vivier.config import Settings
 from vivier.db import Database
 from vivier.models import CrawlRun, Source, utcnow
 
-SUMMARY_STATS = {
-    "pages": "response_received_count",
-    "items": "item_scraped_count",
-    "new": "vivier/items_new",
-    "updated": "vivier/items_updated",
-    "unchanged": "vivier/items_unchanged",
-    "invalid": "vivier/items_invalid",
-    "errors": "log_count/ERROR",
-    "robots_forbidden": "robotstxt/forbidden",
+# Summary figure -> Scrapy stat (summed when a figure has several).
+SUMMARY_STATS: dict[str, tuple[str, ...]] = {
+    "pages": ("response_received_count",),
+    "items": ("item_scraped_count",),
+    "new": ("vivier/items_new",),
+    "merged": ("vivier/items_merged",),
+    "updated": ("vivier/items_updated",),
+    "unchanged": ("vivier/items_unchanged",),
+    "invalid": ("vivier/items_invalid", "vivier/rows_broken"),
+    "not_profile": ("vivier/pages_not_profile", "vivier/pages_not_html", "vivier/pages_not_listing",
+                    "vivier/sitemaps_invalid", "vivier/feeds_invalid"),
+    "failed": ("vivier/pages_failed",),
+    "not_modified": ("httpcache/revalidate",),
+    "robots_forbidden": ("robotstxt/forbidden",),
+    "refused_private": ("vivier/refused_private",),
+    "errors": ("vivier/errors",),
 }
+RUN_FINISHED, RUN_INTERRUPTED, RUN_FAILED, RUN_RUNNING = "finished", "interrupted", "failed", "running"
 
 
 @dataclass(frozen=True)
 class CrawlSummary:
     source: str
     run_id: int
+    status: str
     figures: dict[str, int]
+    failures: list[str] = field(default_factory=list)
+    resumed: bool = False
 
 
-def register_source(database: Database, name: str, start_url: str, kind: str = "directory") -> None:
+def sync_sources(database: Database, specs: Iterable[SourceSpec]) -> None:
+    """Register declared sources, or update them to their declaration (records and runs are kept)."""
     with database.session() as session:
-        source = session.scalar(select(Source).where(Source.name == name))
-        if source is None:
-            session.add(Source(name=name, kind=kind, start_url=start_url))
-        else:
-            source.start_url, source.kind = start_url, kind
+        for spec in specs:
+            source = session.scalar(select(Source).where(Source.name == spec.name))
+            if source is None:
+                source = Source(name=spec.name)
+                session.add(source)
+            source.kind, source.config, source.priority = spec.kind, spec.config, spec.priority
+            source.start_url = spec.start_url
 
 
-def crawl_settings(settings: Settings, loopback_fixture: bool = False) -> Any:
+def crawl_settings(settings: Settings, loopback_fixture: bool = False, progress: bool = False) -> Any:
     os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "crawler.settings")
     from scrapy.utils.project import get_project_settings
 
@@ -49,44 +71,82 @@ def crawl_settings(settings: Settings, loopback_fixture: bool = False) -> Any:
 
     scrapy_settings = get_project_settings()
     scrapy_settings.set("VIVIER_DATABASE_URL", settings.database_url)
+    scrapy_settings.set("VIVIER_EMBEDDING_MODEL", settings.embedding_model)
+    scrapy_settings.set("VIVIER_ALLOW_PRIVATE_NETWORKS", settings.allow_private_networks)
+    scrapy_settings.set("HTTPCACHE_DIR", str(settings.data_dir / "httpcache"))
+    scrapy_settings.set("VIVIER_PROGRESS", progress)
     scrapy_settings.set("LOG_LEVEL", "WARNING")
+    scrapy_settings.set("LOG_INSTALL_ROOT_HANDLER", False)
     if loopback_fixture:
         scrapy_settings.update(crawler_settings.LOOPBACK_FIXTURE_OVERRIDES)
     return scrapy_settings
 
 
-def run_crawl(settings: Settings, source_name: str, loopback_fixture: bool = False) -> CrawlSummary:
-    """Crawl a registered source to the end (blocking). Twisted allows one such call per process."""
+def job_dir(settings: Settings, source_name: str) -> Path:
+    return settings.data_dir / "crawls" / source_name
+
+
+def _figures(stats: Mapping[str, Any]) -> dict[str, int]:
+    return {key: sum(int(stats.get(stat, 0) or 0) for stat in names) for key, names in SUMMARY_STATS.items()}
+
+
+def run_crawls(settings: Settings, source_names: Iterable[str], loopback_fixture: bool = False,
+               progress: bool = False, restart: bool = False,
+               overrides: Mapping[str, Any] | None = None) -> list[CrawlSummary]:
+    """Crawl registered sources together to the end (blocking). Twisted allows one such call per process."""
     from scrapy.crawler import CrawlerProcess
 
+    names = list(dict.fromkeys(source_names))
     database = Database(settings)
     database.migrate()
+    plans = []
     with database.session() as session:
-        source = session.scalar(select(Source).where(Source.name == source_name))
-        if source is None:
-            raise LookupError(f"unknown source {source_name!r}")
-        run = CrawlRun(source_id=source.id)
-        session.add(run)
-        session.flush()
-        run_id, start_url, kind = run.id, source.start_url, source.kind
+        for name in names:
+            source = session.scalar(select(Source).where(Source.name == name))
+            if source is None:
+                known = ", ".join(session.scalars(select(Source.name).order_by(Source.name))) or "none"
+                raise LookupError(f"unknown source {name!r} (registered: {known})")
+            last = session.scalar(select(CrawlRun).where(CrawlRun.source_id == source.id)
+                                  .order_by(CrawlRun.id.desc()).limit(1))
+            directory = job_dir(settings, name)
+            resume = not restart and last is not None and last.status in (RUN_INTERRUPTED, RUN_RUNNING) \
+                and directory.exists()
+            if not resume:
+                shutil.rmtree(directory, ignore_errors=True)
+            run = CrawlRun(source_id=source.id, status=RUN_RUNNING)
+            session.add(run)
+            session.flush()
+            plans.append((name, source.kind, dict(source.config), run.id, directory, resume))
 
-    scrapy_settings = crawl_settings(settings, loopback_fixture)
-    scrapy_settings.set("LOG_INSTALL_ROOT_HANDLER", False)
-    process = CrawlerProcess(scrapy_settings)
-    crawler = process.create_crawler(kind)
-    status = "failed"
+    base = crawl_settings(settings, loopback_fixture, progress)
+    process = CrawlerProcess(base)
+    crawlers = []
+    for name, kind, config, run_id, directory, resume in plans:
+        crawler = process.create_crawler(kind)
+        crawler.settings.update(dict(config.get("settings") or {}), priority="spider")
+        crawler.settings.update(dict(overrides or {}), priority="cmdline")
+        crawler.settings.set("JOBDIR", str(directory), priority="cmdline")
+        process.crawl(crawler, source=name, config=config)
+        crawlers.append(crawler)
     try:
-        process.crawl(crawler, start_url=start_url, source=source_name)
         process.start()
-        status = "finished"
     finally:
         # Scrapy leaves its shutdown handlers installed; give SIGINT/SIGTERM back to whoever runs next (the app).
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        stats = crawler.stats.get_stats() if crawler.stats else {}
-        figures = {key: int(stats.get(stat, 0)) for key, stat in SUMMARY_STATS.items()}
+        summaries = []
         with database.session() as session:
-            run = session.get(CrawlRun, run_id)
-            run.finished_at, run.status, run.stats = utcnow(), status, figures
+            for crawler, (name, _, _, run_id, directory, resume) in zip(crawlers, plans):
+                stats = crawler.stats.get_stats() if crawler.stats else {}
+                reason = stats.get("finish_reason")
+                status = RUN_FINISHED if reason == "finished" else RUN_INTERRUPTED if reason else RUN_FAILED
+                if status == RUN_FINISHED:
+                    shutil.rmtree(directory, ignore_errors=True)
+                figures = _figures(stats)
+                failures = list(stats.get("vivier/failure_samples") or [])
+                run = session.get(CrawlRun, run_id)
+                run.finished_at, run.status = utcnow(), status
+                run.stats = {**figures, "finish_reason": reason, "resumed": resume, "failure_samples": failures}
+                summaries.append(CrawlSummary(name, run_id, status, figures, failures, resume))
         database.dispose()
-    return CrawlSummary(source_name, run_id, figures)
+    return summaries

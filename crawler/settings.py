@@ -1,10 +1,12 @@
-"""Scrapy settings: polite by default (robots.txt, identified user agent, throttling, bounded sizes)."""
+"""Scrapy settings: polite by default (robots.txt, identified user agent, AutoThrottle, per-domain concurrency),
+robust (retries, timeouts, size limits, conditional re-crawls through the HTTP cache) and safe (no private
+addresses). crawler.run sets the per-run values: database, HTTP cache and job directories, progress display."""
 
 BOT_NAME = "vivier"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
 
-USER_AGENT = "VivierBot/0.1 (+https://vivier.example/robot; innovation sourcing for public buyers)"
+USER_AGENT = "VivierBot/0.2 (+https://vivier.example/robot; innovation sourcing for public buyers)"
 ROBOTSTXT_OBEY = True
 
 # Politeness: one site is one small organisation's server. AutoThrottle adapts to its latency.
@@ -16,27 +18,49 @@ AUTOTHROTTLE_START_DELAY = 0.5
 AUTOTHROTTLE_MAX_DELAY = 10
 AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 
-# Robustness: a profile page is small; anything bigger is not what we want.
+# Robustness: a profile page is small; anything bigger is not what we want. Transient failures are retried
+# (timeouts, resets, 5xx, 429), then counted and reported: a bad page never stops a crawl.
 DOWNLOAD_TIMEOUT = 20
 DOWNLOAD_MAXSIZE = 5 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 1024 * 1024
 RETRY_ENABLED = True
 RETRY_TIMES = 2
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+REDIRECT_MAX_TIMES = 5
+
+# Re-crawls ask each server whether a page changed since the last visit (crawler.httpcache).
+HTTPCACHE_ENABLED = True
+HTTPCACHE_POLICY = "crawler.httpcache.RevalidatingPolicy"
+HTTPCACHE_STORAGE = "scrapy.extensions.httpcache.FilesystemCacheStorage"
+HTTPCACHE_GZIP = True
+HTTPCACHE_DIR = "httpcache"
+
+# SSRF guard (crawler.middlewares): no request to private, loopback or link-local addresses unless allowed.
+VIVIER_ALLOW_PRIVATE_NETWORKS = False
+DOWNLOADER_MIDDLEWARES = {
+    "crawler.middlewares.PublicAddressesOnly": 50,
+}
+TWISTED_DNS_RESOLVER = "crawler.middlewares.PublicOnlyResolver"
 
 ITEM_PIPELINES = {
     "crawler.pipelines.NormalisePipeline": 100,
+    "crawler.pipelines.CategorisePipeline": 150,
     "crawler.pipelines.ValidatePipeline": 200,
     "crawler.pipelines.StorePipeline": 300,
 }
+EXTENSIONS = {
+    "crawler.progress.ProgressLine": 500,
+}
+VIVIER_PROGRESS = False
 
 LOG_LEVEL = "INFO"
-REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 FEED_EXPORT_ENCODING = "utf-8"
 
-# Overrides for crawling our own fixture sites on loopback: no delay, more parallelism.
+# Overrides for crawling our own fixture sites on loopback: no delay, more parallelism, loopback allowed.
 LOOPBACK_FIXTURE_OVERRIDES = {
     "DOWNLOAD_DELAY": 0,
     "AUTOTHROTTLE_ENABLED": False,
     "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
+    "VIVIER_ALLOW_PRIVATE_NETWORKS": True,
 }

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from vivier.config import load_settings
-from vivier.devserver import StaticSite
+from vivier.devserver import FixtureSites
 
 REPO = Path(__file__).resolve().parent.parent
-FIXTURE_SITE = REPO / "fixtures" / "sites" / "annuaire"
+FIXTURE_SITES = REPO / "fixtures" / "sites"
+SOURCES_FILE = REPO / "fixtures" / "sources.yaml"
 
 
 def make_settings(data_dir: Path):
@@ -39,17 +40,25 @@ def encoder():
     return Encoder(DEFAULT_MODEL)
 
 
-@pytest.fixture(scope="session")
-def fixture_site():
-    with StaticSite(FIXTURE_SITE) as site:
-        yield site
+def source_args(sites: FixtureSites) -> list[str]:
+    """`vivier crawl` options that register the fixture sources at the addresses they are served at."""
+    args = ["--sources", str(SOURCES_FILE), "--loopback-fixture"]
+    for name, url in sites.urls.items():
+        args += ["--var", f"{name}={url}"]
+    return args
 
 
 @pytest.fixture(scope="session")
-def crawled_data_dir(tmp_path_factory, fixture_site) -> Path:
+def fixture_sites():
+    with FixtureSites(FIXTURE_SITES) as sites:
+        yield sites
+
+
+@pytest.fixture(scope="session")
+def crawled_data_dir(tmp_path_factory, fixture_sites) -> Path:
+    """A database crawled from the annuaire directory only (the corpus of the search tests)."""
     data_dir = tmp_path_factory.mktemp("crawled")
-    run_cli(["crawl", "annuaire", "--url", f"{fixture_site.url}/fournisseurs/page-1.html", "--loopback-fixture"],
-            data_dir)
+    run_cli(["crawl", "annuaire", *source_args(fixture_sites), "--no-index"], data_dir)
     return data_dir
 
 

@@ -7,7 +7,7 @@ import sys
 from sqlalchemy import func, select
 
 from fixtures.build_sites import load_profiles
-from tests.conftest import REPO, make_settings, run_cli
+from tests.conftest import REPO, SOURCES_FILE, make_settings, run_cli, source_args
 from vivier.db import Database
 from vivier.models import CrawlRun, FieldProvenance, Supplier
 
@@ -42,21 +42,23 @@ def test_crawl_stores_every_profile_and_obeys_robots(crawled_data_dir):
     database.dispose()
 
 
-def test_recrawl_does_not_duplicate(tmp_path, fixture_site):
-    url = f"{fixture_site.url}/fournisseurs/page-1.html"
-    run_cli(["crawl", "annuaire", "--url", url, "--loopback-fixture"], tmp_path)
+def test_recrawl_does_not_duplicate_and_asks_only_what_changed(tmp_path, fixture_sites):
+    run_cli(["crawl", "annuaire", *source_args(fixture_sites), "--no-index"], tmp_path)
     first = count_suppliers(tmp_path)
-    output = run_cli(["crawl", "annuaire", "--loopback-fixture"], tmp_path).stdout
+    output = run_cli(["crawl", "annuaire", "--loopback-fixture", "--no-index"], tmp_path).stdout
     assert count_suppliers(tmp_path) == first == len(load_profiles())
     assert "new 0" in output and f"unchanged {first}" in output
+    # Every page was asked conditionally and answered 304 Not Modified (robots.txt included).
+    assert f"not_modified {len(load_profiles()) + 10}" in output
 
 
-def test_scrapy_crawl_command_works(tmp_path, fixture_site):
+def test_scrapy_crawl_command_works(tmp_path, fixture_sites):
     env = {**os.environ, "VIVIER_DATA_DIR": str(tmp_path), "SCRAPY_SETTINGS_MODULE": "crawler.settings"}
     result = subprocess.run(
-        [sys.executable, "-m", "scrapy", "crawl", "directory", "-a",
-         f"start_url={fixture_site.url}/fournisseurs/page-1.html", "-a", "source=annuaire",
+        [sys.executable, "-m", "scrapy", "crawl", "directory", "-a", f"sources_file={SOURCES_FILE}",
+         "-a", "source=annuaire", "-a", f"vars=annuaire={fixture_sites.urls['annuaire']}",
          "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=16",
+         "-s", "VIVIER_ALLOW_PRIVATE_NETWORKS=True", "-s", f"HTTPCACHE_DIR={tmp_path / 'cache'}",
          "-s", "LOG_LEVEL=WARNING"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
@@ -67,4 +69,4 @@ def test_crawl_of_unknown_source_is_a_usage_error(tmp_path):
     env = {**os.environ, "VIVIER_DATA_DIR": str(tmp_path)}
     result = subprocess.run([sys.executable, "-m", "vivier", "crawl", "nowhere"], cwd=REPO, env=env,
                             capture_output=True, text=True, timeout=120)
-    assert result.returncode == 2 and "unknown source 'nowhere'" in result.stderr
+    assert result.returncode == 2 and "unknown source 'nowhere'" in result.stderr, result.stderr

@@ -33,7 +33,7 @@ def test_demo_crawls_indexes_and_serves(tmp_path):
                 break
         output = "".join(lines)
         assert f"Vivier: http://127.0.0.1:{port}/" in output, output
-        assert "crawl: pages" in output and "robots_forbidden 1" in output
+        assert "crawl of annuaire" in output and "robots_forbidden 1" in output
         for _ in range(50):
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/?q=cantine", timeout=30) as response:

@@ -12,8 +12,8 @@ import click
 from vivier.config import ConfigError, Settings, load_settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEMO_SITE = REPO_ROOT / "fixtures" / "sites" / "annuaire"
-DEMO_SOURCE = "annuaire-demo"
+DEMO_SITES = REPO_ROOT / "fixtures" / "sites"
+DEMO_SOURCES = REPO_ROOT / "fixtures" / "sources.yaml"
 
 
 def _settings() -> Settings:
@@ -43,27 +43,124 @@ def migrate_cmd() -> None:
     click.echo("database is up to date")
 
 
+def _variables(pairs: tuple[str, ...]) -> dict[str, str]:
+    variables = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name or not value:
+            raise click.UsageError(f"--var expects NAME=URL, got {pair!r}")
+        variables[name.strip()] = value.strip()
+    return variables
+
+
+def _load_sources(path: Path | None, variables: dict[str, str]):
+    from crawler.sources import SourceFileError, parse_source_file
+
+    if path is None:
+        return []
+    try:
+        return parse_source_file(path, variables)
+    except SourceFileError as error:
+        raise click.UsageError(str(error)) from None
+
+
+def _print_summaries(summaries) -> None:
+    for summary in summaries:
+        resumed = ", resumed" if summary.resumed else ""
+        click.echo(f"crawl of {summary.source} (run {summary.run_id}, {summary.status}{resumed}): "
+                   + ", ".join(f"{k} {v}" for k, v in summary.figures.items()))
+        for failure in summary.failures[:10]:
+            click.echo(f"  failed: {failure}")
+        if len(summary.failures) > 10:
+            click.echo(f"  ... {summary.figures['failed'] + summary.figures['errors'] - 10} more")
+
+
+def _update_index(settings: Settings) -> None:
+    """After a crawl: re-index what changed, if there is an index to keep up to date."""
+    from indexer.backends import make_backend
+    from indexer.build import update_index
+
+    if not make_backend(settings).status().get("ready"):
+        click.echo("index: none yet (run `vivier index build`)")
+        return
+    report = update_index(settings, _encoder(settings))
+    click.echo(f"index: {report.updated} profiles re-indexed, {report.removed} removed, "
+               f"{report.encoded} passages newly embedded -> {report.generation or 'unchanged'}")
+
+
 @main.command("crawl")
-@click.argument("source")
-@click.option("--url", help="Register SOURCE with this start URL (or change it) before crawling.")
+@click.argument("sources", nargs=-1)
+@click.option("--sources", "sources_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Source file (YAML or TOML) to register before crawling [VIVIER_SOURCES_FILE].")
+@click.option("--var", "variables", multiple=True, metavar="NAME=URL",
+              help="Value of a {NAME} placeholder in the source file (repeatable).")
 @click.option("--loopback-fixture", is_flag=True,
-              help="No politeness delays: only for our own fixture sites served on loopback.")
-def crawl_cmd(source: str, url: str | None, loopback_fixture: bool) -> None:
-    """Crawl a directory SOURCE and store its profiles."""
-    from crawler.run import register_source, run_crawl
+              help="No politeness delays and loopback allowed: only for our own fixture sites.")
+@click.option("--restart", is_flag=True, help="Start over instead of resuming an interrupted crawl.")
+@click.option("--no-index", is_flag=True, help="Do not re-index the changed profiles afterwards.")
+def crawl_cmd(sources: tuple[str, ...], sources_file: Path | None, variables: tuple[str, ...],
+              loopback_fixture: bool, restart: bool, no_index: bool) -> None:
+    """Crawl SOURCES (default: every registered source), store and merge their profiles, re-index changes."""
+    from sqlalchemy import select
+
+    from crawler.run import run_crawls, sync_sources
     from vivier.db import Database
+    from vivier.models import Source
 
     settings = _settings()
     database = Database(settings)
     database.migrate()
-    if url:
-        register_source(database, source, url)
+    specs = _load_sources(sources_file or settings.sources_file, _variables(variables))
+    sync_sources(database, specs)
+    names = list(sources)
+    if not names:
+        with database.session() as session:
+            names = list(session.scalars(select(Source.name).order_by(Source.name)))
+        if not names:
+            raise click.UsageError("no source is registered: give a source file with --sources")
     try:
-        summary = run_crawl(settings, source, loopback_fixture=loopback_fixture)
+        summaries = run_crawls(settings, names, loopback_fixture=loopback_fixture, progress=sys.stderr.isatty(),
+                               restart=restart)
     except LookupError as error:
-        raise click.UsageError(f"{error}: register it with --url") from None
-    click.echo(f"crawl of {source} (run {summary.run_id}): " +
-               ", ".join(f"{k} {v}" for k, v in summary.figures.items()))
+        raise click.UsageError(f"{error}: declare it in a source file given with --sources") from None
+    _print_summaries(summaries)
+    if not no_index:
+        _update_index(settings)
+
+
+@main.group("sources")
+def sources_group() -> None:
+    """Inspect and check declared sources."""
+
+
+@sources_group.command("check")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--var", "variables", multiple=True, metavar="NAME=URL")
+def sources_check_cmd(path: Path, variables: tuple[str, ...]) -> None:
+    """Validate a source file without crawling."""
+    for spec in _load_sources(path, _variables(variables)):
+        click.echo(f"{spec.name}: {spec.kind}, {spec.start_url}")
+    click.echo(f"{path}: valid")
+
+
+@sources_group.command("list")
+def sources_list_cmd() -> None:
+    """Registered sources with their last crawl."""
+    from sqlalchemy import select
+
+    from vivier.db import Database
+    from vivier.models import CrawlRun, Source
+
+    database = Database(_settings())
+    database.migrate()
+    with database.session() as session:
+        for source in session.scalars(select(Source).order_by(Source.name)):
+            run = session.scalar(select(CrawlRun).where(CrawlRun.source_id == source.id)
+                                 .order_by(CrawlRun.id.desc()).limit(1))
+            last = (f"last run {run.started_at:%Y-%m-%d %H:%M} {run.status}: "
+                    + ", ".join(f"{k} {run.stats.get(k, 0)}" for k in ("pages", "items", "new", "merged", "failed"))
+                    if run else "never crawled")
+            click.echo(f"{source.name} ({source.kind}) {source.start_url} - {last}")
 
 
 @main.group("index")
@@ -81,6 +178,12 @@ def index_build_cmd() -> None:
     report = build_index(settings, _encoder(settings), progress=sys.stderr.isatty())
     click.echo(f"indexed {report.documents} profiles ({report.passages} passages, {report.encoded} newly embedded) "
                f"in {time.perf_counter() - started:.1f}s -> {report.generation}")
+
+
+@index_group.command("update")
+def index_update_cmd() -> None:
+    """Re-index only the profiles that changed since the live index was built."""
+    _update_index(_settings())
 
 
 @index_group.command("status")
@@ -141,27 +244,31 @@ def serve_cmd(host: str, port: int) -> None:
 
 
 @main.command("demo")
-@click.option("--site", type=click.Path(exists=True, file_okay=False, path_type=Path), default=DEMO_SITE,
-              show_default=True, help="Static fixture site to crawl.")
+@click.option("--sites", type=click.Path(exists=True, file_okay=False, path_type=Path), default=DEMO_SITES,
+              show_default=True, help="Folder of static fixture sites, one sub-folder per site.")
+@click.option("--sources", "sources_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=DEMO_SOURCES, show_default=True, help="Source file of the fixture sites.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--no-serve", is_flag=True, help="Stop after indexing (for scripts and tests).")
-def demo_cmd(site: Path, host: str, port: int, no_serve: bool) -> None:
-    """Serve the fixture directory on loopback, crawl it, index it, serve the app."""
-    from crawler.run import register_source, run_crawl
+def demo_cmd(sites: Path, sources_file: Path, host: str, port: int, no_serve: bool) -> None:
+    """Serve the fixture sites on loopback, crawl them all, index, serve the app."""
+    from crawler.run import run_crawls, sync_sources
     from indexer.build import build_index
     from vivier.db import Database
-    from vivier.devserver import StaticSite
+    from vivier.devserver import FixtureSites
 
     settings = _settings()
     started = time.perf_counter()
     database = Database(settings)
     database.migrate()
-    with StaticSite(site) as fixture:
-        click.echo(f"fixture directory served at {fixture.url}/")
-        register_source(database, DEMO_SOURCE, f"{fixture.url}/fournisseurs/page-1.html")
-        summary = run_crawl(settings, DEMO_SOURCE, loopback_fixture=True)
-    click.echo("crawl: " + ", ".join(f"{k} {v}" for k, v in summary.figures.items()))
+    with FixtureSites(sites) as fixtures:
+        click.echo("fixture sites served at " + ", ".join(f"{n} {u}" for n, u in fixtures.urls.items()))
+        specs = _load_sources(sources_file, fixtures.urls)
+        sync_sources(database, specs)
+        summaries = run_crawls(settings, [s.name for s in specs], loopback_fixture=True,
+                               progress=sys.stderr.isatty(), restart=True)
+    _print_summaries(summaries)
     report = build_index(settings, _encoder(settings), progress=sys.stderr.isatty())
     click.echo(f"index: {report.documents} profiles, {report.passages} passages, {report.encoded} newly embedded")
     click.echo(f"ready in {time.perf_counter() - started:.1f}s")

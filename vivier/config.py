@@ -29,6 +29,10 @@ class Settings:
     elasticsearch_url: str | None = None
     query_max_chars: int = DEFAULT_QUERY_MAX_CHARS
     query_threads: int = 1
+    # A source file to register before crawling (crawler.sources); `vivier crawl --sources` overrides it.
+    sources_file: Path | None = None
+    # Let the crawler fetch private, loopback and link-local addresses (an intranet; our loopback fixtures).
+    allow_private_networks: bool = False
     secret_key: str = field(default="dev-only-not-secret", repr=False)
 
     @property
@@ -52,6 +56,17 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
     return value
 
 
+def _bool(env: Mapping[str, str], name: str, default: bool = False) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be 1/0, true/false, yes/no or on/off, got {env.get(name)!r}")
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     data_dir = Path(env.get("VIVIER_DATA_DIR") or "data").expanduser().resolve()
@@ -72,5 +87,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         elasticsearch_url=elasticsearch_url,
         query_max_chars=_int(env, "VIVIER_QUERY_MAX_CHARS", DEFAULT_QUERY_MAX_CHARS, minimum=10),
         query_threads=_int(env, "VIVIER_QUERY_THREADS", 1),
+        sources_file=Path(env["VIVIER_SOURCES_FILE"]).expanduser().resolve() if env.get("VIVIER_SOURCES_FILE")
+        else None,
+        allow_private_networks=_bool(env, "VIVIER_ALLOW_PRIVATE_NETWORKS"),
         secret_key=env.get("VIVIER_SECRET_KEY") or "dev-only-not-secret",
     )

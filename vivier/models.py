@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -22,6 +22,8 @@ STATUS_CRAWLED = "crawled"
 STATUS_SUBMITTED = "submitted"
 STATUS_VERIFIED = "verified"
 STATUS_HIDDEN = "hidden"
+# Folded into another supplier found to be the same company; kept so that its old address can redirect.
+STATUS_MERGED = "merged"
 SEARCHABLE_STATUSES = (STATUS_CRAWLED, STATUS_SUBMITTED, STATUS_VERIFIED)
 
 # Fields whose origin is tracked in FieldProvenance (the profile's public content).
@@ -63,19 +65,49 @@ class Supplier(Base):
     contact_email: Mapped[str | None] = mapped_column(String(254))
     contact_phone: Mapped[str | None] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(20), default=STATUS_CRAWLED, index=True)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("suppliers.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
 
     provenance: Mapped[list["FieldProvenance"]] = relationship(
         back_populates="supplier", cascade="all, delete-orphan", order_by="FieldProvenance.field"
     )
+    records: Mapped[list["SourceRecord"]] = relationship(
+        back_populates="supplier", cascade="all, delete-orphan", order_by="SourceRecord.id"
+    )
 
     def __repr__(self) -> str:  # pragma: no cover - debugging aid
         return f"<Supplier {self.id} {self.slug}>"
 
 
+class SourceRecord(Base):
+    """What one source says about one company (one directory page, one company site, one feed row).
+
+    A supplier's fields are resolved from all its records (vivier.merge); keeping them lets a later crawl of any
+    source, a change of source priority or a merge recompute the profile without harvesting again.
+    """
+
+    __tablename__ = "source_records"
+    __table_args__ = (UniqueConstraint("source_name", "record_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_name: Mapped[str] = mapped_column(String(80))
+    # Stable identity of the record within its source: the page URL, the site's seed URL, the feed row's key.
+    record_key: Mapped[str] = mapped_column(String(1000))
+    supplier_id: Mapped[int] = mapped_column(ForeignKey("suppliers.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str | None] = mapped_column(String(1000))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    first_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    supplier: Mapped[Supplier] = relationship(back_populates="records")
+
+
 class FieldProvenance(Base):
-    """Where one field of a profile came from: which source, which page, first and last seen."""
+    """Where one field of a profile came from: which source, which page, first and last seen, and whether the
+    profile shows this source's value (`chosen`) or another source's."""
 
     __tablename__ = "field_provenance"
     __table_args__ = (UniqueConstraint("supplier_id", "field", "source_name"),)
@@ -87,6 +119,7 @@ class FieldProvenance(Base):
     url: Mapped[str | None] = mapped_column(String(1000))
     first_seen: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    chosen: Mapped[bool] = mapped_column(Boolean, default=False)
 
     supplier: Mapped[Supplier] = relationship(back_populates="provenance")
 
@@ -100,6 +133,8 @@ class Source(Base):
     name: Mapped[str] = mapped_column(String(80), unique=True)
     kind: Mapped[str] = mapped_column(String(30), default="directory")
     start_url: Mapped[str] = mapped_column(String(1000))
+    # Trust when sources disagree on a field (vivier.merge); None means the default of the source's kind.
+    priority: Mapped[int | None] = mapped_column(Integer)
     config: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -1,51 +1,102 @@
-"""Storing supplier profiles: find the existing record for a harvested profile, update it, keep provenance."""
+"""Storing harvested profiles: match each source record to one supplier (merging duplicates across sources),
+keep the record, then recompute the supplier's fields and their provenance (rules in vivier.merge)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Mapping
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vivier import merge
 from vivier.identifiers import website_domain
-from vivier.models import PROVENANCE_FIELDS, FieldProvenance, Supplier, utcnow
+from vivier.models import (PROVENANCE_FIELDS, STATUS_MERGED, FieldProvenance, Source, SourceRecord, Supplier,
+                           utcnow)
 from vivier.text import slugify
 
-NEW, UPDATED, UNCHANGED = "new", "updated", "unchanged"
+NEW, MERGED, UPDATED, UNCHANGED = "new", "merged", "updated", "unchanged"
+# Fields a record may carry beyond the provenance-tracked ones: derived ones, and themes guessed from the text
+# when the source declared none (used only when no source declares any, vivier.merge.resolve).
+DERIVED_FIELDS = ("region", "inferred_categories")
+# Guard against a chain of merged suppliers that loops (it cannot, but a corrupt database must not hang a crawl).
+MAX_MERGE_CHAIN = 20
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """The source a record comes from, as matching and resolution need it."""
+
+    name: str
+    kind: str = "directory"
+    priority: int | None = None
+
+    @property
+    def trust(self) -> int:
+        return merge.priority_of(self.kind, self.priority)
 
 
 @dataclass(frozen=True)
 class UpsertResult:
     outcome: str
     supplier_id: int
+    # Suppliers folded into supplier_id by this record (they leave the search index).
+    absorbed: tuple[int, ...] = field(default=())
 
 
-def _empty(value: Any) -> bool:
-    return value is None or value == "" or value == [] or value == {}
+def record_hash(profile: Mapping[str, Any]) -> str:
+    payload = json.dumps({k: profile.get(k) for k in (*PROVENANCE_FIELDS, *DERIVED_FIELDS)}, sort_keys=True,
+                         ensure_ascii=False, default=str)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-def find_existing(session: Session, profile: dict[str, Any], source_name: str, url: str | None) -> Supplier | None:
-    """The stored supplier this profile describes: same SIREN, else same website domain, else same source page."""
-    if profile.get("siren"):
-        found = session.scalar(select(Supplier).where(Supplier.siren == profile["siren"]).limit(1))
-        if found:
-            return found
-    domain = website_domain(profile.get("website"))
+def _clean_record(profile: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: profile[k] for k in (*PROVENANCE_FIELDS, *DERIVED_FIELDS) if not merge.is_empty(profile.get(k))}
+
+
+def _follow(session: Session, supplier: Supplier | None) -> Supplier | None:
+    for _ in range(MAX_MERGE_CHAIN):
+        if supplier is None or supplier.status != STATUS_MERGED or supplier.merged_into_id is None:
+            return supplier
+        supplier = session.get(Supplier, supplier.merged_into_id)
+    return supplier
+
+
+def _identity(supplier: Supplier) -> dict[str, Any]:
+    return {"id": supplier.id, "name": supplier.name, "siren": supplier.siren,
+            "website_domain": supplier.website_domain, "postcode": supplier.postcode,
+            "insee_code": supplier.insee_code, "commune": supplier.commune}
+
+
+def find_matches(session: Session, record: Mapping[str, Any]) -> dict[str, Supplier]:
+    """Stored suppliers this record's keys point to: by "siren", "domain" and "name" (fuzzy name + town)."""
+    matches: dict[str, Supplier] = {}
+    live = Supplier.status != STATUS_MERGED
+    if record.get("siren"):
+        found = session.scalar(select(Supplier).where(Supplier.siren == record["siren"], live)
+                               .order_by(Supplier.id).limit(1))
+        if found is not None:
+            matches["siren"] = found
+    domain = merge.identifying_domain(record.get("website_domain"))
     if domain:
-        found = session.scalar(select(Supplier).where(Supplier.website_domain == domain).limit(1))
-        if found:
-            return found
-    if url:
-        return session.scalar(
-            select(Supplier)
-            .join(FieldProvenance)
-            .where(FieldProvenance.source_name == source_name, FieldProvenance.url == url,
-                   FieldProvenance.field == "name")
-            .limit(1)
-        )
-    return None
+        candidates = session.scalars(select(Supplier).where(Supplier.website_domain == domain, live)
+                                     .order_by(Supplier.id)).all()
+        found = next((s for s in candidates if not merge.conflicting(record, _identity(s))), None)
+        if found is not None:
+            matches["domain"] = found
+    if record.get("department") and record.get("name"):
+        rows = session.execute(
+            select(Supplier.id, Supplier.name, Supplier.siren, Supplier.website_domain, Supplier.postcode,
+                   Supplier.insee_code, Supplier.commune)
+            .where(Supplier.department == record["department"], live)
+        ).mappings().all()
+        best = merge.best_name_match(record, rows)
+        if best is not None:
+            matches["name"] = session.get(Supplier, best["id"])
+    return matches
 
 
 def _unique_slug(session: Session, name: str) -> str:
@@ -57,34 +108,119 @@ def _unique_slug(session: Session, name: str) -> str:
     return slug
 
 
-def upsert_profile(session: Session, profile: dict[str, Any], source_name: str, url: str | None,
-                   now: datetime | None = None) -> UpsertResult:
-    """Insert or update one normalised profile from a source; empty values never erase stored ones."""
+def _priorities(session: Session) -> dict[str, int]:
+    return {name: merge.priority_of(kind, priority)
+            for name, kind, priority in session.execute(select(Source.name, Source.kind, Source.priority))}
+
+
+def resolve_supplier(session: Session, supplier: Supplier, priorities: Mapping[str, int] | None = None,
+                     now: datetime | None = None) -> bool:
+    """Recompute the supplier's fields from its records; True when a shown value changed."""
+    priorities = _priorities(session) if priorities is None else priorities
+    observations = [merge.Observation(r.source_name, priorities.get(r.source_name, merge.DEFAULT_PRIORITY), r.data,
+                                      r.changed_at, r.url) for r in supplier.records]
+    values, chosen = merge.resolve(observations)
+    changed = False
+    for name in (*PROVENANCE_FIELDS, "region"):
+        if name in values and getattr(supplier, name) != values[name]:
+            setattr(supplier, name, values[name])
+            changed = True
+    supplier.website_domain = website_domain(supplier.website)
+    for record in supplier.provenance:
+        record.chosen = record.source_name in chosen.get(record.field, ())
+    if changed:
+        supplier.updated_at = now or utcnow()
+    return changed
+
+
+def _absorb(session: Session, keep: Supplier, gone: Supplier, now: datetime) -> None:
+    """Fold `gone` into `keep`: records and provenance move, `gone` stays as a pointer for old links."""
+    for record in list(gone.records):
+        record.supplier = keep
+    kept = {(p.field, p.source_name): p for p in keep.provenance}
+    for moved in list(gone.provenance):
+        existing = kept.get((moved.field, moved.source_name))
+        if existing is None:
+            moved.supplier = keep
+        else:
+            existing.first_seen = min(existing.first_seen, moved.first_seen)
+            if moved.last_seen > existing.last_seen:
+                existing.last_seen, existing.url = moved.last_seen, moved.url
+            gone.provenance.remove(moved)
+    gone.status, gone.merged_into_id, gone.updated_at = STATUS_MERGED, keep.id, now
+    # The absorbed supplier no longer owns the keys: matching must not find it again.
+    gone.siren = None
+    gone.website_domain = None
+    session.flush()
+
+
+def upsert_profile(session: Session, profile: Mapping[str, Any], source: SourceInfo | str, url: str | None,
+                   record_key: str | None = None, now: datetime | None = None) -> UpsertResult:
+    """Store one normalised profile from a source; empty values never erase stored ones.
+
+    `record_key` identifies the record within its source across crawls (default: the URL).
+    """
     now = now or utcnow()
-    supplier = find_existing(session, profile, source_name, url)
-    outcome = UNCHANGED
+    source = SourceInfo(source) if isinstance(source, str) else source
+    key = record_key or url or f"name:{profile.get('name')}"
+    data = _clean_record(profile)
+    digest = record_hash(data)
+    record = session.scalar(select(SourceRecord).where(SourceRecord.source_name == source.name,
+                                                       SourceRecord.record_key == key))
+    if record is not None and record.content_hash == digest:
+        record.last_seen = now
+        supplier = _follow(session, record.supplier)
+        if supplier is not record.supplier:  # merged since: the record follows its company
+            record.supplier = supplier
+        for prov in supplier.provenance:
+            if prov.source_name == source.name and (prov.field in data or (
+                    prov.field == "categories" and "inferred_categories" in data)):
+                prov.last_seen = now
+        session.flush()
+        return UpsertResult(UNCHANGED, supplier.id)
+
+    identity = {**data, "website_domain": website_domain(data.get("website"))}
+    matches = find_matches(session, identity)
+    supplier = _follow(session, record.supplier) if record is not None else None
+    supplier = supplier or matches.get("siren") or matches.get("domain") or matches.get("name")
+    absorbed: list[int] = []
     if supplier is None:
-        supplier = Supplier(slug=_unique_slug(session, profile["name"]), name=profile["name"], created_at=now)
+        supplier = Supplier(slug=_unique_slug(session, data["name"]), name=data["name"], created_at=now,
+                            updated_at=now)
         session.add(supplier)
+        session.flush()
         outcome = NEW
-    provenance = {p.field: p for p in supplier.provenance if p.source_name == source_name}
-    for field in PROVENANCE_FIELDS:
-        value = profile.get(field)
-        if _empty(value):
+    else:
+        outcome = UPDATED if record is not None else MERGED
+        for strong in ("siren", "domain"):
+            other = matches.get(strong)
+            if other is None or other.id == supplier.id or merge.conflicting(_identity(supplier), _identity(other)):
+                continue
+            keep, gone = (supplier, other) if supplier.id < other.id else (other, supplier)
+            _absorb(session, keep, gone, now)
+            absorbed.append(gone.id)
+            supplier = keep
+
+    if record is None:
+        record = SourceRecord(source_name=source.name, record_key=key, first_seen=now)
+        session.add(record)
+    record.supplier = supplier
+    record.url, record.data, record.content_hash = url, data, digest
+    record.last_seen = record.changed_at = now
+
+    provenance = {(p.field, p.source_name): p for p in supplier.provenance}
+    for name in PROVENANCE_FIELDS:
+        if name not in data and not (name == "categories" and "inferred_categories" in data):
             continue
-        if getattr(supplier, field) != value:
-            setattr(supplier, field, value)
-            outcome = NEW if outcome == NEW else UPDATED
-        record = provenance.get(field)
-        if record is None:
-            supplier.provenance.append(FieldProvenance(field=field, source_name=source_name, url=url,
+        prov = provenance.get((name, source.name))
+        if prov is None:
+            supplier.provenance.append(FieldProvenance(field=name, source_name=source.name, url=url,
                                                        first_seen=now, last_seen=now))
         else:
-            record.last_seen, record.url = now, url
-    if not _empty(profile.get("region")):
-        supplier.region = profile["region"]
-    supplier.website_domain = website_domain(supplier.website)
-    if outcome != UNCHANGED:
-        supplier.updated_at = now
+            prov.last_seen, prov.url = now, url
     session.flush()
-    return UpsertResult(outcome, supplier.id)
+    priorities = _priorities(session)
+    priorities.setdefault(source.name, source.trust)
+    resolve_supplier(session, supplier, priorities, now)
+    session.flush()
+    return UpsertResult(outcome, supplier.id, tuple(absorbed))

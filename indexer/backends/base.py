@@ -87,6 +87,11 @@ class SearchBackend(Protocol):
                 meta: Mapping[str, Any]) -> None:
         """Replace the whole index atomically; `passage_vectors` has one row per passage, documents in order."""
 
+    def apply_changes(self, documents: Sequence[SearchDocument], passage_vectors: np.ndarray,
+                      deleted_ids: Sequence[str], meta: Mapping[str, Any]) -> None:
+        """Add or replace `documents` (vectors as for rebuild) and remove `deleted_ids` in the live index, as one
+        atomic step; every other document stays as it is. `meta` updates the index's description."""
+
     def search(self, request: SearchRequest) -> SearchResponse: ...
 
     def similar(self, doc_id: str, limit: int = 5) -> list[SearchDocument]: ...

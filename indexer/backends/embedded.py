@@ -10,6 +10,7 @@ that a searcher still holding one keeps working, then deleted.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -19,7 +20,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 import tantivy
@@ -49,6 +50,8 @@ KEEP_GENERATIONS = 2
 # Characters of context around highlighted terms.
 SNIPPET_CHARS = {"name": 200, "pitch": 300, "description": 240}
 FORMAT_VERSION = 1
+# Meta keys a generation computes itself (not carried over from the previous generation by an update).
+_DERIVED_META = ("format", "documents", "passages", "dimension", "built_at")
 
 
 class RebuildInProgress(RuntimeError):
@@ -99,13 +102,9 @@ class EmbeddedBackend:
         self._lock = threading.Lock()
 
     # -- building -----------------------------------------------------------------------------------------------
-    def rebuild(self, documents: Sequence[SearchDocument], passage_vectors: np.ndarray,
-                meta: Mapping[str, Any]) -> str:
-        expected = sum(len(d.passages) for d in documents)
-        if passage_vectors.shape[0] != expected:
-            raise ValueError(f"{passage_vectors.shape[0]} passage vectors for {expected} passages")
-        if any(not d.passages for d in documents):
-            raise ValueError("every document needs at least one passage")
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """Held while a generation is written: two rebuilds or updates never interleave."""
         self.root.mkdir(parents=True, exist_ok=True)
         with open(self.root / ".lock", "w") as lock_file:
             try:
@@ -113,20 +112,58 @@ class EmbeddedBackend:
             except BlockingIOError:
                 raise RebuildInProgress(f"a rebuild of {self.root} is already running") from None
             try:
-                generation = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
-                target = self.root / generation
-                try:
-                    self._write_generation(target, documents, passage_vectors, meta)
-                    tmp = self.root / f"CURRENT.{uuid.uuid4().hex}"
-                    tmp.write_text(generation)
-                    os.replace(tmp, self.root / "CURRENT")
-                except BaseException:
-                    shutil.rmtree(target, ignore_errors=True)
-                    raise
-                self._collect_garbage(generation)
-                return generation
+                yield
             finally:
                 fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+    @staticmethod
+    def _check(documents: Sequence[SearchDocument], passage_vectors: np.ndarray) -> None:
+        expected = sum(len(d.passages) for d in documents)
+        if passage_vectors.shape[0] != expected:
+            raise ValueError(f"{passage_vectors.shape[0]} passage vectors for {expected} passages")
+        if any(not d.passages for d in documents):
+            raise ValueError("every document needs at least one passage")
+
+    def rebuild(self, documents: Sequence[SearchDocument], passage_vectors: np.ndarray,
+                meta: Mapping[str, Any]) -> str:
+        self._check(documents, passage_vectors)
+        with self._exclusive():
+            return self._publish(documents, passage_vectors, meta)
+
+    def apply_changes(self, documents: Sequence[SearchDocument], passage_vectors: np.ndarray,
+                      deleted_ids: Sequence[str], meta: Mapping[str, Any]) -> str:
+        """Add or replace `documents` and remove `deleted_ids` in a new generation built from the live one: no
+        database read and no embedding for the profiles that did not change. Unknown deleted ids are ignored."""
+        self._check(documents, passage_vectors)
+        with self._exclusive():
+            snap = self._current()
+            replaced = {d.id for d in documents} | set(deleted_ids)
+            keep = [o for o, d in enumerate(snap.documents) if d.id not in replaced]
+            rows = [np.arange(snap.passage_starts[o], snap.passage_starts[o] + len(snap.documents[o].passages))
+                    for o in keep]
+            kept_vectors = snap.vectors[np.concatenate(rows)] if rows else snap.vectors[:0]
+            if passage_vectors.size and kept_vectors.size and passage_vectors.shape[1] != kept_vectors.shape[1]:
+                raise ValueError("the new vectors do not have the live index's dimension: rebuild the index")
+            vectors = np.vstack([kept_vectors, passage_vectors]) if passage_vectors.size else kept_vectors
+            merged_meta = {k: v for k, v in snap.meta.items() if k not in _DERIVED_META}
+            return self._publish([snap.documents[o] for o in keep] + list(documents), vectors,
+                                 {**merged_meta, **meta})
+
+    def _publish(self, documents: Sequence[SearchDocument], passage_vectors: np.ndarray,
+                 meta: Mapping[str, Any]) -> str:
+        """Write a new generation and make it live atomically; on failure the live one stays."""
+        generation = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        target = self.root / generation
+        try:
+            self._write_generation(target, documents, passage_vectors, meta)
+            tmp = self.root / f"CURRENT.{uuid.uuid4().hex}"
+            tmp.write_text(generation)
+            os.replace(tmp, self.root / "CURRENT")
+        except BaseException:
+            shutil.rmtree(target, ignore_errors=True)
+            raise
+        self._collect_garbage(generation)
+        return generation
 
     def _write_generation(self, target: Path, documents: Sequence[SearchDocument], vectors: np.ndarray,
                           meta: Mapping[str, Any]) -> None:

@@ -1,0 +1,128 @@
+"""What every source spider shares: its declared configuration, and counting pages that fail."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import scrapy
+from scrapy import signals
+from scrapy.exceptions import (CannotResolveHostError, DownloadCancelledError, DownloadConnectionRefusedError,
+                               DownloadTimeoutError, IgnoreRequest)
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError as TwistedTimeoutError
+
+from crawler.middlewares import PrivateAddressRefused
+
+# Failed pages kept as examples in the run's report; the count is always exact.
+MAX_FAILURE_SAMPLES = 20
+
+
+def failure_reason(failure) -> str:
+    """A short, stable reason for a failed request, for counting and reports."""
+    if failure.check(HttpError):
+        return f"http {failure.value.response.status}"
+    if failure.check(PrivateAddressRefused):
+        return "refused: private address"
+    message = str(failure.value)
+    if failure.check(CannotResolveHostError, DNSLookupError):
+        return "refused: private address" if "non-public address" in message else "dns lookup failed"
+    if failure.check(DownloadTimeoutError, TwistedTimeoutError, TCPTimedOutError):
+        return "timeout"
+    if failure.check(DownloadConnectionRefusedError):
+        return "connection refused"
+    if failure.check(DownloadCancelledError) and "max size" in message:
+        return "too large"
+    return failure.type.__name__ if failure.type else "error"
+
+
+class SourceSpider(scrapy.Spider):
+    """A spider for one declared source (crawler.sources).
+
+    The configuration comes, in this order, from: `config` (a dict or JSON, as crawler.run passes it);
+    `sources_file` and `source` (`scrapy crawl KIND -a sources_file=PATH -a source=NAME [-a vars=a=URL,b=URL]`);
+    the database, for a source registered by `vivier crawl` (`scrapy crawl KIND -a source=NAME`).
+    """
+
+    kind = ""
+
+    def __init__(self, source: str | None = None, config: dict | str | None = None, sources_file: str | None = None,
+                 vars: str | None = None, *args, **kwargs):  # noqa: A002 - Scrapy passes -a names as given
+        super().__init__(*args, **kwargs)
+        if not source:
+            raise ValueError(f"{self.name} spider needs a source name (-a source=NAME)")
+        self.source_name = source
+        if isinstance(config, str):
+            config = json.loads(config)
+        if config is None and sources_file:
+            config = self._from_file(Path(sources_file), source, vars)
+        self._config = config
+
+    @classmethod
+    def from_crawler(cls, crawler, *args, **kwargs):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider._spider_error, signal=signals.spider_error)
+        crawler.signals.connect(spider._item_error, signal=signals.item_error)
+        return spider
+
+    def _spider_error(self, failure, response, spider=None) -> None:
+        """A page that breaks its parser: counted and reported, the crawl goes on (Scrapy logs the traceback)."""
+        self._sample("vivier/errors", f"{response.url}: parse error ({failure.type.__name__})")
+
+    def _item_error(self, item, response, spider=None, failure=None) -> None:
+        reason = failure.type.__name__ if failure is not None and failure.type else "error"
+        self._sample("vivier/errors", f"{response.url if response else '?'}: storing failed ({reason})")
+
+    def _sample(self, stat: str, sample: str) -> None:
+        stats = self.crawler.stats
+        stats.inc_value(stat)
+        samples = stats.get_value("vivier/failure_samples") or []
+        if len(samples) < MAX_FAILURE_SAMPLES:
+            samples.append(sample)
+            stats.set_value("vivier/failure_samples", samples)
+
+    def _from_file(self, path: Path, source: str, variables: str | None) -> dict[str, Any]:
+        from crawler.sources import parse_source_file
+
+        pairs = dict(pair.split("=", 1) for pair in (variables or "").split(",") if "=" in pair)
+        spec = next((s for s in parse_source_file(path, pairs) if s.name == source), None)
+        if spec is None or spec.kind != self.kind:
+            raise ValueError(f"{path} declares no {self.kind} source named {source!r}")
+        return spec.config
+
+    @property
+    def config(self) -> dict[str, Any]:
+        if self._config is None:
+            self._config = self._from_database()
+        return self._config
+
+    def _from_database(self) -> dict[str, Any]:
+        from sqlalchemy import select
+
+        from vivier.config import load_settings
+        from vivier.db import Database
+        from vivier.models import Source
+
+        url = self.crawler.settings.get("VIVIER_DATABASE_URL") or load_settings().database_url
+        database = Database(load_settings().with_overrides(database_url=url))
+        try:
+            with database.session() as session:
+                source = session.scalar(select(Source).where(Source.name == self.source_name))
+                if source is None or source.kind != self.kind:
+                    raise ValueError(f"no {self.kind} source named {self.source_name!r} is registered")
+                return dict(source.config)
+        finally:
+            database.dispose()
+
+    def on_failure(self, failure) -> None:
+        """Errback of every request: count the page as failed, keep an example, go on with the crawl."""
+        if failure.check(IgnoreRequest) and not failure.check(PrivateAddressRefused):
+            return  # robots.txt forbids it: counted by Scrapy as robotstxt/forbidden, not a failure
+        reason = failure_reason(failure)
+        request = getattr(failure, "request", None)
+        self.crawler.stats.inc_value(f"vivier/pages_failed/{reason}")
+        self._sample("vivier/pages_failed", f"{request.url if request else '?'}: {reason}")
+
+    def count(self, key: str, amount: int = 1) -> None:
+        self.crawler.stats.inc_value(f"vivier/{key}", amount)

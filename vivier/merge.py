@@ -1,0 +1,254 @@
+"""One supplier per real company: which stored supplier a harvested record describes, and which source's value
+each field of the profile shows.
+
+Matching, strongest key first (vivier.profiles applies it):
+1. the same record seen before (same source, same record key);
+2. the same SIREN;
+3. the same website domain, unless the SIRENs differ (shared hosting domains never identify a company);
+4. a very similar name in the same town, unless the SIRENs or website domains differ.
+When one record's strong keys (SIREN, domain) lead to two stored suppliers that do not contradict each other,
+they are one company: the younger supplier is merged into the older one.
+
+Resolution (`resolve`): every record of a supplier gives values; for each field a declared rule picks one.
+A profile submitted by the company itself beats every crawled value of a field it gives.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Iterable, Mapping, Sequence
+
+from rapidfuzz import fuzz
+
+from vivier.text import fold
+
+# -- matching ---------------------------------------------------------------------------------------------------
+# Similarity (0-100, rapidfuzz) of two normalised names at or above which two records located in the same town
+# are the same company. Measured on the fixture sources: spelling variants of one company ("Cycléa Services",
+# "CYCLEA SERVICES SAS") score 100 once legal forms and accents are removed, typos ("Watteo"/"Wattéo
+# Energie") 87-95; distinct companies that share a word ("Agora Locale"/"Agora Conseil") stay under 80.
+NAME_MATCH_MIN_SCORE = 90
+# A normalised name shorter than this ("abc") is too generic to identify a company by name alone.
+NAME_MATCH_MIN_LENGTH = 4
+# Words that do not tell companies apart: legal forms, structure types, articles, "groupe".
+NAME_NOISE_WORDS = frozenset("""
+    sa sas sasu sarl eurl snc sci scop scic sapo selarl gie sem spl scp ste societe cie compagnie groupe group
+    association asso esat ea entreprise adaptee et le la les l de du des d en france
+""".split())
+# Hosting and social platforms: many unrelated companies have a page there, so the domain identifies nobody.
+SHARED_HOSTING_DOMAINS = frozenset({
+    "wixsite.com", "wix.com", "sites.google.com", "google.com", "facebook.com", "fb.com", "linkedin.com",
+    "instagram.com", "twitter.com", "x.com", "youtube.com", "wordpress.com", "blogspot.com", "over-blog.com",
+    "jimdo.com", "jimdofree.com", "webnode.fr", "e-monsite.com", "github.io", "gitlab.io", "netlify.app",
+    "notion.site", "pagesjaunes.fr", "societe.com", "free.fr", "orange.fr", "wanadoo.fr", "gmail.com",
+})
+
+# -- resolution -------------------------------------------------------------------------------------------------
+# Trust of a source kind when sources disagree (higher wins); a source may declare its own `priority`.
+# The company's own submission beats everything; official open-data registries (SIREN, labels) beat what a
+# company says on its site, which beats what a third-party directory or incubator wrote about it.
+SUBMITTED_PRIORITY = 100
+KIND_PRIORITY: dict[str, int] = {
+    "submitted": SUBMITTED_PRIORITY,
+    "feed": 70,
+    "company-sites": 60,
+    "sitemap": 55,
+    "directory": 50,
+}
+DEFAULT_PRIORITY = 40
+
+TRUSTED = "trusted"    # the most trusted source, then the one whose value changed last
+FRESHEST = "freshest"  # the value that changed last (contacts, head count move), then trust
+RICHEST = "richest"    # the longest text (a fuller description), then trust
+UNION = "union"        # every source's values, most trusted first, without repeats
+LOCATION = "location"  # the address fields all come from one source, the most trusted that gives a place
+
+FIELD_RULES: dict[str, str] = {
+    "name": TRUSTED, "siren": TRUSTED, "website": TRUSTED, "pitch": TRUSTED, "description": RICHEST,
+    "categories": UNION, "keywords": UNION, "labels": UNION, "references": UNION, "offers": TRUSTED,
+    "interoperability": TRUSTED, "size_band": FRESHEST, "founded_year": TRUSTED, "contact_email": FRESHEST,
+    "contact_phone": FRESHEST,
+    "address": LOCATION, "postcode": LOCATION, "commune": LOCATION, "insee_code": LOCATION,
+    "department": LOCATION, "region": LOCATION, "latitude": LOCATION, "longitude": LOCATION,
+}
+LOCATION_FIELDS = tuple(f for f, rule in FIELD_RULES.items() if rule == LOCATION)
+# A union of categories from many sources becomes meaningless past a few themes.
+MAX_CATEGORIES = 4
+MAX_KEYWORDS = 20
+
+
+def priority_of(kind: str | None, declared: int | None = None) -> int:
+    if declared is not None:
+        return declared
+    return KIND_PRIORITY.get(kind or "", DEFAULT_PRIORITY)
+
+
+def is_empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+@functools.lru_cache(maxsize=65536)
+def name_key(name: str) -> str:
+    """A company name reduced to the words that identify it: folded, "&" read as "et", noise words removed."""
+    words = re.split(r"[^a-z0-9]+", fold(name.replace("&", " et ")))
+    kept = [w for w in words if w and w not in NAME_NOISE_WORDS]
+    return " ".join(kept) or " ".join(w for w in words if w)
+
+
+def name_similarity(a: str, b: str) -> float:
+    """0-100: word-order-insensitive similarity of two names' keys, also compared without spaces
+    ("Ma Commune en Poche" / "MaCommuneEnPoche")."""
+    ka, kb = name_key(a), name_key(b)
+    if not ka or not kb:
+        return 0.0
+    return max(fuzz.token_sort_ratio(ka, kb), fuzz.ratio(ka.replace(" ", ""), kb.replace(" ", "")))
+
+
+def identifying_domain(domain: str | None) -> str | None:
+    """The domain if it can identify one company, None for shared hosting and social platforms."""
+    if not domain:
+        return None
+    if domain in SHARED_HOSTING_DOMAINS or any(domain.endswith("." + shared) for shared in SHARED_HOSTING_DOMAINS):
+        return None
+    return domain
+
+
+def _town_key(commune: str | None) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", fold(commune or "")).replace("saint ", "st ").strip()
+
+
+def same_town(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Both located, in the same commune: INSEE codes when both have one, else postcodes, else commune names."""
+    if a.get("insee_code") and b.get("insee_code"):
+        return a["insee_code"] == b["insee_code"]
+    if a.get("postcode") and b.get("postcode") and a["postcode"] != b["postcode"]:
+        return False
+    ta, tb = _town_key(a.get("commune")), _town_key(b.get("commune"))
+    if ta and tb:
+        return ta == tb
+    return bool(a.get("postcode")) and a.get("postcode") == b.get("postcode")
+
+
+def conflicting(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Two descriptions that cannot be one company: different SIRENs, or different identifying domains."""
+    if a.get("siren") and b.get("siren") and a["siren"] != b["siren"]:
+        return True
+    da, db = identifying_domain(a.get("website_domain")), identifying_domain(b.get("website_domain"))
+    return bool(da and db and da != db)
+
+
+def names_match(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """The fuzzy rule: similar enough names, long enough to mean something, in the same town, no conflict."""
+    if not a.get("name") or not b.get("name") or conflicting(a, b):
+        return False
+    if min(len(name_key(a["name"])), len(name_key(b["name"]))) < NAME_MATCH_MIN_LENGTH:
+        return False
+    return same_town(a, b) and name_similarity(a["name"], b["name"]) >= NAME_MATCH_MIN_SCORE
+
+
+def best_name_match(record: Mapping[str, Any], candidates: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The candidate the fuzzy rule accepts with the highest similarity (ties: lowest id), or None."""
+    best, best_key = None, None
+    for candidate in candidates:
+        if names_match(record, candidate):
+            key = (-name_similarity(record["name"], candidate["name"]), candidate.get("id", 0))
+            if best_key is None or key < best_key:
+                best, best_key = candidate, key
+    return best
+
+
+# -- resolution -------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Observation:
+    """One source record's values, as resolution sees them."""
+
+    source_name: str
+    priority: int
+    data: Mapping[str, Any]
+    changed_at: datetime
+    url: str | None = None
+
+    @property
+    def submitted(self) -> bool:
+        return self.priority >= SUBMITTED_PRIORITY
+
+
+def _trust_key(o: Observation) -> tuple:
+    return (o.priority, o.changed_at, o.source_name)
+
+
+def _richness(value: Any) -> int:
+    return len(str(value).split())
+
+
+def _union(values: Iterable[list[Any]], limit: int | None) -> list[Any]:
+    out: list[Any] = []
+    seen: set[str] = set()
+    for items in values:
+        for item in items:
+            marker = repr(sorted(item.items())) if isinstance(item, dict) else fold(str(item))
+            if marker not in seen:
+                seen.add(marker)
+                out.append(item)
+    return out[:limit] if limit else out
+
+
+def resolve(observations: Sequence[Observation]) -> tuple[dict[str, Any], dict[str, set[str]]]:
+    """The profile's values and, per field, the sources whose value it shows.
+
+    Fields no observation gives are absent from the result (the stored value is then left alone).
+    """
+    values: dict[str, Any] = {}
+    chosen: dict[str, set[str]] = {}
+    for field, rule in FIELD_RULES.items():
+        if rule == LOCATION:
+            continue
+        givers = [o for o in observations if not is_empty(o.data.get(field))]
+        if not givers:
+            continue
+        if any(o.submitted for o in givers):
+            givers = [o for o in givers if o.submitted]
+        if rule == UNION:
+            ordered = sorted(givers, key=_trust_key, reverse=True)
+            limit = MAX_CATEGORIES if field == "categories" else MAX_KEYWORDS if field == "keywords" else None
+            merged = _union((o.data[field] for o in ordered), limit)
+            values[field] = merged
+            chosen[field] = {o.source_name for o in ordered}
+            continue
+        if rule == RICHEST:
+            winner = max(givers, key=lambda o: (_richness(o.data[field]), *_trust_key(o)))
+        elif rule == FRESHEST:
+            winner = max(givers, key=lambda o: (o.changed_at, o.priority, o.source_name))
+        else:
+            winner = max(givers, key=_trust_key)
+        values[field] = winner.data[field]
+        chosen[field] = {winner.source_name}
+
+    if "categories" not in values:
+        # No source declares a theme: the themes guessed from each source's text (crawler.categorise).
+        guessers = sorted((o for o in observations if o.data.get("inferred_categories")), key=_trust_key,
+                          reverse=True)
+        if guessers:
+            values["categories"] = _union((o.data["inferred_categories"] for o in guessers), MAX_CATEGORIES)
+            chosen["categories"] = {o.source_name for o in guessers}
+
+    placed = [o for o in observations if o.data.get("commune") or o.data.get("postcode")]
+    if any(o.submitted for o in placed):
+        placed = [o for o in placed if o.submitted]
+    if placed:
+        ranked = sorted(placed, key=_trust_key, reverse=True)
+        winner = ranked[0]
+        for field in LOCATION_FIELDS:
+            if not is_empty(winner.data.get(field)):
+                values[field], chosen[field] = winner.data[field], {winner.source_name}
+        if "latitude" not in values:
+            # Coordinates may come from another source that places the company in the same town.
+            other = next((o for o in ranked[1:] if o.data.get("latitude") is not None
+                          and o.data.get("longitude") is not None and same_town(o.data, winner.data)), None)
+            if other is not None:
+                for field in ("latitude", "longitude"):
+                    values[field], chosen[field] = other.data[field], {other.source_name}
+    return values, chosen
