@@ -5,6 +5,7 @@ crawler.normalise types and cleans them)."""
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -12,6 +13,8 @@ import extruct
 import trafilatura
 from parsel import Selector
 from w3lib.html import remove_tags, replace_entities
+
+from vivier.text import fold
 
 # schema.org types that describe a company or an organisation offering services.
 ORGANIZATION_TYPES = frozenset({
@@ -21,10 +24,14 @@ ORGANIZATION_TYPES = frozenset({
 })
 # identifier propertyID values (folded) that carry a SIREN or SIRET.
 SIREN_PROPERTY_IDS = frozenset({"siren", "siret", "sirene", "fr-siren", "fr-siret", "0002", "0009"})
+# trafilatura logs an ERROR for every page it finds no text in; for us that is an expected outcome.
+logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
 # Main text longer than this is cut: a profile description, not a whole website.
 MAX_MAIN_TEXT_WORDS = 600
 # Separators between a page title's parts ("Acme – Capteurs de remplissage").
 TITLE_SEPARATORS = (" | ", " – ", " — ", " - ", " · ", " : ")
+# Title parts that name the page, not the company ("Accueil | Acme").
+GENERIC_TITLE_PARTS = frozenset({"accueil", "home", "bienvenue", "page d'accueil", "site officiel", "index"})
 
 
 @dataclass
@@ -211,6 +218,8 @@ def read_page(html: str, url: str, with_main_text: bool = True) -> PageData:
     if with_main_text:
         text = trafilatura.extract(html, url=url, favor_precision=True, include_comments=False,
                                    include_tables=False, deduplicate=True)
+        if text and page.heading and text.startswith(page.heading):
+            text = text[len(page.heading):].lstrip()  # the page's title ("Qui sommes-nous ?") is not content
         if text:
             words = text.split(" ")
             page.main_text = " ".join(words[:MAX_MAIN_TEXT_WORDS]) if len(words) > MAX_MAIN_TEXT_WORDS else text
@@ -218,10 +227,13 @@ def read_page(html: str, url: str, with_main_text: bool = True) -> PageData:
 
 
 def title_name(title: str | None) -> str | None:
-    """The company part of a page title: "Acme – Capteurs de remplissage" -> "Acme"."""
+    """The company part of a page title: "Acme – Capteurs de remplissage" and "Accueil | Acme" -> "Acme"."""
     if not title:
         return None
+    parts = [title]
     for separator in TITLE_SEPARATORS:
         if separator in title:
-            return title.split(separator, 1)[0].strip() or None
-    return title.strip() or None
+            parts = [p.strip() for p in title.split(separator)]
+            break
+    named = [p for p in parts if p and fold(p) not in GENERIC_TITLE_PARTS]
+    return named[0] if named else None

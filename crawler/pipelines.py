@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from scrapy.exceptions import DropItem
@@ -29,6 +30,15 @@ class NormalisePipeline:
         return profile
 
 
+@functools.lru_cache(maxsize=2)
+def theme_matcher(model: str):
+    """One matcher (one loaded model) per process, shared by the crawls running together."""
+    from crawler.categorise import ThemeMatcher
+    from embeddings.encoder import Encoder
+
+    return ThemeMatcher(Encoder(model))
+
+
 class CategorisePipeline:
     """Themes for what exact names could not map: unknown category names by meaning, and profiles without any
     category from their pitch and description (crawler.categorise). The model loads on first need only."""
@@ -36,7 +46,6 @@ class CategorisePipeline:
     def __init__(self, model: str, stats):
         self.model = model
         self.stats = stats
-        self._matcher = None
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -45,12 +54,7 @@ class CategorisePipeline:
 
     @property
     def matcher(self):
-        if self._matcher is None:
-            from crawler.categorise import ThemeMatcher
-            from embeddings.encoder import Encoder
-
-            self._matcher = ThemeMatcher(Encoder(self.model))
-        return self._matcher
+        return theme_matcher(self.model)
 
     def process_item(self, item: dict[str, Any], spider=None) -> dict[str, Any]:
         unmapped = item.pop("_unmapped_categories", [])

@@ -45,7 +45,9 @@ class Encoder:
                     os.environ.setdefault("HF_HUB_OFFLINE", "1")
                     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
                     from sentence_transformers import SentenceTransformer
+                    from transformers.utils import logging as transformers_logging
 
+                    transformers_logging.disable_progress_bar()  # "Loading weights" bars on every start
                     self._model = SentenceTransformer(resolve_model_path(self.model_name), device="cpu")
         return self._model
 

@@ -108,8 +108,8 @@ def name_similarity(a: str, b: str) -> float:
 
 
 def identifying_domain(domain: str | None) -> str | None:
-    """The domain if it can identify one company, None for shared hosting and social platforms."""
-    if not domain:
+    """The domain if it can identify one company; None for shared hosting, social platforms and bare addresses."""
+    if not domain or domain == "localhost" or re.fullmatch(r"[\d.]+|\[?[0-9a-f:]+\]?", domain):
         return None
     if domain in SHARED_HOSTING_DOMAINS or any(domain.endswith("." + shared) for shared in SHARED_HOSTING_DOMAINS):
         return None

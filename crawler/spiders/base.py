@@ -117,7 +117,7 @@ class SourceSpider(scrapy.Spider):
 
     def on_failure(self, failure) -> None:
         """Errback of every request: count the page as failed, keep an example, go on with the crawl."""
-        if failure.check(IgnoreRequest) and not failure.check(PrivateAddressRefused):
+        if failure.check(IgnoreRequest) and not failure.check(PrivateAddressRefused, HttpError):
             return  # robots.txt forbids it: counted by Scrapy as robotstxt/forbidden, not a failure
         reason = failure_reason(failure)
         request = getattr(failure, "request", None)

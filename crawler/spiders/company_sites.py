@@ -119,7 +119,7 @@ class CompanySitesSpider(SourceSpider):
             state["pages"].append(page)
         yield from self._next(state)
 
-    def more_failed(self, failure, state: dict[str, Any]) -> Iterator[Any]:
+    def more_failed(self, failure) -> Iterator[Any]:
         """A secondary page failed: count it, and build the record from the pages that worked."""
         self.on_failure(failure)
-        yield from self._next(state)
+        yield from self._next(failure.request.cb_kwargs["state"])

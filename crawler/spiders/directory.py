@@ -60,12 +60,21 @@ class DirectorySpider(SourceSpider):
             fields = _filled(extract_fields(row, listing["fields"]))
             link = extract(row, listing["detail_link"]) if "detail_link" in listing else None
             if link:
-                yield response.follow(link, callback=self.parse_detail, errback=self.on_failure,
+                yield response.follow(link, callback=self.parse_detail, errback=self.detail_failed,
                                       cb_kwargs={"listed": fields})
             elif fields.get("name"):
                 yield {**fields, "url": response.url, "record_key": f"{response.url}#{fields['name']}"}
             else:
                 self.count("items_invalid")
+
+    def detail_failed(self, failure) -> Iterator[dict[str, Any]]:
+        """A detail page failed: count it, and keep what its listing row said (under the page's address, so the
+        record is the same once the page is back)."""
+        self.on_failure(failure)
+        request = failure.request
+        listed = request.cb_kwargs.get("listed") or {}
+        if listed.get("name"):
+            yield {**listed, "url": request.url, "record_key": request.url}
 
     def parse_detail(self, response: Response, listed: Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         """A detail page, completed by what its listing row said (the page wins where both give a field)."""

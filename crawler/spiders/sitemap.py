@@ -59,9 +59,10 @@ class SitemapSourceSpider(SourceSpider):
             self.count("sitemaps_invalid")
             return
         for entry in sitemap:
-            loc = (entry.get("loc") or "").strip()
-            if not loc:
+            raw = (entry.get("loc") or "").strip()
+            if not raw:
                 continue
+            loc = response.urljoin(raw)  # sitemaps should give absolute addresses; some give paths
             if sitemap.type == "sitemapindex":
                 if self._matches(loc, "follow"):
                     yield scrapy.Request(loc, callback=self.parse_sitemap, errback=self.on_failure)
