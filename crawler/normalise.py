@@ -51,6 +51,8 @@ _SIZE_PATTERNS = (
     (re.compile(r"^\s*10\s*(-|à|a)\s*49\b"), "10-49"),
     (re.compile(r"^\s*50\s*(-|à|a)\s*249\b"), "50-249"),
     (re.compile(r"^\s*250\b"), "250+"),
+    (re.compile(r"^\s*moins de 10\b", re.IGNORECASE), "1-9"),
+    (re.compile(r"^\s*(plus de|au moins) 250\b", re.IGNORECASE), "250+"),
 )
 # Upper head count of each size band, for sources that give a number ("numberOfEmployees": 35).
 _SIZE_LIMITS = ((9, "1-9"), (49, "10-49"), (249, "50-249"))

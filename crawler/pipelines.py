@@ -10,7 +10,7 @@ from scrapy.exceptions import DropItem
 from crawler.normalise import normalise_profile, unmapped_categories
 from vivier.config import load_settings
 from vivier.db import Database
-from vivier.profiles import SourceInfo, upsert_profile
+from vivier.profiles import SourceInfo, source_priorities, upsert_profile
 from vivier.text import fold
 
 # Below this, a "name" is markup debris, not a company name.
@@ -99,6 +99,7 @@ class StorePipeline:
         self.crawler = crawler
         self.stats = crawler.stats
         self._source: SourceInfo | None = None
+        self._priorities: dict[str, int] | None = None
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -125,11 +126,18 @@ class StorePipeline:
             self._source = SourceInfo(name, kind, priority)
         return self._source
 
+    def priorities(self) -> dict[str, int]:
+        """Trust of each source, read once per crawl (sources do not change while it runs)."""
+        if self._priorities is None:
+            with self.database.session() as session:
+                self._priorities = source_priorities(session)
+        return self._priorities
+
     def process_item(self, item: dict[str, Any], spider=None) -> dict[str, Any]:
         url = item.pop("url", None)
         key = item.pop("record_key", None)
         with self.database.session() as session:
-            result = upsert_profile(session, item, self.source(), url, record_key=key)
+            result = upsert_profile(session, item, self.source(), url, record_key=key, priorities=self.priorities())
         self.stats.inc_value(f"vivier/items_{result.outcome}")
         if result.absorbed:
             self.stats.inc_value("vivier/suppliers_absorbed", len(result.absorbed))

@@ -146,7 +146,8 @@ def run_crawls(settings: Settings, source_names: Iterable[str], loopback_fixture
                 failures = list(stats.get("vivier/failure_samples") or [])
                 run = session.get(CrawlRun, run_id)
                 run.finished_at, run.status = utcnow(), status
-                run.stats = {**figures, "finish_reason": reason, "resumed": resume, "failure_samples": failures}
+                run.stats = {**figures, "finish_reason": reason, "resumed": resume, "failure_samples": failures,
+                             "seconds": round(float(stats.get("elapsed_time_seconds") or 0), 3)}
                 summaries.append(CrawlSummary(name, run_id, status, figures, failures, resume))
         database.dispose()
     return summaries

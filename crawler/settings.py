@@ -31,8 +31,7 @@ REDIRECT_MAX_TIMES = 5
 # Re-crawls ask each server whether a page changed since the last visit (crawler.httpcache).
 HTTPCACHE_ENABLED = True
 HTTPCACHE_POLICY = "crawler.httpcache.RevalidatingPolicy"
-HTTPCACHE_STORAGE = "scrapy.extensions.httpcache.FilesystemCacheStorage"
-HTTPCACHE_GZIP = True
+HTTPCACHE_STORAGE = "crawler.httpcache.SqliteCacheStorage"
 HTTPCACHE_DIR = "httpcache"
 
 # SSRF guard (crawler.middlewares): no request to private, loopback or link-local addresses unless allowed.
@@ -52,6 +51,10 @@ EXTENSIONS = {
     "crawler.progress.ProgressLine": 500,
 }
 VIVIER_PROGRESS = False
+
+# Profiles need no session: no cookies kept between pages. No telnet console port opened on the crawler's host.
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
 
 LOG_LEVEL = "INFO"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"

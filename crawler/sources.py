@@ -33,7 +33,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import yaml
 
@@ -231,8 +231,10 @@ def parse_source(raw: Any, variables: Mapping[str, str] | None = None, base_dir:
     return SourceSpec(name=name, kind=kind, config=config, priority=priority)
 
 
-def parse_source_file(path: Path, variables: Mapping[str, str] | None = None) -> list[SourceSpec]:
-    """All sources declared in a YAML (.yaml/.yml) or TOML (.toml) file."""
+def parse_source_file(path: Path, variables: Mapping[str, str] | None = None,
+                      names: Iterable[str] | None = None) -> list[SourceSpec]:
+    """The sources declared in a YAML (.yaml/.yml) or TOML (.toml) file: all of them, or those of them named in
+    `names` (the others are not checked, so their variables need not be given)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -245,8 +247,11 @@ def parse_source_file(path: Path, variables: Mapping[str, str] | None = None) ->
     raw_sources = data.get("sources") if isinstance(data, Mapping) else None
     if not isinstance(raw_sources, list) or not raw_sources:
         raise SourceFileError(f"{path}: expected a top-level 'sources' list")
+    wanted = set(names) if names else None
     specs: list[SourceSpec] = []
     for i, raw in enumerate(raw_sources):
+        if wanted is not None and not (isinstance(raw, Mapping) and raw.get("name") in wanted):
+            continue
         try:
             spec = parse_source(raw, variables, path.parent, where=f"sources[{i}]")
         except SourceFileError as error:

@@ -22,7 +22,7 @@ def saved(name: str, url: str) -> HtmlResponse:
 @pytest.fixture(scope="module")
 def annuaire():
     """The annuaire's declared layout, as the demo's source file gives it."""
-    specs = parse_source_file(SOURCES, {"annuaire": BASE})
+    specs = parse_source_file(SOURCES, {"annuaire": BASE}, names=["annuaire"])
     return next(s for s in specs if s.name == "annuaire").config
 
 

@@ -53,13 +53,13 @@ def _variables(pairs: tuple[str, ...]) -> dict[str, str]:
     return variables
 
 
-def _load_sources(path: Path | None, variables: dict[str, str]):
+def _load_sources(path: Path | None, variables: dict[str, str], names: tuple[str, ...] = ()):
     from crawler.sources import SourceFileError, parse_source_file
 
     if path is None:
         return []
     try:
-        return parse_source_file(path, variables)
+        return parse_source_file(path, variables, names or None)
     except SourceFileError as error:
         raise click.UsageError(str(error)) from None
 
@@ -110,7 +110,8 @@ def crawl_cmd(sources: tuple[str, ...], sources_file: Path | None, variables: tu
     settings = _settings()
     database = Database(settings)
     database.migrate()
-    specs = _load_sources(sources_file or settings.sources_file, _variables(variables))
+    # Given names, only those are read from the file; a name it does not declare may be registered already.
+    specs = _load_sources(sources_file or settings.sources_file, _variables(variables), sources)
     sync_sources(database, specs)
     names = list(sources)
     if not names:

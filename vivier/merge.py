@@ -107,6 +107,7 @@ def name_similarity(a: str, b: str) -> float:
     return max(fuzz.token_sort_ratio(ka, kb), fuzz.ratio(ka.replace(" ", ""), kb.replace(" ", "")))
 
 
+@functools.lru_cache(maxsize=65536)
 def identifying_domain(domain: str | None) -> str | None:
     """The domain if it can identify one company; None for shared hosting, social platforms and bare addresses."""
     if not domain or domain == "localhost" or re.fullmatch(r"[\d.]+|\[?[0-9a-f:]+\]?", domain):

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from vivier import merge
@@ -108,15 +108,23 @@ def _unique_slug(session: Session, name: str) -> str:
     return slug
 
 
-def _priorities(session: Session) -> dict[str, int]:
+def source_priorities(session: Session) -> dict[str, int]:
+    """Trust of every registered source (vivier.merge.priority_of)."""
     return {name: merge.priority_of(kind, priority)
             for name, kind, priority in session.execute(select(Source.name, Source.kind, Source.priority))}
 
 
+def _provenance_fields(data: Mapping[str, Any]) -> list[str]:
+    """The provenance-tracked fields a record gives (guessed themes count as giving categories)."""
+    return [name for name in PROVENANCE_FIELDS
+            if name in data or (name == "categories" and "inferred_categories" in data)]
+
+
 def resolve_supplier(session: Session, supplier: Supplier, priorities: Mapping[str, int] | None = None,
-                     now: datetime | None = None) -> bool:
-    """Recompute the supplier's fields from its records; True when a shown value changed."""
-    priorities = _priorities(session) if priorities is None else priorities
+                     now: datetime | None = None) -> tuple[bool, dict[str, set[str]]]:
+    """Recompute the supplier's fields from its records. Returns whether a shown value changed, and per field
+    the sources whose value is shown (for FieldProvenance.chosen, see `mark_chosen`)."""
+    priorities = source_priorities(session) if priorities is None else priorities
     observations = [merge.Observation(r.source_name, priorities.get(r.source_name, merge.DEFAULT_PRIORITY), r.data,
                                       r.changed_at, r.url) for r in supplier.records]
     values, chosen = merge.resolve(observations)
@@ -126,11 +134,42 @@ def resolve_supplier(session: Session, supplier: Supplier, priorities: Mapping[s
             setattr(supplier, name, values[name])
             changed = True
     supplier.website_domain = website_domain(supplier.website)
-    for record in supplier.provenance:
-        record.chosen = record.source_name in chosen.get(record.field, ())
     if changed:
         supplier.updated_at = now or utcnow()
-    return changed
+    return changed, chosen
+
+
+def mark_chosen(session: Session, supplier_id: int, chosen: Mapping[str, set[str]]) -> None:
+    """Flag the provenance rows whose value the profile shows (two statements, whatever the number of fields)."""
+    session.execute(update(FieldProvenance).where(FieldProvenance.supplier_id == supplier_id)
+                    .values(chosen=False).execution_options(synchronize_session=False))
+    pairs = [(name, source) for name, sources in chosen.items() for source in sources]
+    if pairs:
+        session.execute(update(FieldProvenance)
+                        .where(FieldProvenance.supplier_id == supplier_id,
+                               tuple_(FieldProvenance.field, FieldProvenance.source_name).in_(pairs))
+                        .values(chosen=True).execution_options(synchronize_session=False))
+
+
+def _record_provenance(session: Session, supplier_id: int, source_name: str, fields: list[str], url: str | None,
+                       now: datetime, known: set[str] | None = None,
+                       chosen: Mapping[str, set[str]] | None = None) -> None:
+    """Insert or refresh the provenance rows of the fields this source gives (bulk statements, not one ORM object
+    per field: a new profile has twenty of them)."""
+    if known is None:
+        known = set(session.scalars(select(FieldProvenance.field).where(
+            FieldProvenance.supplier_id == supplier_id, FieldProvenance.source_name == source_name)))
+    seen = [f for f in fields if f in known]
+    if seen:
+        session.execute(update(FieldProvenance)
+                        .where(FieldProvenance.supplier_id == supplier_id, FieldProvenance.source_name == source_name,
+                               FieldProvenance.field.in_(seen))
+                        .values(last_seen=now, url=url).execution_options(synchronize_session=False))
+    fresh = [f for f in fields if f not in known]
+    if fresh:
+        session.execute(insert(FieldProvenance), [
+            {"supplier_id": supplier_id, "field": f, "source_name": source_name, "url": url, "first_seen": now,
+             "last_seen": now, "chosen": source_name in (chosen or {}).get(f, ())} for f in fresh])
 
 
 def _absorb(session: Session, keep: Supplier, gone: Supplier, now: datetime) -> None:
@@ -155,10 +194,12 @@ def _absorb(session: Session, keep: Supplier, gone: Supplier, now: datetime) -> 
 
 
 def upsert_profile(session: Session, profile: Mapping[str, Any], source: SourceInfo | str, url: str | None,
-                   record_key: str | None = None, now: datetime | None = None) -> UpsertResult:
+                   record_key: str | None = None, now: datetime | None = None,
+                   priorities: Mapping[str, int] | None = None) -> UpsertResult:
     """Store one normalised profile from a source; empty values never erase stored ones.
 
-    `record_key` identifies the record within its source across crawls (default: the URL).
+    `record_key` identifies the record within its source across crawls (default: the URL). `priorities` (source
+    name -> trust) saves a query per record when the caller stores many.
     """
     now = now or utcnow()
     source = SourceInfo(source) if isinstance(source, str) else source
@@ -172,23 +213,26 @@ def upsert_profile(session: Session, profile: Mapping[str, Any], source: SourceI
         supplier = _follow(session, record.supplier)
         if supplier is not record.supplier:  # merged since: the record follows its company
             record.supplier = supplier
-        for prov in supplier.provenance:
-            if prov.source_name == source.name and (prov.field in data or (
-                    prov.field == "categories" and "inferred_categories" in data)):
-                prov.last_seen = now
         session.flush()
+        session.execute(update(FieldProvenance)
+                        .where(FieldProvenance.supplier_id == supplier.id, FieldProvenance.source_name == source.name,
+                               FieldProvenance.field.in_(_provenance_fields(data)))
+                        .values(last_seen=now).execution_options(synchronize_session=False))
         return UpsertResult(UNCHANGED, supplier.id)
 
+    # Every read first, so that the writes go to the database in one flush at the end.
+    priorities = dict(source_priorities(session) if priorities is None else priorities)
+    priorities.setdefault(source.name, source.trust)
     identity = {**data, "website_domain": website_domain(data.get("website"))}
     matches = find_matches(session, identity)
     supplier = _follow(session, record.supplier) if record is not None else None
     supplier = supplier or matches.get("siren") or matches.get("domain") or matches.get("name")
     absorbed: list[int] = []
     if supplier is None:
+        # Empty collections given up front: a new supplier has nothing to load from the database.
         supplier = Supplier(slug=_unique_slug(session, data["name"]), name=data["name"], created_at=now,
-                            updated_at=now)
+                            updated_at=now, records=[])
         session.add(supplier)
-        session.flush()
         outcome = NEW
     else:
         outcome = UPDATED if record is not None else MERGED
@@ -208,19 +252,12 @@ def upsert_profile(session: Session, profile: Mapping[str, Any], source: SourceI
     record.url, record.data, record.content_hash = url, data, digest
     record.last_seen = record.changed_at = now
 
-    provenance = {(p.field, p.source_name): p for p in supplier.provenance}
-    for name in PROVENANCE_FIELDS:
-        if name not in data and not (name == "categories" and "inferred_categories" in data):
-            continue
-        prov = provenance.get((name, source.name))
-        if prov is None:
-            supplier.provenance.append(FieldProvenance(field=name, source_name=source.name, url=url,
-                                                       first_seen=now, last_seen=now))
-        else:
-            prov.last_seen, prov.url = now, url
+    _, chosen = resolve_supplier(session, supplier, priorities, now)
     session.flush()
-    priorities = _priorities(session)
-    priorities.setdefault(source.name, source.trust)
-    resolve_supplier(session, supplier, priorities, now)
-    session.flush()
+    if outcome == NEW:  # nothing stored yet: the rows go in with their flags
+        _record_provenance(session, supplier.id, source.name, _provenance_fields(data), url, now, known=set(),
+                           chosen=chosen)
+    else:
+        _record_provenance(session, supplier.id, source.name, _provenance_fields(data), url, now)
+        mark_chosen(session, supplier.id, chosen)
     return UpsertResult(outcome, supplier.id, tuple(absorbed))

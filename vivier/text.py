@@ -14,7 +14,8 @@ def clean_text(raw: str | None) -> str:
     if not raw:
         return ""
     text = unicodedata.normalize("NFC", raw)
-    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+    if not text.replace("\n", "").replace("\t", "").isprintable():  # rare: most texts skip the slow scan
+        text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
     paragraphs = [_SPACES.sub(" ", p).strip() for p in _BLANK_LINES.split(text)]
     paragraphs = [" ".join(line.strip() for line in p.splitlines() if line.strip()) for p in paragraphs]
     return "\n\n".join(p for p in paragraphs if p)

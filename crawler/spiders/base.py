@@ -86,10 +86,10 @@ class SourceSpider(scrapy.Spider):
         from crawler.sources import parse_source_file
 
         pairs = dict(pair.split("=", 1) for pair in (variables or "").split(",") if "=" in pair)
-        spec = next((s for s in parse_source_file(path, pairs) if s.name == source), None)
-        if spec is None or spec.kind != self.kind:
+        specs = parse_source_file(path, pairs, names=[source])
+        if not specs or specs[0].kind != self.kind:
             raise ValueError(f"{path} declares no {self.kind} source named {source!r}")
-        return spec.config
+        return specs[0].config
 
     @property
     def config(self) -> dict[str, Any]:

@@ -1,0 +1,223 @@
+"""Crawler benchmark: speed on a large generated directory, extraction and merging accuracy on the fixtures.
+
+    .venv/bin/python -m benchmarks.crawl [--profiles 3000] [--skip-speed] [--skip-accuracy]
+
+1. Speed: a directory of N generated profiles (the annuaire's layout, profiles cloned from the fixture world)
+   served on loopback, crawled with throttling off (the --loopback-fixture settings), through the whole pipeline
+   (extraction, normalisation, matching, SQLite upserts). Prints pages/s over Scrapy's elapsed time.
+2. Accuracy: the five fixture sites crawled together; every stored record is compared with what the fixture world
+   says that source shows (fixtures/world.py): fields right / fields expected, per source and per field; then
+   merging: fixture companies split over several suppliers, suppliers holding several fixture companies.
+The figures are printed last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from rapidfuzz import fuzz
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from fixtures import world  # noqa: E402
+from fixtures.build_sites import render_site  # noqa: E402
+from fixtures.sitegen import incubateur, reseau_ess  # noqa: E402
+from vivier.devserver import FixtureSites, StaticSite  # noqa: E402
+from vivier.identifiers import canonical_url, website_domain  # noqa: E402
+from vivier.text import clean_text  # noqa: E402
+
+SOURCES_FILE = REPO / "fixtures" / "sources.yaml"
+# A description counts as right when it holds the expected text or is this similar to it (0-100): extraction
+# from main text may add a heading or the "solutions" page.
+TEXT_MIN_SIMILARITY = 90
+
+
+def run_vivier(args: list[str], data_dir: Path) -> str:
+    env = {**os.environ, "VIVIER_DATA_DIR": str(data_dir)}
+    env.pop("DATABASE_URL", None)
+    result = subprocess.run([sys.executable, "-m", "vivier", *args], cwd=REPO, env=env, capture_output=True,
+                            text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"vivier {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+def generated_profiles(count: int) -> list[dict]:
+    base = world.load_world()
+    profiles = []
+    for i in range(count):
+        source = dict(base[i % len(base)])
+        source.update(slug=f"{source['slug']}-{i}", name=f"{source['name']} {i}",
+                      website=f"https://www.gen{i}-{website_domain(source['website'])}", siren=None)
+        source.setdefault("siren_invalid", False)
+        profiles.append(source)
+    return profiles
+
+
+def measure_speed(count: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        site_dir, data_dir = Path(tmp) / "site", Path(tmp) / "data"
+        render_site(site_dir, generated_profiles(count))
+        sources = Path(tmp) / "sources.yaml"
+        sources.write_text(SOURCES_FILE.read_text(encoding="utf-8"), encoding="utf-8")
+        (Path(tmp) / "seeds").mkdir()
+        (Path(tmp) / "seeds" / "vitrines.csv").write_text("url\nhttp://127.0.0.1/\n", encoding="utf-8")
+        with StaticSite(site_dir) as site:
+            started = time.perf_counter()
+            run_vivier(["crawl", "annuaire", "--sources", str(sources), "--loopback-fixture", "--no-index",
+                        *(f"--var={name}={site.url}" for name in ("annuaire", "reseau-ess", "vitrines",
+                                                                   "incubateur", "opendata"))], data_dir)
+            wall = time.perf_counter() - started
+        db = sqlite3.connect(data_dir / "vivier.db")
+        stats = json.loads(db.execute("SELECT stats FROM crawl_runs ORDER BY id DESC LIMIT 1").fetchone()[0])
+        suppliers = db.execute("SELECT count(*) FROM suppliers").fetchone()[0]
+    return {"profiles": count, "pages": stats["pages"], "items": stats["items"], "stored": suppliers,
+            "seconds": stats["seconds"], "wall_seconds": round(wall, 1),
+            "pages_per_s": round(stats["pages"] / stats["seconds"], 1)}
+
+
+# -- accuracy ----------------------------------------------------------------------------------------------------
+def _text(value) -> str:
+    return " ".join(clean_text(str(value or "")).split())
+
+
+def field_right(field: str, expected, got) -> bool:
+    if got in (None, "", [], {}):
+        return False
+    if field in ("description",):
+        e, g = _text(expected), _text(got)
+        return e in g or fuzz.ratio(e, g) >= TEXT_MIN_SIMILARITY
+    if field in ("name", "pitch", "address", "contact_phone", "contact_email"):
+        return _text(expected) == _text(got)
+    if field == "commune":
+        return _text(expected).casefold() == _text(got).casefold()
+    if field == "website":
+        return canonical_url(expected) == canonical_url(got)
+    if field in ("latitude", "longitude"):
+        return abs(float(expected) - float(got)) < 1e-3
+    if field == "categories":
+        # Themes a source declares, maps by meaning or that the text suggests must be themes of the company.
+        return set(got) <= set(expected)
+    if field in ("labels", "keywords"):
+        return set(map(_text, expected)) == set(map(_text, got))
+    return str(expected) == str(got)
+
+
+def expected_records(companies: list[dict]) -> dict[str, dict[str, tuple[str, dict]]]:
+    """source -> record locator (URL path or feed key) -> (company slug, expected view)."""
+    out: dict[str, dict[str, tuple[str, dict]]] = defaultdict(dict)
+    for c in world.reseau_ess_members(companies):
+        out["reseau-ess"][f"annuaire/{c['slug']}.html"] = (c["slug"], world.reseau_ess_view(c))
+    missing = world.reseau_ess_members(companies)[reseau_ess.MISSING_DETAIL]
+    row_only = {k: v for k, v in world.reseau_ess_view(missing).items()
+                if k in ("name", "siren", "labels", "postcode", "commune", "department")}
+    out["reseau-ess"][f"annuaire/{missing['slug']}.html"] = (missing["slug"], row_only)
+    for c in world.vitrines_members(companies):
+        out["vitrines"][world.site_folder(c)] = (c["slug"], world.vitrines_view(c))
+    for c in world.incubateur_members(companies):
+        out["incubateur"][incubateur.page_path(c)] = (c["slug"], world.incubateur_view(c))
+    for c in world.esus_registry(companies):
+        out["registre-esus"][world.valid_siren(c)] = (c["slug"], world.esus_view(c))
+    for c in world.french_tech_list(companies):
+        out["french-tech"][world.valid_siren(c) or c["name"]] = (c["slug"], world.french_tech_view(c))
+    for c in companies:
+        if c["origin"] == "annuaire":
+            view = {k: c[k] for k in ("name", "pitch", "website", "postcode", "commune", "department",
+                                      "categories", "labels", "keywords")}
+            out["annuaire"][f"fournisseurs/{c['slug']}.html"] = (c["slug"], view)
+    return out
+
+
+def locate(source: str, record_key: str, data: dict) -> str:
+    parts = urlsplit(record_key)
+    if source in ("registre-esus", "french-tech"):
+        return parts.fragment if not parts.fragment.startswith("row:") else data.get("name", "")
+    if source == "vitrines":
+        return parts.path.strip("/").split("/")[0]
+    return parts.path.strip("/")
+
+
+def measure_accuracy() -> dict:
+    companies = world.load_world()
+    expected = expected_records(companies)
+    themes = {c["slug"]: c["categories"] for c in companies}
+    with tempfile.TemporaryDirectory() as tmp, FixtureSites(REPO / "fixtures" / "sites") as sites:
+        data_dir = Path(tmp)
+        run_vivier(["crawl", "--sources", str(SOURCES_FILE), "--loopback-fixture", "--no-index",
+                    *(f"--var={n}={u}" for n, u in sites.urls.items())], data_dir)
+        db = sqlite3.connect(data_dir / "vivier.db")
+        records = db.execute("SELECT source_name, record_key, supplier_id, data FROM source_records").fetchall()
+        live = db.execute("SELECT count(*) FROM suppliers WHERE status != 'merged'").fetchone()[0]
+    right, total = Counter(), Counter()
+    by_field_right, by_field_total = Counter(), Counter()
+    suppliers_of: dict[str, set[int]] = defaultdict(set)
+    companies_of: dict[int, set[str]] = defaultdict(set)
+    unmatched = 0
+    for source, key, supplier_id, raw in records:
+        data = json.loads(raw)
+        slug, view = expected[source].get(locate(source, key, data), (None, None))
+        if slug is None:
+            unmatched += 1
+            continue
+        suppliers_of[slug].add(supplier_id)
+        companies_of[supplier_id].add(slug)
+        view = {**view, "categories": themes[slug]}
+        for field, value in view.items():
+            if value in (None, "", []):
+                continue
+            got = data.get(field) or (data.get("inferred_categories") if field == "categories" else None)
+            ok = field_right(field, value, got)
+            right[source] += ok
+            total[source] += 1
+            by_field_right[field] += ok
+            by_field_total[field] += 1
+    expected_records_count = sum(len(v) for v in expected.values())
+    return {
+        "records": len(records), "records_expected": expected_records_count, "records_unmatched": unmatched,
+        "fields_right": sum(right.values()), "fields_expected": sum(total.values()),
+        "by_source": {s: f"{right[s]}/{total[s]} ({right[s] / total[s]:.1%})" for s in sorted(total)},
+        "by_field": {f: f"{by_field_right[f]}/{by_field_total[f]} ({by_field_right[f] / by_field_total[f]:.1%})"
+                     for f in sorted(by_field_total)},
+        "companies": len(companies), "live_suppliers": live,
+        "companies_split": sum(1 for ids in suppliers_of.values() if len(ids) > 1),
+        "suppliers_merging_companies": sum(1 for slugs in companies_of.values() if len(slugs) > 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profiles", type=int, default=3000, help="profiles in the generated directory")
+    parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--skip-accuracy", action="store_true")
+    args = parser.parse_args()
+    results = {"cpus": os.cpu_count()}
+    if not args.skip_accuracy:
+        results["accuracy"] = measure_accuracy()
+    if not args.skip_speed:
+        results["speed"] = measure_speed(args.profiles)
+    print(json.dumps(results, indent=1, ensure_ascii=False))
+    if "accuracy" in results:
+        a = results["accuracy"]
+        print(f"extraction accuracy: {a['fields_right']}/{a['fields_expected']} fields right "
+              f"({a['fields_right'] / a['fields_expected']:.1%}); merging: {a['companies']} companies -> "
+              f"{a['live_suppliers']} suppliers, {a['companies_split']} split, "
+              f"{a['suppliers_merging_companies']} false merges")
+    if "speed" in results:
+        s = results["speed"]
+        print(f"crawl speed: {s['pages_per_s']} pages/s ({s['pages']} pages, {s['items']} profiles stored, "
+              f"{s['seconds']} s, {results['cpus']} CPUs)")
+
+
+if __name__ == "__main__":
+    main()
