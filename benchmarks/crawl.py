@@ -23,7 +23,6 @@ import tempfile
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from rapidfuzz import fuzz
 
@@ -32,7 +31,6 @@ sys.path.insert(0, str(REPO))
 
 from fixtures import world  # noqa: E402
 from fixtures.build_sites import render_site  # noqa: E402
-from fixtures.sitegen import incubateur, reseau_ess  # noqa: E402
 from vivier.devserver import FixtureSites, StaticSite  # noqa: E402
 from vivier.identifiers import canonical_url, website_domain  # noqa: E402
 from vivier.text import clean_text  # noqa: E402
@@ -114,43 +112,9 @@ def field_right(field: str, expected, got) -> bool:
     return str(expected) == str(got)
 
 
-def expected_records(companies: list[dict]) -> dict[str, dict[str, tuple[str, dict]]]:
-    """source -> record locator (URL path or feed key) -> (company slug, expected view)."""
-    out: dict[str, dict[str, tuple[str, dict]]] = defaultdict(dict)
-    for c in world.reseau_ess_members(companies):
-        out["reseau-ess"][f"annuaire/{c['slug']}.html"] = (c["slug"], world.reseau_ess_view(c))
-    missing = world.reseau_ess_members(companies)[reseau_ess.MISSING_DETAIL]
-    row_only = {k: v for k, v in world.reseau_ess_view(missing).items()
-                if k in ("name", "siren", "labels", "postcode", "commune", "department")}
-    out["reseau-ess"][f"annuaire/{missing['slug']}.html"] = (missing["slug"], row_only)
-    for c in world.vitrines_members(companies):
-        out["vitrines"][world.site_folder(c)] = (c["slug"], world.vitrines_view(c))
-    for c in world.incubateur_members(companies):
-        out["incubateur"][incubateur.page_path(c)] = (c["slug"], world.incubateur_view(c))
-    for c in world.esus_registry(companies):
-        out["registre-esus"][world.valid_siren(c)] = (c["slug"], world.esus_view(c))
-    for c in world.french_tech_list(companies):
-        out["french-tech"][world.valid_siren(c) or c["name"]] = (c["slug"], world.french_tech_view(c))
-    for c in companies:
-        if c["origin"] == "annuaire":
-            view = {k: c[k] for k in ("name", "pitch", "website", "postcode", "commune", "department",
-                                      "categories", "labels", "keywords")}
-            out["annuaire"][f"fournisseurs/{c['slug']}.html"] = (c["slug"], view)
-    return out
-
-
-def locate(source: str, record_key: str, data: dict) -> str:
-    parts = urlsplit(record_key)
-    if source in ("registre-esus", "french-tech"):
-        return parts.fragment if not parts.fragment.startswith("row:") else data.get("name", "")
-    if source == "vitrines":
-        return parts.path.strip("/").split("/")[0]
-    return parts.path.strip("/")
-
-
 def measure_accuracy() -> dict:
     companies = world.load_world()
-    expected = expected_records(companies)
+    expected = world.expected_records(companies)
     themes = {c["slug"]: c["categories"] for c in companies}
     with tempfile.TemporaryDirectory() as tmp, FixtureSites(REPO / "fixtures" / "sites") as sites:
         data_dir = Path(tmp)
@@ -166,7 +130,7 @@ def measure_accuracy() -> dict:
     unmatched = 0
     for source, key, supplier_id, raw in records:
         data = json.loads(raw)
-        slug, view = expected[source].get(locate(source, key, data), (None, None))
+        slug, view = expected[source].get(world.locate(source, key, data), (None, None))
         if slug is None:
             unmatched += 1
             continue

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+import html_text
 from parsel import Selector, SelectorList
 
 XPATH_PREFIX = "xpath:"
@@ -40,9 +41,11 @@ def _selects_strings(selector: str) -> bool:
     return any(marker in selector for marker in _STRING_SELECTORS) or selector.removeprefix(XPATH_PREFIX).strip().startswith("@")
 
 
-def element_text(node: Selector | SelectorList) -> str:
-    """The visible text of elements, whitespace-collapsed."""
-    return " ".join(t.strip() for t in node.xpath(".//text()").getall() if t.strip())
+def element_text(node: Selector) -> str:
+    """The visible text of an element as a reader sees it: inline markup joined ("Second <b>gras</b>." ->
+    "Second gras."), blocks separated by a space, whitespace collapsed (html-text)."""
+    return html_text.etree_to_text(node.root, guess_layout=False) if not isinstance(node.root, str) else \
+        " ".join(node.root.split())
 
 
 def _texts(matched: SelectorList, selector: str) -> list[str]:

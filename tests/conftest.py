@@ -90,3 +90,11 @@ def app(indexed_settings, encoder):
 @pytest.fixture()
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def all_sources_data_dir(tmp_path_factory, fixture_sites) -> Path:
+    """A database crawled from every fixture source together (directories, company sites, sitemaps, feeds)."""
+    data_dir = tmp_path_factory.mktemp("all-sources")
+    run_cli(["crawl", *source_args(fixture_sites), "--no-index"], data_dir)
+    return data_dir

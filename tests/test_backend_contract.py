@@ -217,3 +217,30 @@ def test_failed_rebuild_leaves_the_live_index_serving(backend, encoder, corpus_v
     with pytest.raises(ValueError):
         backend.rebuild(CORPUS, corpus_vectors[:-1], {"model": "test"})  # one vector missing
     assert ids(search(backend, encoder, "cantine")) == before
+
+
+def test_apply_changes_adds_replaces_and_removes_only_what_changed(backend, encoder):
+    renamed = doc("3", "Tri Connect", "Capteurs de remplissage et pesée embarquée",
+                  "Optimisation des tournées de collecte.", ["waste"], ["french-tech"], "56", "10-49")
+    added = doc("12", "Compostéo", "Composteurs partagés de quartier", "Suivi du remplissage des composteurs.",
+                ["waste"], ["ess"], "29", "1-9")
+    vectors = encoder.encode([p for d in (renamed, added) for p in d.passages])
+    backend.apply_changes([renamed, added], vectors, ["5", "404"], {"watermark": "2026-01-01T00:00:00"})
+    everything = search(backend, encoder, "", per_page=50)
+    assert sorted(ids(everything), key=int) == ["1", "2", "3", "4", "6", "7", "8", "9", "10", "11", "12"]
+    assert backend.get("3").department == "56" and backend.get("5") is None
+    assert ids(search(backend, encoder, "pesée embarquée", mode="keyword")) == ["3"]
+    assert ids(search(backend, encoder, "composteurs", mode="keyword")) == ["12"]
+    assert "5" not in ids(search(backend, encoder, "éclairage public"))
+    assert {v.value: v.count for v in everything.facets["department"]}["56"] == 1
+    # Unchanged documents keep their vectors: the same dense neighbours as before.
+    assert ids(search(backend, encoder, "ordures ménagères", mode="dense"))[0] == "4"
+    status = backend.status()
+    assert status["documents"] == 11 and status["watermark"] == "2026-01-01T00:00:00" and status["model"] == "test"
+
+
+def test_failed_apply_changes_leaves_the_live_index_serving(backend, encoder):
+    before = ids(search(backend, encoder, "cantine"))
+    with pytest.raises(ValueError):
+        backend.apply_changes([doc("12", "Compostéo")], np.zeros((0, 384), dtype=np.float32), [], {})
+    assert ids(search(backend, encoder, "cantine")) == before and backend.get("12") is None

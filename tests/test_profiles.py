@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import func, select
 
 from vivier.db import Database
-from vivier.models import FieldProvenance, Supplier
-from vivier.profiles import NEW, UNCHANGED, UPDATED, upsert_profile
+from vivier.models import FieldProvenance, Source, Supplier
+from vivier.profiles import MERGED, NEW, UNCHANGED, UPDATED, SourceInfo, upsert_profile
 from tests.conftest import make_settings
 
 T0, T1 = datetime(2026, 1, 1), datetime(2026, 2, 1)
@@ -77,3 +77,95 @@ def test_slugs_stay_unique(database):
         two = upsert_profile(s, profile(siren=None, website="https://two.fr"), "x", "http://x/2")
         assert s.get(Supplier, one.supplier_id).slug == "acme-territoires"
         assert s.get(Supplier, two.supplier_id).slug == "acme-territoires-2"
+
+
+def provenance_of(session, supplier_id):
+    rows = session.scalars(select(FieldProvenance).where(FieldProvenance.supplier_id == supplier_id))
+    return {(p.field, p.source_name): p.chosen for p in rows}
+
+
+def test_a_company_seen_by_several_sources_is_one_supplier_with_each_fields_source(database):
+    directory = SourceInfo("annuaire", "directory")
+    site = SourceInfo("vitrines", "company-sites")
+    registry = SourceInfo("registre", "feed")
+    with database.session() as s:
+        first = upsert_profile(s, {"name": "Acme Territoires", "website": "https://www.acme.fr/", "pitch": "Annuaire",
+                                   "postcode": "29000", "commune": "Quimper", "department": "29"},
+                               directory, "http://annuaire/acme")
+        by_domain = upsert_profile(s, {"name": "Acme", "website": "https://acme.fr/", "pitch": "Le site",
+                                       "description": "Nous faisons des capteurs."}, site, "http://acme.fr/")
+        by_name = upsert_profile(s, {"name": "ACME TERRITOIRES SAS", "siren": "732829320", "postcode": "29000",
+                                     "commune": "QUIMPER", "department": "29", "labels": ["esus"]},
+                                 registry, "http://data/esus.csv", record_key="732829320")
+    assert (first.outcome, by_domain.outcome, by_name.outcome) == (NEW, MERGED, MERGED)
+    assert first.supplier_id == by_domain.supplier_id == by_name.supplier_id
+    with database.session() as s:
+        supplier = s.get(Supplier, first.supplier_id)
+        # The registry is the most trusted source for the name and SIREN; the site for its own pitch.
+        assert (supplier.name, supplier.siren, supplier.pitch) == ("ACME TERRITOIRES SAS", "732829320", "Le site")
+        assert supplier.labels == ["esus"] and supplier.description == "Nous faisons des capteurs."
+        chosen = provenance_of(s, supplier.id)
+        assert chosen[("name", "registre")] and not chosen[("name", "annuaire")] and not chosen[("name", "vitrines")]
+        assert chosen[("pitch", "vitrines")] and not chosen[("pitch", "annuaire")]
+        assert len(supplier.records) == 3
+
+
+def test_same_name_in_another_town_or_with_another_siren_is_another_company(database):
+    with database.session() as s:
+        a = upsert_profile(s, {"name": "Placio", "siren": "732829320", "postcode": "37000", "commune": "Tours",
+                               "department": "37"}, "annuaire", "http://a/placio")
+        other_town = upsert_profile(s, {"name": "Placio", "postcode": "56100", "commune": "Lorient",
+                                        "department": "56"}, "vitrines", "http://placio-lorient.fr/")
+        other_siren = upsert_profile(s, {"name": "PLACIO", "siren": "912044450", "postcode": "37000",
+                                         "commune": "Tours", "department": "37"}, "registre", "http://r/1")
+    assert len({a.supplier_id, other_town.supplier_id, other_siren.supplier_id}) == 3
+    assert other_town.outcome == other_siren.outcome == NEW
+
+
+def test_a_record_joining_two_suppliers_merges_the_younger_into_the_older(database):
+    with database.session() as s:
+        by_siren = upsert_profile(s, {"name": "Kapteo", "siren": "732829320"}, "registre", "http://r/1")
+        by_domain = upsert_profile(s, {"name": "Kaptéo IoT", "website": "https://kapteo.fr"}, "vitrines",
+                                   "https://kapteo.fr/")
+        assert by_siren.supplier_id != by_domain.supplier_id
+        link = upsert_profile(s, {"name": "Kapteo", "siren": "732829320", "website": "https://www.kapteo.fr/"},
+                              "annuaire", "http://a/kapteo")
+    assert link.supplier_id == by_siren.supplier_id and link.absorbed == (by_domain.supplier_id,)
+    with database.session() as s:
+        gone = s.get(Supplier, by_domain.supplier_id)
+        kept = s.get(Supplier, by_siren.supplier_id)
+        assert (gone.status, gone.merged_into_id) == ("merged", kept.id)
+        assert {r.source_name for r in kept.records} == {"registre", "vitrines", "annuaire"}
+        assert kept.website_domain == "kapteo.fr" and kept.siren == "732829320"
+    with database.session() as s:  # the absorbed supplier's record comes back to the company it joined
+        again = upsert_profile(s, {"name": "Kaptéo IoT", "website": "https://kapteo.fr"}, "vitrines",
+                               "https://kapteo.fr/")
+    assert (again.outcome, again.supplier_id) == (UNCHANGED, kept.id)
+
+
+def test_the_companys_own_submission_beats_crawled_values(database):
+    with database.session() as s:
+        s.add_all([Source(name="soumissions", kind="submitted", start_url=""),
+                   Source(name="registre", kind="feed", start_url="")])
+    with database.session() as s:
+        crawled = upsert_profile(s, {"name": "ACME", "siren": "732829320", "pitch": "Ancien pitch"}, "registre",
+                                 "http://r/1")
+        submitted = upsert_profile(s, {"name": "Acme", "siren": "732829320", "pitch": "Notre pitch"},
+                                   SourceInfo("soumissions", "submitted"), None, record_key="form:1")
+        upsert_profile(s, {"name": "ACME", "siren": "732829320", "pitch": "Pitch plus récent"}, "registre",
+                       "http://r/1")
+    assert submitted.supplier_id == crawled.supplier_id
+    with database.session() as s:
+        supplier = s.get(Supplier, crawled.supplier_id)
+        assert (supplier.name, supplier.pitch) == ("Acme", "Notre pitch")
+
+
+def test_guessed_themes_fill_in_only_when_no_source_declares_one(database):
+    with database.session() as s:
+        first = upsert_profile(s, {"name": "Acme", "website": "https://acme.fr", "inferred_categories": ["waste"]},
+                               "vitrines", "https://acme.fr/")
+        assert s.get(Supplier, first.supplier_id).categories == ["waste"]
+        upsert_profile(s, {"name": "Acme", "website": "https://acme.fr", "categories": ["iot-networks"]},
+                       "annuaire", "http://a/acme")
+        assert s.get(Supplier, first.supplier_id).categories == ["iot-networks"]
+        assert provenance_of(s, first.supplier_id)[("categories", "annuaire")]

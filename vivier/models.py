@@ -96,6 +96,9 @@ class SourceRecord(Base):
     record_key: Mapped[str] = mapped_column(String(1000))
     supplier_id: Mapped[int] = mapped_column(ForeignKey("suppliers.id", ondelete="CASCADE"), index=True)
     url: Mapped[str | None] = mapped_column(String(1000))
+    # The name this source gives: a company is matched by any of its names (brand on its site, legal name in a
+    # registry), not only by the one its profile shows.
+    name: Mapped[str] = mapped_column(String(200), default="")
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     content_hash: Mapped[str] = mapped_column(String(64))
     first_seen: Mapped[datetime] = mapped_column(default=utcnow)

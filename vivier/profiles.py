@@ -88,9 +88,11 @@ def find_matches(session: Session, record: Mapping[str, Any]) -> dict[str, Suppl
         if found is not None:
             matches["domain"] = found
     if record.get("department") and record.get("name"):
+        # Every name each supplier of the department is known by, with the supplier's keys and town.
         rows = session.execute(
-            select(Supplier.id, Supplier.name, Supplier.siren, Supplier.website_domain, Supplier.postcode,
+            select(Supplier.id, SourceRecord.name, Supplier.siren, Supplier.website_domain, Supplier.postcode,
                    Supplier.insee_code, Supplier.commune)
+            .join(SourceRecord, SourceRecord.supplier_id == Supplier.id)
             .where(Supplier.department == record["department"], live)
         ).mappings().all()
         best = merge.best_name_match(record, rows)
@@ -249,7 +251,7 @@ def upsert_profile(session: Session, profile: Mapping[str, Any], source: SourceI
         record = SourceRecord(source_name=source.name, record_key=key, first_seen=now)
         session.add(record)
     record.supplier = supplier
-    record.url, record.data, record.content_hash = url, data, digest
+    record.url, record.name, record.data, record.content_hash = url, data.get("name", "")[:200], data, digest
     record.last_seen = record.changed_at = now
 
     _, chosen = resolve_supplier(session, supplier, priorities, now)

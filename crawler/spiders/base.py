@@ -9,7 +9,7 @@ from typing import Any
 import scrapy
 from scrapy import signals
 from scrapy.exceptions import (CannotResolveHostError, DownloadCancelledError, DownloadConnectionRefusedError,
-                               DownloadTimeoutError, IgnoreRequest)
+                               DownloadFailedError, DownloadTimeoutError, IgnoreRequest, ResponseDataLossError)
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError as TwistedTimeoutError
 
@@ -32,6 +32,8 @@ def failure_reason(failure) -> str:
         return "timeout"
     if failure.check(DownloadConnectionRefusedError):
         return "connection refused"
+    if failure.check(DownloadFailedError, ResponseDataLossError):
+        return "connection lost"
     if failure.check(DownloadCancelledError) and "max size" in message:
         return "too large"
     return failure.type.__name__ if failure.type else "error"

@@ -29,6 +29,7 @@ def upgrade() -> None:
     sa.Column('record_key', sa.String(length=1000), nullable=False),
     sa.Column('supplier_id', sa.Integer(), nullable=False),
     sa.Column('url', sa.String(length=1000), nullable=True),
+    sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('data', sa.JSON(), nullable=False),
     sa.Column('content_hash', sa.String(length=64), nullable=False),
     sa.Column('first_seen', sa.DateTime(), nullable=False),
@@ -86,14 +87,15 @@ def _records_from_provenance() -> None:
     for (supplier_id, source_name), record in records.items():
         payload = json.dumps(record["data"], sort_keys=True, ensure_ascii=False, default=str)
         values.append({"source_name": source_name, "record_key": record["url"] or f"supplier:{supplier_id}",
-                       "supplier_id": supplier_id, "url": record["url"], "data": record["data"],
+                       "supplier_id": supplier_id, "url": record["url"], "name": record["data"].get("name") or "",
+                       "data": record["data"],
                        "content_hash": hashlib.sha256(payload.encode()).hexdigest(),
                        "first_seen": record["first_seen"], "last_seen": record["last_seen"],
                        "changed_at": record["last_seen"]})
     insert = sa.text(
-        "INSERT INTO source_records (source_name, record_key, supplier_id, url, data, content_hash, first_seen, "
-        "last_seen, changed_at) VALUES (:source_name, :record_key, :supplier_id, :url, :data, :content_hash, "
-        ":first_seen, :last_seen, :changed_at)"
+        "INSERT INTO source_records (source_name, record_key, supplier_id, url, name, data, content_hash, "
+        "first_seen, last_seen, changed_at) VALUES (:source_name, :record_key, :supplier_id, :url, :name, :data, "
+        ":content_hash, :first_seen, :last_seen, :changed_at)"
     ).bindparams(sa.bindparam("data", type_=sa.JSON()))
     bind.execute(insert, values)
     bind.execute(sa.text("UPDATE field_provenance SET chosen = :yes"), {"yes": True})
