@@ -1,4 +1,5 @@
-"""Downloader middleware and DNS resolver that keep the crawler off private networks (SSRF guard).
+"""Downloader middlewares and DNS resolver: keep the crawler off private networks (SSRF guard), honour robots.txt
+Crawl-delay.
 
 Every request is checked before it leaves, including robots.txt and sitemap requests and links found on crawled
 pages: its host must be, or resolve only to, public addresses (vivier.netguard). The resolver repeats the check
@@ -22,6 +23,9 @@ from vivier.netguard import UnsafeAddress, check_host, is_public_address, system
 ALLOW_SETTING = "VIVIER_ALLOW_PRIVATE_NETWORKS"
 # How long a host's verdict is reused: DNS answers of small company sites rarely change within a crawl.
 VERDICT_TTL_S = 300
+# A robots.txt asking for more than this between requests is obeyed up to this: one page a minute still lets a
+# crawl of a small company site finish within its run.
+MAX_CRAWL_DELAY_S = 60.0
 
 
 class PrivateAddressRefused(IgnoreRequest):
@@ -84,3 +88,39 @@ class PublicOnlyResolver(CachingThreadedResolver):
         if not is_public_address(address):
             raise DNSLookupError(f"{name} resolves to the non-public address {address}")
         return address
+
+
+class RobotsCrawlDelay:
+    """Downloader middleware: honour robots.txt `Crawl-delay`, which Scrapy's robots.txt support does not read.
+
+    When a site's robots.txt comes back, its delay for our user agent becomes that site's minimum delay between
+    requests; AutoThrottle may raise the delay above it, never lower it (it is set back after each response).
+    """
+
+    def __init__(self, crawler):
+        self.crawler = crawler
+        self.user_agent = crawler.settings.get("USER_AGENT") or "*"
+        self.floors: dict[str, float] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def process_response(self, request, response, spider=None):
+        host = urlparse_cached(request).hostname or ""
+        if urlparse_cached(request).path == "/robots.txt" and response.status == 200:
+            from protego import Protego
+
+            try:
+                delay = Protego.parse(response.text).crawl_delay(self.user_agent)
+            except (AttributeError, UnicodeDecodeError, ValueError):
+                delay = None
+            if delay:
+                self.floors[host] = min(float(delay), MAX_CRAWL_DELAY_S)
+                self.crawler.stats.set_value(f"vivier/crawl_delay/{host}", self.floors[host])
+        floor = self.floors.get(host)
+        slot_key = request.meta.get("download_slot")
+        slot = self.crawler.engine.downloader.slots.get(slot_key) if slot_key else None
+        if floor and slot is not None and slot.delay < floor:
+            slot.delay = floor
+        return response

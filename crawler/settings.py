@@ -38,6 +38,7 @@ HTTPCACHE_DIR = "httpcache"
 VIVIER_ALLOW_PRIVATE_NETWORKS = False
 DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.PublicAddressesOnly": 50,
+    "crawler.middlewares.RobotsCrawlDelay": 950,  # close to the downloader: sees robots.txt and every response
 }
 TWISTED_DNS_RESOLVER = "crawler.middlewares.PublicOnlyResolver"
 

@@ -267,3 +267,18 @@ def test_sources_list_shows_each_sources_last_run(all_sources_data_dir):
     lines = {line.split(" ", 1)[0]: line for line in output.splitlines()}
     assert set(lines) == {"annuaire", "french-tech", "incubateur", "registre-esus", "reseau-ess", "vitrines"}
     assert "(company-sites)" in lines["vitrines"] and "finished" in lines["vitrines"]
+
+
+def test_robots_crawl_delay_is_honoured_even_without_throttling(tmp_path):
+    site = tmp_path / "site"
+    shutil.copytree(FIXTURE_SITES / "opendata", site)
+    (site / "robots.txt").write_text("User-agent: *\nCrawl-delay: 2\nAllow: /\n", encoding="utf-8")
+    sources = tmp_path / "s.yaml"
+    sources.write_text(yaml.safe_dump({"sources": [{
+        "name": "deux-flux", "kind": "feed", "urls": ["{site}/esus.csv", "{site}/esus.csv?copie=1"],
+        "fields": {"name": "RAISON SOCIALE", "siren": "SIREN"}}]}), encoding="utf-8")
+    with StaticSite(site) as served:
+        run_cli(["crawl", "--sources", str(sources), f"--var=site={served.url}", "--loopback-fixture",
+                 "--no-index"], tmp_path / "data")
+    (stats,) = [run.stats for run in runs_by_source(tmp_path / "data").values()]
+    assert stats["pages"] == 3 and stats["seconds"] >= 2  # robots.txt, then two feeds two seconds apart
