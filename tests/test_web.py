@@ -132,3 +132,38 @@ def test_index_not_built_gives_a_503_page(tmp_path, encoder):
     app = create_app(settings=make_settings(tmp_path), encoder=encoder)
     response = app.test_client().get("/?q=cantine")
     assert response.status_code == 503 and "indisponible" in response.get_data(as_text=True)
+
+
+def test_a_merged_suppliers_old_address_redirects_to_the_company(client, app):
+    database = app.extensions["vivier"]["database"]
+    with database.session() as s:
+        gone, kept = s.scalars(select(Supplier).order_by(Supplier.id).limit(2)).all()
+        gone_slug, kept_slug, previous = gone.slug, kept.slug, gone.status
+        gone.status, gone.merged_into_id = "merged", kept.id
+    try:
+        response = client.get(f"/fournisseurs/{gone_slug}")
+        assert response.status_code == 301 and response.headers["Location"].endswith(f"/fournisseurs/{kept_slug}")
+    finally:
+        with database.session() as s:
+            restored = s.scalar(select(Supplier).where(Supplier.slug == gone_slug))
+            restored.status, restored.merged_into_id = previous, None
+
+
+def test_a_company_known_to_several_sources_shows_each_source_and_the_shown_value(all_sources_data_dir, encoder):
+    from search_app import create_app
+    from tests.conftest import make_settings
+    from vivier.models import SourceRecord
+
+    app = create_app(settings=make_settings(all_sources_data_dir), encoder=encoder)
+    with app.extensions["vivier"]["database"].session() as s:
+        records = s.execute(select(SourceRecord.supplier_id, SourceRecord.source_name)).all()
+        by_supplier: dict[int, set] = {}
+        for supplier_id, source in records:
+            by_supplier.setdefault(supplier_id, set()).add(source)
+        supplier_id, sources = max(sorted(by_supplier.items()), key=lambda item: len(item[1]))
+        slug = s.get(Supplier, supplier_id).slug
+    html = unescape(app.test_client().get(f"/fournisseurs/{slug}").get_data(as_text=True))
+    assert len(sources) >= 4 and all(f">{source}</a>" in html for source in sources)
+    assert "Valeur affichée" in html
+    rows = html.split("<td>Nom</td>")[1:]
+    assert len(rows) == len(sources) and sum("<td>oui</td>" in row.split("</tr>")[0] for row in rows) == 1

@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template
+from flask import Blueprint, abort, current_app, redirect, render_template, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from indexer.backends.base import IndexNotReady
-from vivier.models import SEARCHABLE_STATUSES, Supplier
+from vivier.models import SEARCHABLE_STATUSES, STATUS_MERGED, Supplier
 
 bp = Blueprint("suppliers", __name__)
 SIMILAR_COUNT = 5
+# A merged supplier points to the one it joined; a chain is followed this far at most.
+MAX_REDIRECT_CHAIN = 5
+# French names of the profile fields, for the provenance table.
+FIELD_LABELS = {
+    "name": "Nom", "siren": "SIREN", "website": "Site internet", "pitch": "Accroche", "description": "Présentation",
+    "categories": "Thématiques", "keywords": "Mots-clés", "address": "Adresse", "postcode": "Code postal",
+    "commune": "Commune", "insee_code": "Code INSEE", "department": "Département", "latitude": "Latitude",
+    "longitude": "Longitude", "size_band": "Effectif", "founded_year": "Création", "labels": "Labels",
+    "references": "Références", "offers": "Offres", "interoperability": "Interopérabilité",
+    "contact_email": "Courriel", "contact_phone": "Téléphone",
+}
+
+
+def _merged_target(session, supplier: Supplier) -> Supplier | None:
+    """The live supplier a merged one was folded into, following a short chain."""
+    for _ in range(MAX_REDIRECT_CHAIN):
+        if supplier is None or supplier.status != STATUS_MERGED or supplier.merged_into_id is None:
+            break
+        supplier = session.get(Supplier, supplier.merged_into_id)
+    return supplier if supplier is not None and supplier.status in SEARCHABLE_STATUSES else None
 
 
 @bp.get("/fournisseurs/<slug>")
@@ -18,10 +38,13 @@ def detail(slug: str):
     ext = current_app.extensions["vivier"]
     with ext["database"].session() as session:
         supplier = session.scalar(
-            select(Supplier).options(selectinload(Supplier.provenance))
-            .where(Supplier.slug == slug[:120], Supplier.status.in_(SEARCHABLE_STATUSES))
+            select(Supplier).options(selectinload(Supplier.provenance)).where(Supplier.slug == slug[:120])
         )
-        if supplier is None:
+        if supplier is not None and supplier.status == STATUS_MERGED:
+            target = _merged_target(session, supplier)
+            if target is not None:  # the company's profile lives on under another address
+                return redirect(url_for("suppliers.detail", slug=target.slug), code=301)
+        if supplier is None or supplier.status not in SEARCHABLE_STATUSES:
             abort(404)
         session.expunge(supplier)
     try:
@@ -31,4 +54,5 @@ def detail(slug: str):
     provenance: dict[str, list] = {}
     for record in supplier.provenance:
         provenance.setdefault(record.field, []).append(record)
-    return render_template("suppliers/detail.html", supplier=supplier, similar=similar, provenance=provenance)
+    return render_template("suppliers/detail.html", supplier=supplier, similar=similar, provenance=provenance,
+                           field_labels=FIELD_LABELS)
