@@ -38,7 +38,8 @@ def select(node: Selector | SelectorList, selector: str) -> SelectorList:
 
 
 def _selects_strings(selector: str) -> bool:
-    return any(marker in selector for marker in _STRING_SELECTORS) or selector.removeprefix(XPATH_PREFIX).strip().startswith("@")
+    bare = selector.removeprefix(XPATH_PREFIX).strip()
+    return any(marker in selector for marker in _STRING_SELECTORS) or bare.startswith("@")
 
 
 def element_text(node: Selector) -> str:

@@ -7,6 +7,8 @@ normally removes it, so the next one starts afresh (and the HTTP cache makes unc
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 import signal
@@ -41,6 +43,26 @@ SUMMARY_STATS: dict[str, tuple[str, ...]] = {
 RUN_FINISHED, RUN_INTERRUPTED, RUN_FAILED, RUN_RUNNING = "finished", "interrupted", "failed", "running"
 
 
+class CrawlInProgress(RuntimeError):
+    """Another process is crawling this source."""
+
+
+@contextlib.contextmanager
+def _source_locks(settings: Settings, names: list[str]):
+    """Hold one lock file per source for the whole run: two processes never crawl (or resume) one source."""
+    folder = settings.data_dir / "crawls"
+    folder.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        for name in names:
+            handle = stack.enter_context(open(folder / f"{name}.lock", "w"))
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise CrawlInProgress(f"a crawl of {name!r} is already running") from None
+            stack.callback(fcntl.flock, handle, fcntl.LOCK_UN)
+        yield
+
+
 @dataclass(frozen=True)
 class CrawlSummary:
     source: str
@@ -49,6 +71,18 @@ class CrawlSummary:
     figures: dict[str, int]
     failures: list[str] = field(default_factory=list)
     resumed: bool = False
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One source's crawl in this run."""
+
+    name: str
+    kind: str
+    config: dict[str, Any]
+    run_id: int
+    directory: Path
+    resume: bool
 
 
 def sync_sources(database: Database, specs: Iterable[SourceSpec]) -> None:
@@ -94,9 +128,15 @@ def run_crawls(settings: Settings, source_names: Iterable[str], loopback_fixture
                progress: bool = False, restart: bool = False,
                overrides: Mapping[str, Any] | None = None) -> list[CrawlSummary]:
     """Crawl registered sources together to the end (blocking). Twisted allows one such call per process."""
+    names = list(dict.fromkeys(source_names))
+    with _source_locks(settings, names):
+        return _run_locked(settings, names, loopback_fixture, progress, restart, overrides)
+
+
+def _run_locked(settings: Settings, names: list[str], loopback_fixture: bool, progress: bool, restart: bool,
+                overrides: Mapping[str, Any] | None) -> list[CrawlSummary]:
     from scrapy.crawler import CrawlerProcess
 
-    names = list(dict.fromkeys(source_names))
     database = Database(settings)
     database.migrate()
     plans = []
@@ -116,17 +156,17 @@ def run_crawls(settings: Settings, source_names: Iterable[str], loopback_fixture
             run = CrawlRun(source_id=source.id, status=RUN_RUNNING)
             session.add(run)
             session.flush()
-            plans.append((name, source.kind, dict(source.config), run.id, directory, resume))
+            plans.append(_Plan(name, source.kind, dict(source.config), run.id, directory, resume))
 
     base = crawl_settings(settings, loopback_fixture, progress)
     process = CrawlerProcess(base)
     crawlers = []
-    for name, kind, config, run_id, directory, resume in plans:
-        crawler = process.create_crawler(kind)
-        crawler.settings.update(dict(config.get("settings") or {}), priority="spider")
+    for plan in plans:
+        crawler = process.create_crawler(plan.kind)
+        crawler.settings.update(dict(plan.config.get("settings") or {}), priority="spider")
         crawler.settings.update(dict(overrides or {}), priority="cmdline")
-        crawler.settings.set("JOBDIR", str(directory), priority="cmdline")
-        process.crawl(crawler, source=name, config=config)
+        crawler.settings.set("JOBDIR", str(plan.directory), priority="cmdline")
+        process.crawl(crawler, source=plan.name, config=plan.config)
         crawlers.append(crawler)
     try:
         process.start()
@@ -136,18 +176,19 @@ def run_crawls(settings: Settings, source_names: Iterable[str], loopback_fixture
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         summaries = []
         with database.session() as session:
-            for crawler, (name, _, _, run_id, directory, resume) in zip(crawlers, plans):
+            for crawler, plan in zip(crawlers, plans, strict=True):
                 stats = crawler.stats.get_stats() if crawler.stats else {}
                 reason = stats.get("finish_reason")
                 status = RUN_FINISHED if reason == "finished" else RUN_INTERRUPTED if reason else RUN_FAILED
                 if status == RUN_FINISHED:
-                    shutil.rmtree(directory, ignore_errors=True)
+                    shutil.rmtree(plan.directory, ignore_errors=True)
                 figures = _figures(stats)
                 failures = list(stats.get("vivier/failure_samples") or [])
-                run = session.get(CrawlRun, run_id)
+                run = session.get(CrawlRun, plan.run_id)
                 run.finished_at, run.status = utcnow(), status
-                run.stats = {**figures, "finish_reason": reason, "resumed": resume, "failure_samples": failures,
+                run.stats = {**figures, "finish_reason": reason, "resumed": plan.resume,
+                             "failure_samples": failures,
                              "seconds": round(float(stats.get("elapsed_time_seconds") or 0), 3)}
-                summaries.append(CrawlSummary(name, run_id, status, figures, failures, resume))
+                summaries.append(CrawlSummary(plan.name, plan.run_id, status, figures, failures, plan.resume))
         database.dispose()
     return summaries

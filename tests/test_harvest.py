@@ -9,12 +9,11 @@ import sys
 from collections import defaultdict
 from datetime import timedelta
 
-import pytest
 import yaml
 from sqlalchemy import select, update
 
 from fixtures import world
-from tests.conftest import FIXTURE_SITES, REPO, SOURCES_FILE, make_settings, run_cli, source_args
+from tests.conftest import FIXTURE_SITES, REPO, SOURCES_FILE, make_settings, run_cli
 from vivier.db import Database
 from vivier.devserver import FixtureSites, StaticSite
 from vivier.models import STATUS_MERGED, CrawlRun, FieldProvenance, Source, SourceRecord, Supplier, utcnow
@@ -122,7 +121,7 @@ def test_company_sites_and_sitemaps_get_themes_from_their_text(all_sources_data_
             select(SourceRecord).where(SourceRecord.source_name == "vitrines"))}
     database.dispose()
     stored = [themes.get(c["slug"]) or [] for c in only_sites]
-    right = sum(bool(t) and set(t) <= set(c["categories"]) for t, c in zip(stored, only_sites))
+    right = sum(bool(t) and set(t) <= set(c["categories"]) for t, c in zip(stored, only_sites, strict=True))
     themed = sum(bool(t) for t in stored)
     # Measured: 55 of the 62 get a theme, 52 of those a right one (benchmarks/crawl.py measures all sources).
     assert themed >= 0.8 * len(only_sites) and right >= 0.9 * themed
@@ -282,3 +281,22 @@ def test_robots_crawl_delay_is_honoured_even_without_throttling(tmp_path):
                  "--no-index"], tmp_path / "data")
     (stats,) = [run.stats for run in runs_by_source(tmp_path / "data").values()]
     assert stats["pages"] == 3 and stats["seconds"] >= 2  # robots.txt, then two feeds two seconds apart
+
+
+def test_two_crawls_of_one_source_never_run_at_once(tmp_path):
+    faults = {"annuaire": {"/fournisseurs/page-1.html": "delay:6"}}
+    with FixtureSites(FIXTURE_SITES, faults=faults) as sites:
+        sources = write_sources(tmp_path / "s.yaml", ["annuaire"])
+        args = [sys.executable, "-m", "vivier", "crawl", "--sources", str(sources), *vars_for(sites),
+                "--loopback-fixture", "--no-index"]
+        env = {**os.environ, "VIVIER_DATA_DIR": str(tmp_path / "data")}
+        first = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = utcnow() + timedelta(seconds=60)
+            while not (tmp_path / "data" / "crawls" / "annuaire").exists() and utcnow() < deadline:
+                subprocess.run(["sleep", "0.2"])
+            second = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+        finally:
+            out, err = first.communicate(timeout=300)
+    assert second.returncode == 1 and "a crawl of 'annuaire' is already running" in second.stderr
+    assert first.returncode == 0 and "crawl of annuaire (run 1, finished)" in out, err

@@ -103,7 +103,7 @@ def crawl_cmd(sources: tuple[str, ...], sources_file: Path | None, variables: tu
     """Crawl SOURCES (default: every registered source), store and merge their profiles, re-index changes."""
     from sqlalchemy import select
 
-    from crawler.run import run_crawls, sync_sources
+    from crawler.run import CrawlInProgress, run_crawls, sync_sources
     from vivier.db import Database
     from vivier.models import Source
 
@@ -124,6 +124,8 @@ def crawl_cmd(sources: tuple[str, ...], sources_file: Path | None, variables: tu
                                restart=restart)
     except LookupError as error:
         raise click.UsageError(f"{error}: declare it in a source file given with --sources") from None
+    except CrawlInProgress as error:
+        raise click.ClickException(str(error)) from None
     _print_summaries(summaries)
     if not no_index:
         _update_index(settings)
