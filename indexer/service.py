@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
+import numpy as np
+
 from embeddings.encoder import Encoder
 from indexer.backends import make_backend
-from indexer.backends.base import FACET_FIELDS, MODES, SearchRequest, SearchResponse
+from indexer.backends.base import FACET_FIELDS, MODES, GeoFilter, SearchRequest, SearchResponse
+from indexer.documents import PASSAGE_MAX_WORDS, split_passages
 from vivier.config import Settings
 
 MAX_PER_PAGE = 100
@@ -14,12 +17,33 @@ MAX_PER_PAGE = 100
 MAX_PAGE = 50
 # Values per facet in a request: more is not a real selection.
 MAX_FILTER_VALUES = 30
+# A query longer than one passage is a pasted need: it is embedded by chunks of the indexed passages' size (the
+# model reads about 256 word pieces and would silently drop the rest), each chunk searched, similarities averaged.
+QUERY_CHUNK_WORDS = PASSAGE_MAX_WORDS
+# Chunks embedded per query, spread evenly over a longer text: bounds the cost (~10 ms a chunk on one thread).
+MAX_QUERY_CHUNKS = 12
+# Radii offered for the distance filter, km; any value in (0, MAX_RADIUS_KM] is accepted.
+RADII_KM = (10, 25, 50, 100, 200)
+MAX_RADIUS_KM = 1000.0
+
+
+def query_chunks(text: str, chunk_words: int = QUERY_CHUNK_WORDS, max_chunks: int = MAX_QUERY_CHUNKS) -> list[str]:
+    """The query itself when short; else its paragraphs packed into chunks, at most `max_chunks`, evenly spread."""
+    if len(text.split()) <= chunk_words:
+        return [text]
+    chunks = split_passages(text, chunk_words)
+    if len(chunks) > max_chunks:
+        picks = np.linspace(0, len(chunks) - 1, max_chunks).round().astype(int)
+        chunks = [chunks[i] for i in dict.fromkeys(picks.tolist())]
+    return chunks
 
 
 def clean_query(text: str | None, max_chars: int) -> str:
-    """Printable text, single-spaced, cut at `max_chars` on a word boundary when possible."""
-    text = "".join(ch if ch.isprintable() else " " for ch in (text or ""))
-    text = " ".join(text.split())
+    """Printable text, single-spaced within paragraphs (blank lines kept between them, for chunking), cut at
+    `max_chars` on a word boundary when possible."""
+    paragraphs = (text or "").replace("\r\n", "\n").split("\n\n")
+    paragraphs = [" ".join("".join(ch if ch.isprintable() else " " for ch in p).split()) for p in paragraphs]
+    text = "\n\n".join(p for p in paragraphs if p)
     if len(text) > max_chars:
         cut = text[:max_chars]
         text = cut.rsplit(" ", 1)[0] if " " in cut[max_chars // 2:] else cut
@@ -43,13 +67,21 @@ class SearchService:
         self.encoder = encoder
         self.backend = make_backend(settings)
 
+    def embed_query(self, text: str) -> np.ndarray:
+        """One vector for a short query; one row per chunk for a long need."""
+        chunks = query_chunks(text)
+        if len(chunks) == 1:
+            return self.encoder.encode_query(text, threads=self.settings.query_threads)
+        return self.encoder.encode(chunks, threads=self.settings.query_threads)
+
     def search(self, text: str | None = "", filters: Mapping[str, Sequence[str]] | None = None, page: int = 1,
-               per_page: int = 20, mode: str = "hybrid") -> SearchResponse:
+               per_page: int = 20, mode: str = "hybrid", near: GeoFilter | None = None) -> SearchResponse:
         text = clean_query(text, self.settings.query_max_chars)
         mode = mode if mode in MODES else "hybrid"
         vector = None
         if text and mode in ("hybrid", "dense"):
-            vector = self.encoder.encode_query(text, threads=self.settings.query_threads)
+            vector = self.embed_query(text)
         request = SearchRequest(text=text, filters=clean_filters(filters), page=min(max(1, page), MAX_PAGE),
-                                per_page=min(max(1, per_page), MAX_PER_PAGE), mode=mode, query_vector=vector)
+                                per_page=min(max(1, per_page), MAX_PER_PAGE), mode=mode, query_vector=vector,
+                                near=near)
         return self.backend.search(request)

@@ -8,14 +8,23 @@ import threading
 import numpy as np
 import pytest
 
-from indexer.backends.base import FACET_FIELDS, IndexNotReady, SearchRequest
+from indexer.backends.base import FACET_FIELDS, GeoFilter, IndexNotReady, SearchRequest
 from indexer.documents import SearchDocument
+from vivier.geo import region_of
+
+
+# A real town per department of the corpus: (latitude, longitude).
+TOWNS = {"29": (47.9960, -4.1020), "35": (48.1173, -1.6778), "44": (47.2184, -1.5536), "69": (45.7640, 4.8357),
+         "13": (43.2965, 5.3698)}
+OPEN_SOURCE = {"8", "10"}
 
 
 def doc(id, name, pitch="", description="", categories=(), labels=(), department=None, size=None):
+    latitude, longitude = TOWNS.get(department, (None, None))
     return SearchDocument(id=id, slug=f"s{id}", name=name, pitch=pitch, description=description,
                           categories=tuple(categories), labels=tuple(labels), keywords=(), department=department,
-                          region=None, commune=None, size_band=size, open_source=False,
+                          region=region_of(department), commune=None, size_band=size, open_source=id in OPEN_SOURCE,
+                          latitude=latitude, longitude=longitude,
                           passages=(f"{name}. {pitch}", *([description] if description else [])))
 
 
@@ -244,3 +253,63 @@ def test_failed_apply_changes_leaves_the_live_index_serving(backend, encoder):
     with pytest.raises(ValueError):
         backend.apply_changes([doc("12", "Compostéo")], np.zeros((0, 384), dtype=np.float32), [], {})
     assert ids(search(backend, encoder, "cantine")) == before and backend.get("12") is None
+
+
+def test_region_and_open_source_facets(backend, encoder):
+    response = search(backend, encoder)
+    regions = {fv.value: fv.count for fv in response.facets["region"]}
+    assert regions == {"Bretagne": 4, "Pays de la Loire": 1, "Auvergne-Rhône-Alpes": 2,
+                       "Provence-Alpes-Côte d'Azur": 2, "Île-de-France": 2}
+    assert [(fv.value, fv.count) for fv in response.facets["open_source"]] == [("oui", 2)]
+    assert sorted(ids(search(backend, encoder, filters={"open_source": ["oui"]}))) == ["10", "8"]
+    assert set(ids(search(backend, encoder, filters={"region": ["Bretagne"]}))) == {"1", "2", "3", "5"}
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "keyword", "dense"])
+def test_distance_filter_keeps_nearby_documents_in_every_retrieval_and_facet(backend, encoder, mode):
+    # 120 km around Rennes: Rennes (35) and Nantes (44, 100 km) are in, Quimper (29, 181 km) is out.
+    near = GeoFilter(latitude=48.1173, longitude=-1.6778, radius_km=120)
+    response = search(backend, encoder, "capteurs collecte cantine éclairage", mode=mode, near=near)
+    assert response.hits and {h.document.department for h in response.hits} <= {"35", "44"}
+    assert all(h.distance_km is not None and h.distance_km <= 120 for h in response.hits)
+    assert sum(fv.count for fv in response.facets["department"]) == response.total
+    everything = search(backend, encoder, near=near)
+    assert set(ids(everything)) == {"2", "4", "5"}
+    assert {fv.value for fv in everything.facets["department"]} == {"35", "44"}
+    # Documents without coordinates are never "near"; a radius around nowhere in particular finds nothing.
+    assert search(backend, encoder, near=GeoFilter(latitude=0.0, longitude=0.0, radius_km=50)).total == 0
+
+
+def test_distance_is_great_circle_km(backend, encoder):
+    lyon = GeoFilter(latitude=45.7640, longitude=4.8357, radius_km=300)
+    hits = {h.id: h.distance_km for h in search(backend, encoder, near=lyon).hits}
+    assert hits["6"] == 0.0 and hits["7"] == 0.0
+    assert hits["8"] == pytest.approx(278, abs=3)  # Lyon - Marseille
+
+
+def test_multi_row_query_vector_averages_best_passage_similarity(backend, encoder):
+    rows = encoder.encode(["réservation des repas à la cantine scolaire", "éclairage public la nuit"])
+    response = backend.search(SearchRequest(text="cantine éclairage", mode="dense", query_vector=rows))
+    single = {h.id: h.dense_similarity for h in backend.search(SearchRequest(
+        text="x", mode="dense", query_vector=rows[0])).hits}
+    other = {h.id: h.dense_similarity for h in backend.search(SearchRequest(
+        text="x", mode="dense", query_vector=rows[1])).hits}
+    for hit in response.hits:
+        if hit.id in single and hit.id in other:
+            assert hit.dense_similarity == pytest.approx((single[hit.id] + other[hit.id]) / 2, abs=1e-5)
+    assert {"1", "5"} <= set(ids(response))
+
+
+def test_suggestion_corrects_unknown_words_from_the_index_vocabulary(backend, encoder):
+    assert search(backend, encoder, "captuers de remplisage", mode="keyword").suggestion == "capteurs de remplissage"
+    assert search(backend, encoder, "Eclairage public").suggestion is None  # accents are optional
+    assert search(backend, encoder, "cantines").suggestion is None  # known word
+    assert search(backend, encoder, "zzqxw").suggestion is None  # nothing close
+    assert search(backend, encoder, "parmi eux selon nous").suggestion is None  # stop words are never corrected
+
+
+def test_a_long_need_is_searched_by_its_distinctive_terms(backend, encoder):
+    filler = " ".join(f"article{i} de la consultation" for i in range(60))
+    text = filler + " Nous voulons des capteurs de remplissage pour les bornes de tri."
+    response = search(backend, encoder, text, mode="keyword")
+    assert "3" in ids(response)[:2]

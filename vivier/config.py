@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Mapping
 
 # A query longer than this is cut before analysis: a buyer's need fits in it, and it bounds query cost.
-DEFAULT_QUERY_MAX_CHARS = 500
+# A pasted or uploaded specification of about ten pages; longer needs keep their first part.
+DEFAULT_QUERY_MAX_CHARS = 30_000
 DEFAULT_MODEL = "packaged:all-MiniLM-L6-v2"
 BACKENDS = ("embedded", "elasticsearch")
 

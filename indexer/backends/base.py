@@ -6,6 +6,12 @@ Semantics (checked by tests/test_backend_contract.py for every backend):
   (top DENSE_DEPTH above DENSE_MIN_SIMILARITY). An empty query returns every document passing the filters, by name.
 - Ranking: reciprocal rank fusion of the keyword and dense rankings (indexer.fusion), ties broken by id.
 - Facet counts: over the result set, each facet ignoring its own selection (disjunctive facets).
+- Distance filter (`near`): keeps documents with coordinates within the radius of a point, in both retrievals and
+  in every facet count; it is not a facet. Hits then carry their distance in km.
+- Query vectors: one row (short query) or several (a long need embedded by chunks). A document's similarity to a
+  multi-row query is the mean over rows of its best passage's similarity to that row.
+- Suggestion: when a query word is found nowhere in the index, the response proposes the query with each such word
+  replaced by the closest indexed word (edit distance, then document frequency), or None.
 """
 
 from __future__ import annotations
@@ -20,10 +26,14 @@ from indexer.documents import SearchDocument
 # Facet name (as in URLs and the API) -> document attribute.
 FACET_FIELDS: dict[str, str] = {
     "category": "categories",
+    "region": "region",
     "department": "department",
     "label": "labels",
     "size": "size_band",
+    "open_source": "open_source",
 }
+# The single value of the open-source facet ("solution sous licence libre"); other documents have none.
+OPEN_SOURCE_VALUE = "oui"
 MODES = ("hybrid", "keyword", "dense")
 
 # Keyword hits taken into fusion and facets. Deeper than any page a person reads; bounds the cost of a query.
@@ -40,13 +50,23 @@ MAX_QUERY_TERMS = 48
 
 
 @dataclass(frozen=True)
+class GeoFilter:
+    """Documents whose coordinates lie within `radius_km` of (latitude, longitude), great-circle distance."""
+    latitude: float
+    longitude: float
+    radius_km: float
+
+
+@dataclass(frozen=True)
 class SearchRequest:
     text: str = ""
     filters: Mapping[str, Sequence[str]] = field(default_factory=dict)
     page: int = 1
     per_page: int = 20
     mode: str = "hybrid"
+    # (dim,) or (chunks, dim), rows L2-normalised.
     query_vector: np.ndarray | None = None
+    near: GeoFilter | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +87,7 @@ class Hit:
     highlights: dict[str, str] = field(default_factory=dict)
     matched_fields: list[str] = field(default_factory=list)
     semantic_passage: str | None = None
+    distance_km: float | None = None
 
 
 @dataclass
@@ -76,6 +97,7 @@ class SearchResponse:
     facets: dict[str, list[FacetValue]]
     page: int
     per_page: int
+    suggestion: str | None = None
 
 
 class IndexNotReady(RuntimeError):

@@ -26,8 +26,10 @@ import numpy as np
 import tantivy
 
 from indexer.analysis import ANALYZER_NAME, analyze, french_analyzer, query_terms
+from indexer import suggest
 from indexer.backends.base import (DENSE_DEPTH, DENSE_MIN_SIMILARITY, FACET_FIELDS, KEYWORD_DEPTH, MAX_QUERY_TERMS,
-                                   FacetValue, Hit, IndexNotReady, SearchRequest, SearchResponse)
+                                   OPEN_SOURCE_VALUE, FacetValue, GeoFilter, Hit, IndexNotReady, SearchRequest,
+                                   SearchResponse)
 from indexer.documents import SearchDocument
 from indexer.fusion import reciprocal_rank_fusion
 
@@ -49,7 +51,9 @@ FUZZY_FIELD = "all_text"
 KEEP_GENERATIONS = 2
 # Characters of context around highlighted terms.
 SNIPPET_CHARS = {"name": 200, "pitch": 300, "description": 240}
-FORMAT_VERSION = 1
+# Version 2: region and open-source facets, vocabulary for suggestions. Older generations must be rebuilt.
+FORMAT_VERSION = 2
+EARTH_RADIUS_KM = 6371.0088
 # Meta keys a generation computes itself (not carried over from the previous generation by an update).
 _DERIVED_META = ("format", "documents", "passages", "dimension", "built_at")
 
@@ -70,6 +74,8 @@ def _schema() -> tantivy.Schema:
 
 def _facet_values(document: SearchDocument, facet: str) -> tuple[str, ...]:
     value = getattr(document, FACET_FIELDS[facet])
+    if isinstance(value, bool):
+        return (OPEN_SOURCE_VALUE,) if value else ()
     if value is None:
         return ()
     return tuple(value) if isinstance(value, tuple) else (value,)
@@ -88,6 +94,8 @@ class _Snapshot:
     name_order: np.ndarray  # ords sorted by name, for empty queries
     facet_masks: dict[str, dict[str, np.ndarray]]
     meta: dict[str, Any]
+    coordinates: np.ndarray  # (documents, 2) latitude, longitude in radians; NaN where unknown
+    vocabulary: suggest.Vocabulary
 
     @property
     def size(self) -> int:
@@ -190,6 +198,9 @@ class EmbeddedBackend:
         writer.wait_merging_threads()
         np.save(target / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32))
         (target / "docs.json").write_text(json.dumps([d.to_dict() for d in documents], ensure_ascii=False))
+        vocabulary = suggest.build_vocabulary(
+            " ".join((d.name, d.pitch, d.category_text, " ".join(d.keywords), d.description)) for d in documents)
+        (target / "vocabulary.json").write_text(json.dumps(vocabulary.to_dict(), ensure_ascii=False))
         full_meta = {**meta, "format": FORMAT_VERSION, "documents": len(documents),
                      "passages": int(vectors.shape[0]), "dimension": int(vectors.shape[1]) if vectors.ndim == 2 else 0,
                      "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
@@ -210,6 +221,13 @@ class EmbeddedBackend:
         documents = [SearchDocument.from_dict(d) for d in json.loads((target / "docs.json").read_text())]
         vectors = np.load(target / "vectors.npy")
         meta = json.loads((target / "meta.json").read_text())
+        if meta.get("format") != FORMAT_VERSION:
+            raise IndexNotReady(f"the index under {self.root} has format {meta.get('format')}, this version reads "
+                                f"{FORMAT_VERSION}: run `vivier index build`")
+        vocabulary = suggest.Vocabulary.from_dict(json.loads((target / "vocabulary.json").read_text()))
+        coordinates = np.radians(np.array(
+            [(d.latitude if d.latitude is not None else np.nan, d.longitude if d.longitude is not None else np.nan)
+             for d in documents], dtype=np.float64).reshape(-1, 2))
         counts = np.array([len(d.passages) for d in documents], dtype=np.int64)
         starts = np.concatenate(([0], np.cumsum(counts)[:-1])) if len(documents) else np.zeros(0, np.int64)
         ids = [d.id for d in documents]
@@ -226,7 +244,7 @@ class EmbeddedBackend:
                         mask = facet_masks[facet][value] = np.zeros(len(documents), dtype=bool)
                     mask[ord_] = True
         return _Snapshot(generation, index, index.schema, documents, {d: i for i, d in enumerate(ids)}, vectors,
-                         starts, id_order, name_order, facet_masks, meta)
+                         starts, id_order, name_order, facet_masks, meta, coordinates, vocabulary)
 
     def _current(self) -> _Snapshot:
         pointer = self.root / "CURRENT"
@@ -267,7 +285,7 @@ class EmbeddedBackend:
         return mask
 
     def _keyword_ranking(self, snap: _Snapshot, query: tantivy.Query | None,
-                         filters: Mapping[str, Sequence[str]]) -> list[int]:
+                         filters: Mapping[str, Sequence[str]], near_mask: np.ndarray | None = None) -> list[int]:
         if query is None or snap.size == 0:
             return []
         clauses = [(tantivy.Occur.Must, query)]
@@ -276,16 +294,45 @@ class EmbeddedBackend:
                 clauses.append((tantivy.Occur.Must, tantivy.Query.const_score_query(
                     tantivy.Query.term_set_query(snap.schema, facet, list(values)), 0.0)))
         searcher = snap.index.searcher()
-        hits = searcher.search(tantivy.Query.boolean_query(clauses), limit=KEYWORD_DEPTH, count=False).hits
+        # The distance filter is applied after retrieval: take every match so that the nearby ones are all found.
+        limit = KEYWORD_DEPTH if near_mask is None else max(KEYWORD_DEPTH, snap.size)
+        hits = searcher.search(tantivy.Query.boolean_query(clauses), limit=limit, count=False).hits
         if not hits:
             return []
         ords = searcher.fast_field_values("ord", [address for _, address in hits])
         scored = sorted(zip((-score for score, _ in hits), (snap.id_order[o] for o in ords), ords))
-        return [int(o) for _, _, o in scored]
+        ranking = [int(o) for _, _, o in scored]
+        if near_mask is not None:
+            ranking = [o for o in ranking if near_mask[o]][:KEYWORD_DEPTH]
+        return ranking
 
     def _document_similarities(self, snap: _Snapshot, vector: np.ndarray) -> np.ndarray:
-        passage_scores = snap.vectors @ vector.astype(np.float32)
-        return np.maximum.reduceat(passage_scores, snap.passage_starts) if snap.size else passage_scores
+        """Best passage's cosine per document; for a multi-row query, the mean over rows of that best cosine."""
+        query = np.atleast_2d(vector).astype(np.float32)
+        if snap.size == 0:
+            return np.zeros(0, dtype=np.float32)
+        passage_scores = snap.vectors @ query.T  # (passages, rows)
+        return np.maximum.reduceat(passage_scores, snap.passage_starts, axis=0).mean(axis=1)
+
+    @staticmethod
+    def _distance_km(snap: _Snapshot, near: GeoFilter) -> np.ndarray:
+        """Great-circle (haversine) distance of every document to the point; NaN for documents without coordinates."""
+        lat0, lon0 = np.radians(near.latitude), np.radians(near.longitude)
+        lat, lon = snap.coordinates[:, 0], snap.coordinates[:, 1]
+        a = np.sin((lat - lat0) / 2) ** 2 + np.cos(lat0) * np.cos(lat) * np.sin((lon - lon0) / 2) ** 2
+        return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+    def _keyword_terms(self, snap: _Snapshot, text: str) -> list[str]:
+        """Analysed query terms. A long need keeps the MAX_QUERY_TERMS rarest terms the index knows, so that a
+        pasted specification is searched by what distinguishes it, not by its first sentence."""
+        terms = query_terms(text, 10_000)
+        if len(terms) <= MAX_QUERY_TERMS:
+            return terms
+        searcher = snap.index.searcher()
+        frequencies = {t: searcher.doc_freq(FUZZY_FIELD, t) for t in terms}
+        known = [t for t in terms if frequencies[t] > 0]
+        rarest = set(sorted(known, key=lambda t: (frequencies[t], t))[:MAX_QUERY_TERMS])
+        return [t for t in known if t in rarest]
 
     def _dense_ranking(self, snap: _Snapshot, similarities: np.ndarray | None, mask: np.ndarray) -> list[int]:
         if similarities is None or snap.size == 0:
@@ -300,7 +347,12 @@ class EmbeddedBackend:
     def search(self, request: SearchRequest) -> SearchResponse:
         snap = self._current()
         filters = {f: tuple(v) for f, v in request.filters.items() if f in FACET_FIELDS and v}
-        terms = query_terms(request.text, MAX_QUERY_TERMS) if request.text.strip() else []
+        terms = self._keyword_terms(snap, request.text) if request.text.strip() else []
+        distances = self._distance_km(snap, request.near) if request.near is not None else None
+        near_mask = None
+        if distances is not None:
+            with np.errstate(invalid="ignore"):
+                near_mask = distances <= request.near.radius_km
         use_keyword = request.mode in ("hybrid", "keyword") and bool(terms)
         use_dense = request.mode in ("hybrid", "dense") and request.query_vector is not None and bool(request.text.strip())
         query = self._keyword_query(snap, terms) if use_keyword else None
@@ -309,9 +361,11 @@ class EmbeddedBackend:
 
         def members(active: Mapping[str, Sequence[str]]) -> tuple[np.ndarray, list[int], list[int]]:
             mask = self._filter_mask(snap, active)
+            if near_mask is not None:
+                mask &= near_mask
             if not has_query:
                 return mask, [], []
-            keyword = self._keyword_ranking(snap, query, active)
+            keyword = self._keyword_ranking(snap, query, active, near_mask)
             dense = self._dense_ranking(snap, similarities, mask)
             found = np.zeros(snap.size, dtype=bool)
             found[keyword] = True
@@ -351,19 +405,30 @@ class EmbeddedBackend:
             document = snap.documents[ord_]
             hit = Hit(id=document.id, score=float(score), document=document, keyword_rank=keyword_rank.get(ord_),
                       dense_rank=dense_rank.get(ord_),
-                      dense_similarity=float(similarities[ord_]) if similarities is not None else None)
+                      dense_similarity=float(similarities[ord_]) if similarities is not None else None,
+                      distance_km=round(float(distances[ord_]), 1) if distances is not None else None)
             if ord_ in dense_rank:
                 hit.semantic_passage = self._best_passage(snap, ord_, request.query_vector)
             hits.append(hit)
         if query is not None:
             self._explain(snap, query, terms, hits)
-        return SearchResponse(total=len(ranked), hits=hits, facets=facets, page=page, per_page=request.per_page)
+        suggestion = None
+        if has_query:
+            searcher = snap.index.searcher()
+
+            def found(word: str) -> bool:  # a stop word, or a word whose stem is indexed ("cantines")
+                terms = analyze(word)
+                return not terms or any(searcher.doc_freq(FUZZY_FIELD, term) for term in terms)
+
+            suggestion = suggest.suggest_query(request.text, snap.vocabulary, found)
+        return SearchResponse(total=len(ranked), hits=hits, facets=facets, page=page, per_page=request.per_page,
+                              suggestion=suggestion)
 
     def _best_passage(self, snap: _Snapshot, ord_: int, vector: np.ndarray) -> str:
         start = int(snap.passage_starts[ord_])
         document = snap.documents[ord_]
-        scores = snap.vectors[start:start + len(document.passages)] @ vector
-        return document.passages[int(np.argmax(scores))]
+        scores = snap.vectors[start:start + len(document.passages)] @ np.atleast_2d(vector).astype(np.float32).T
+        return document.passages[int(np.argmax(scores.mean(axis=1)))]
 
     def _explain(self, snap: _Snapshot, query: tantivy.Query, terms: list[str], hits: list[Hit]) -> None:
         """Highlights (HTML-escaped, <b> around matches) and the list of fields the query's terms hit."""

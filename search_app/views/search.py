@@ -40,21 +40,27 @@ def _query_string(text: str, filters: dict, page: int | None = None, mode: str =
 
 @bp.get("/")
 def index():
+    return render_search_page(parse_search_args(request.args))
+
+
+def render_search_page(args: dict, source_name: str | None = None):
+    """Run the search described by `args` (as parse_search_args returns) and render the full page, or the results
+    partial for htmx. `source_name` names an uploaded document the query text was read from."""
     service = current_app.extensions["vivier"]["search"]
-    args = parse_search_args(request.args)
     text = args["text"]
     max_chars = service.settings.query_max_chars
     truncated = len(text) > max_chars
+    partial = bool(request.headers.get("HX-Request"))
     try:
         response = service.search(text, args["filters"], page=args["page"], per_page=PER_PAGE, mode=args["mode"])
     except IndexNotReady:
-        template = "search/_unavailable.html" if request.headers.get("HX-Request") else "search/index.html"
+        template = "search/_unavailable.html" if partial else "search/index.html"
         return render_template(template, unavailable=True, q=text, response=None, filters={}, pages=0,
-                               query_string=_query_string, mode=args["mode"], truncated=False), 503
+                               query_string=_query_string, mode=args["mode"], truncated=False,
+                               source_name=source_name), 503
     filters = clean_filters(args["filters"])
     pages = max(1, -(-response.total // PER_PAGE))
     context = dict(q=clean_query(text, max_chars), response=response, filters=filters, pages=pages,
-                   query_string=_query_string, mode=args["mode"], truncated=truncated, unavailable=False)
-    if request.headers.get("HX-Request"):
-        return render_template("search/_results.html", **context)
-    return render_template("search/index.html", **context)
+                   query_string=_query_string, mode=args["mode"], truncated=truncated, unavailable=False,
+                   source_name=source_name)
+    return render_template("search/_results.html" if partial else "search/index.html", **context)

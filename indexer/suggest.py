@@ -1,0 +1,109 @@
+"""'Vouliez-vous dire ...?': corrections of query words from the index's own vocabulary.
+
+The vocabulary is every word of the indexed text, keyed by its accent-free lowercase form, with the accented form
+people write most often and the number of documents that use it. A query word whose key is in the vocabulary is
+left alone (so accents stay optional); an unknown word is replaced by the closest known word within a small edit
+distance (optimal string alignment: a swap of two letters counts as one edit), the most frequent one on ties.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+# Words shorter than this are neither indexed for suggestions nor corrected: too many near neighbours.
+MIN_WORD_LENGTH = 3
+# Edits allowed for a word of a given length: short words tolerate one edit, longer ones two.
+LONG_WORD_LENGTH = 6
+MAX_EDITS_SHORT = 1
+MAX_EDITS_LONG = 2
+# Candidates examined per unknown word before tie-breaking by document frequency.
+CANDIDATES = 10
+
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def fold(word: str) -> str:
+    """Lowercase without accents: the key a word is looked up by."""
+    decomposed = unicodedata.normalize("NFKD", word.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+@dataclass
+class Vocabulary:
+    # key -> (display form, document frequency)
+    words: dict[str, tuple[str, int]]
+    _by_length: dict[int, list[str]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        for key in sorted(self.words):
+            self._by_length.setdefault(len(key), []).append(key)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.words
+
+    def closest(self, key: str) -> str | None:
+        """The known key nearest to `key` within the allowed edits, or None."""
+        edits = MAX_EDITS_LONG if len(key) >= LONG_WORD_LENGTH else MAX_EDITS_SHORT
+        candidates = [k for n in range(len(key) - edits, len(key) + edits + 1) for k in self._by_length.get(n, ())]
+        if not candidates:
+            return None
+        found = process.extract(key, candidates, scorer=OSA.distance, score_cutoff=edits, limit=CANDIDATES)
+        if not found:
+            return None
+        return min(found, key=lambda item: (item[1], -self.words[item[0]][1], item[0]))[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {key: list(value) for key, value in self.words.items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Vocabulary":
+        return cls({key: (value[0], int(value[1])) for key, value in data.items()})
+
+
+def build_vocabulary(texts: Iterable[str]) -> Vocabulary:
+    """One text per document."""
+    frequencies: Counter[str] = Counter()
+    forms: dict[str, Counter[str]] = {}
+    for text in texts:
+        seen: set[str] = set()
+        for match in _WORD.finditer(text):
+            word = match.group().casefold()
+            if len(word) < MIN_WORD_LENGTH:
+                continue
+            key = fold(word)
+            forms.setdefault(key, Counter())[word] += 1
+            seen.add(key)
+        frequencies.update(seen)
+    return Vocabulary({key: (min(forms[key].items(), key=lambda item: (-item[1], item[0]))[0], df)
+                       for key, df in frequencies.items()})
+
+
+def suggest_query(text: str, vocabulary: Vocabulary, matches: Callable[[str], bool] = lambda word: False) -> str | None:
+    """The query with its unknown words corrected, or None when every word is known or none can be corrected.
+
+    `matches(word)` tells whether the index finds a word anyway (its stem is indexed: "cantines" finds "cantine");
+    such a word is not corrected."""
+    changed = False
+
+    def correct(match: re.Match[str]) -> str:
+        nonlocal changed
+        word = match.group()
+        key = fold(word)
+        if len(key) < MIN_WORD_LENGTH or key in vocabulary or matches(word):
+            return word
+        replacement = vocabulary.closest(key)
+        if replacement is None:
+            return word
+        changed = True
+        display = vocabulary.words[replacement][0]
+        return display.capitalize() if word[:1].isupper() else display
+
+    corrected = _WORD.sub(correct, text)
+    return corrected if changed else None
