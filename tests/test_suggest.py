@@ -1,0 +1,42 @@
+"""'Vouliez-vous dire': vocabulary building and word correction, without an index."""
+
+from __future__ import annotations
+
+from indexer.suggest import Vocabulary, build_vocabulary, fold, suggest_query
+
+VOCABULARY = build_vocabulary([
+    "Capteurs de remplissage des bornes de tri, collecte des déchets.",
+    "Réservation de la cantine scolaire ; capteurs connectés LoRaWAN.",
+    "Éclairage public : télégestion des candélabres, éclairage nocturne.",
+    "Déchets verts et déchèterie.",
+])
+
+
+def test_vocabulary_keys_are_folded_and_count_documents_not_occurrences():
+    assert fold("Éclairage") == "eclairage"
+    assert VOCABULARY.words["eclairage"] == ("éclairage", 1)  # twice in one document
+    assert VOCABULARY.words["capteurs"][1] == 2
+    assert VOCABULARY.words["dechets"] == ("déchets", 2)
+    assert "de" not in VOCABULARY  # shorter than MIN_WORD_LENGTH
+
+
+def test_unknown_words_are_replaced_by_the_closest_known_word():
+    assert suggest_query("captuers de remplisage", VOCABULARY) == "capteurs de remplissage"
+    assert suggest_query("Eclairrage public", VOCABULARY) == "Éclairage public"
+    assert suggest_query("reservation cantine", VOCABULARY) is None  # accents are optional
+    assert suggest_query("xylophone", VOCABULARY) is None  # nothing within two edits
+    assert suggest_query("", VOCABULARY) is None
+
+
+def test_words_the_index_finds_anyway_are_left_alone():
+    assert suggest_query("cantines", VOCABULARY) == "cantine"
+    assert suggest_query("cantines", VOCABULARY, matches=lambda word: word == "cantines") is None
+
+
+def test_ties_go_to_the_more_frequent_word_then_alphabetical():
+    vocabulary = Vocabulary({"borne": ("borne", 1), "barne": ("barne", 5), "berne": ("berne", 5)})
+    assert suggest_query("birne", vocabulary) == "barne"
+
+
+def test_round_trip_through_json_dict():
+    assert Vocabulary.from_dict(VOCABULARY.to_dict()).words == VOCABULARY.words
