@@ -1,0 +1,90 @@
+"""Search page features on the crawled fixture directory: region and open-source facets, distance filter around a
+commune, 'Vouliez-vous dire', long needs, and the pictures of the result set (map, counts per category)."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+from tests.test_web import hit_names as highlighted_names
+
+
+def hit_names(html: str) -> list[str]:
+    return [re.sub(r"<[^>]+>", "", name) for name in highlighted_names(html)]
+
+
+def page(client, **params) -> str:
+    response = client.get("/", query_string=params)
+    assert response.status_code == 200
+    return unescape(response.get_data(as_text=True))
+
+
+def test_region_and_open_source_facets_are_offered_and_filter(client):
+    html = page(client, q="plateforme")
+    assert "<legend>Région</legend>" in html and "Solution sous licence libre" in html
+    free = page(client, q="plateforme", open_source="oui")
+    assert hit_names(free) and free.count('class="tag tag-open"') == len(hit_names(free))
+    breton = page(client, region="Bretagne")
+    assert hit_names(breton)
+    assert all(d in ("22", "29", "35", "56") for d in re.findall(r'<span>[^<(]+\((\w+)\)</span>', breton))
+
+
+def test_distance_filter_around_a_commune(client):
+    html = page(client, commune="Laval", rayon="25")
+    assert "Cantine Facile" in hit_names(html)
+    distances = [int(d) for d in re.findall(r'class="distance">à (\d+) km', html)]
+    assert distances and len(distances) == len(hit_names(html)) and max(distances) <= 25
+    assert "25 km au plus de Laval (53)" in html
+    # The commune can be given by postcode, and the filter combines with a query and facets.
+    with_query = page(client, q="cantine", commune="53000", rayon="50")
+    assert "Cantine Facile" in hit_names(with_query)
+    assert len(hit_names(page(client, commune="Laval", rayon="200"))) > len(hit_names(html))
+
+
+def test_unknown_commune_proposes_candidates_and_keeps_the_search(client):
+    html = page(client, q="cantine", commune="Lavalxyz", rayon="10")
+    assert "Commune « Lavalxyz » introuvable" in html and "Laval (53)" in html
+    assert hit_names(html)  # no distance filter applied rather than nothing at all
+    for radius in ("abc", "-5", "999999"):
+        assert page(client, commune="Laval", rayon=radius)
+
+
+def test_commune_options_for_the_datalist(client):
+    html = client.get("/communes", query_string={"commune": "quimp"}).get_data(as_text=True)
+    assert '<option value="Quimper (29)">' in html
+    assert client.get("/communes", query_string={"commune": "<script>"}).status_code == 200
+
+
+def test_did_you_mean_from_the_index_vocabulary(client):
+    html = page(client, q="captuers de remplisage")
+    link = re.search(r'Vouliez-vous dire <a href="\?([^"]+)"', html)
+    assert link and "capteurs de remplissage" in html
+    assert "Vouliez-vous dire" not in page(client, q="capteurs de remplissage")
+    assert "Vouliez-vous dire" not in page(client, q="cantines scolaires")  # plural and accents are fine
+
+
+def test_a_pasted_paragraph_finds_the_right_supplier(client):
+    need = ("La commune souhaite dématérialiser la restauration scolaire.\n\n"
+            "Les familles doivent pouvoir inscrire leurs enfants, réserver ou annuler les repas jusqu'à la veille "
+            "et payer en ligne. Le service de restauration doit connaître chaque matin le nombre de couverts par "
+            "école. " * 3)
+    names = hit_names(page(client, q=need))
+    assert "Cantine Facile" in names[:5]
+
+
+def test_results_page_draws_a_department_map_and_counts_per_category(client):
+    html = page(client, q="capteurs")
+    svg = re.search(r"<svg[^>]*>.*?</svg>", html, re.S).group(0)
+    assert re.search(r'role="(img|group)"', svg) and svg.count("<path") >= 96
+    assert re.search(r"<title>[^<]*\(\d\w\) : \d+ fournisseurs?</title>", svg)
+    assert "department=" in svg  # departments link to the filter
+    bars = re.findall(r'<meter min="0" max="(\d+)" value="(\d+)"', html)
+    assert bars and all(int(v) <= int(m) for m, v in bars)
+    assert "Résultats par thématique" in html
+
+
+def test_accents_plurals_and_elision_are_optional(client):
+    reference = hit_names(page(client, q="l'éclairage public", mode="keyword"))
+    assert reference
+    assert hit_names(page(client, q="eclairages publics", mode="keyword")) == reference
+    assert hit_names(page(client, q="ECLAIRAGE PUBLIC", mode="keyword")) == reference
