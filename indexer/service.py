@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -24,7 +25,42 @@ QUERY_CHUNK_WORDS = PASSAGE_MAX_WORDS
 MAX_QUERY_CHUNKS = 12
 # Radii offered for the distance filter, km; any value in (0, MAX_RADIUS_KM] is accepted.
 RADII_KM = (10, 25, 50, 100, 200)
-MAX_RADIUS_KM = 1000.0
+DEFAULT_RADIUS_KM = 50
+MAX_RADIUS_KM = 1000
+# Characters of a commune entry read ("Saint-Rémy-en-Bouzemont-Saint-Genest-et-Isson" has 45).
+MAX_PLACE_CHARS = 100
+
+
+@dataclass
+class Place:
+    """A buyer's "near this commune" entry, resolved against the bundled communes table."""
+    text: str
+    radius_km: int
+    commune: object | None = None  # vivier.communes.Commune
+    candidates: list = field(default_factory=list)
+
+    @property
+    def filter(self) -> GeoFilter | None:
+        if self.commune is None:
+            return None
+        return GeoFilter(self.commune.latitude, self.commune.longitude, float(self.radius_km))
+
+
+def resolve_place(text: str | None, radius: str | int | None) -> Place | None:
+    """None when no commune was asked for; else a Place whose `commune` is None when the entry matched nothing
+    (then `candidates` lists the nearest spellings)."""
+    from vivier import communes
+
+    text = " ".join((text or "").split())[:MAX_PLACE_CHARS]
+    if not text:
+        return None
+    try:
+        radius_km = int(radius) if radius not in (None, "") else DEFAULT_RADIUS_KM
+    except (TypeError, ValueError):
+        radius_km = DEFAULT_RADIUS_KM
+    radius_km = min(max(1, radius_km), MAX_RADIUS_KM)
+    commune = communes.find(text)
+    return Place(text, radius_km, commune, [] if commune else communes.candidates(text, limit=5))
 
 
 def query_chunks(text: str, chunk_words: int = QUERY_CHUNK_WORDS, max_chunks: int = MAX_QUERY_CHUNKS) -> list[str]:

@@ -25,6 +25,8 @@ MAX_EDITS_SHORT = 1
 MAX_EDITS_LONG = 2
 # Candidates examined per unknown word before tie-breaking by document frequency.
 CANDIDATES = 10
+# Queries longer than this are pasted needs, not typed words: no suggestion (and no cost).
+MAX_QUERY_WORDS = 12
 
 _WORD = re.compile(r"[^\W\d_]+")
 
@@ -70,17 +72,23 @@ class Vocabulary:
 def build_vocabulary(texts: Iterable[str]) -> Vocabulary:
     """One text per document."""
     frequencies: Counter[str] = Counter()
-    forms: dict[str, Counter[str]] = {}
+    uses: Counter[str] = Counter()  # word as written -> occurrences in all texts
+    key_of: dict[str, str | None] = {}  # word as written -> its key (None: too short), folded once per word
     for text in texts:
-        seen: set[str] = set()
-        for match in _WORD.finditer(text):
-            word = match.group().casefold()
-            if len(word) < MIN_WORD_LENGTH:
-                continue
-            key = fold(word)
-            forms.setdefault(key, Counter())[word] += 1
-            seen.add(key)
+        words = _WORD.findall(text)
+        uses.update(words)
+        distinct = set(words)
+        for raw in [w for w in distinct if w not in key_of]:
+            word = raw.casefold()
+            key_of[raw] = fold(word) if len(word) >= MIN_WORD_LENGTH else None
+        seen = set(map(key_of.__getitem__, distinct))
+        seen.discard(None)
         frequencies.update(seen)
+    forms: dict[str, Counter[str]] = {}
+    for raw, count in uses.items():
+        key = key_of[raw]
+        if key is not None:
+            forms.setdefault(key, Counter())[raw.casefold()] += count
     return Vocabulary({key: (min(forms[key].items(), key=lambda item: (-item[1], item[0]))[0], df)
                        for key, df in frequencies.items()})
 
@@ -90,6 +98,8 @@ def suggest_query(text: str, vocabulary: Vocabulary, matches: Callable[[str], bo
 
     `matches(word)` tells whether the index finds a word anyway (its stem is indexed: "cantines" finds "cantine");
     such a word is not corrected."""
+    if len(text.split()) > MAX_QUERY_WORDS:
+        return None
     changed = False
 
     def correct(match: re.Match[str]) -> str:

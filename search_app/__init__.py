@@ -6,7 +6,8 @@ from flask import Flask, render_template
 
 from vivier.config import Settings, load_settings
 
-# Bodies above this are refused (413): search is GET; forms to come are small.
+# Bodies above this are refused (413): search is GET; forms to come are small. The document search raises its
+# own route's limit to its upload cap (search_app/views/documents.py).
 MAX_CONTENT_LENGTH = 1 * 1024 * 1024
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -24,6 +25,8 @@ def facet_label(facet: str, value: str) -> str:
         return taxonomy.LABEL_LABELS.get(value, value)
     if facet == "size":
         return taxonomy.SIZE_LABELS.get(value, value)
+    if facet == "open_source":
+        return "Solution sous licence libre" if value == "oui" else value
     if facet == "department":
         name = geo.department_name(value)
         return f"{value} {name}" if name else value
@@ -47,10 +50,13 @@ def create_app(settings: Settings | None = None, encoder=None) -> Flask:
         "search": SearchService(settings, encoder or Encoder(settings.embedding_model)),
     }
 
-    from search_app.views import search, suppliers
+    from search_app.views import documents, exports, search, shortlist, suppliers
 
     app.register_blueprint(search.bp)
     app.register_blueprint(suppliers.bp)
+    app.register_blueprint(shortlist.bp)
+    app.register_blueprint(exports.bp)
+    app.register_blueprint(documents.bp)
 
     @app.after_request
     def security_headers(response):
@@ -58,7 +64,7 @@ def create_app(settings: Settings | None = None, encoder=None) -> Flask:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.add("Vary", "HX-Request")
+        response.headers.add("Vary", "HX-Request, HX-History-Restore-Request")
         return response
 
     def error_page(status: int, title: str, message: str):

@@ -26,6 +26,7 @@ def test_unknown_words_are_replaced_by_the_closest_known_word():
     assert suggest_query("reservation cantine", VOCABULARY) is None  # accents are optional
     assert suggest_query("xylophone", VOCABULARY) is None  # nothing within two edits
     assert suggest_query("", VOCABULARY) is None
+    assert suggest_query("captuers " + "cantine " * 20, VOCABULARY) is None  # a pasted need gets no suggestion
 
 
 def test_words_the_index_finds_anyway_are_left_alone():

@@ -23,6 +23,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from rapidfuzz import fuzz
 
+from vivier import communes
 from vivier.text import fold
 
 # -- matching ---------------------------------------------------------------------------------------------------
@@ -253,4 +254,9 @@ def resolve(observations: Sequence[Observation]) -> tuple[dict[str, Any], dict[s
             if other is not None:
                 for field in ("latitude", "longitude"):
                     values[field], chosen[field] = other.data[field], {other.source_name}
+        if "latitude" not in values and (centre := communes.centroid_for(
+                values.get("insee_code"), values.get("postcode"), values.get("commune"))):
+            # No source gives coordinates: the commune's centre (town hall), for distance filters and maps.
+            values["latitude"], values["longitude"] = centre
+            chosen["latitude"] = chosen["longitude"] = {winner.source_name}
     return values, chosen

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
+from urllib.parse import urlencode
+
 from flask import Blueprint, current_app, render_template, request
 from werkzeug.datastructures import MultiDict
 
-from indexer.backends.base import FACET_FIELDS, MODES, IndexNotReady
-from indexer.service import clean_filters, clean_query
+from indexer.backends.base import FACET_FIELDS, MODES, IndexNotReady, SearchResponse
+from indexer.service import RADII_KM, Place, SearchService, clean_filters, clean_query, resolve_place
 
 bp = Blueprint("search", __name__)
 PER_PAGE = 20
@@ -24,13 +27,27 @@ def parse_search_args(args: MultiDict) -> dict:
         "filters": {facet: args.getlist(facet) for facet in FACET_FIELDS},
         "page": page,
         "mode": mode if mode in MODES else "hybrid",
+        "place": args.get("commune", ""),
+        "radius": args.get("rayon", ""),
     }
 
 
-def _query_string(text: str, filters: dict, page: int | None = None, mode: str = "hybrid") -> list[tuple[str, str]]:
+def run_search(service: SearchService, args: dict, page: int | None = None,
+               per_page: int = PER_PAGE) -> tuple[SearchResponse, Place | None]:
+    """The search `args` describe (page overridable), with its commune resolved; what every result view calls."""
+    place = resolve_place(args.get("place"), args.get("radius"))
+    response = service.search(args["text"], args["filters"], page=args["page"] if page is None else page,
+                              per_page=per_page, mode=args["mode"], near=place.filter if place else None)
+    return response, place
+
+
+def _query_string(text: str, filters: dict, page: int | None = None, mode: str = "hybrid",
+                  place: Place | None = None) -> list[tuple[str, str]]:
     pairs = [("q", text)] if text else []
     for facet, values in filters.items():
         pairs.extend((facet, v) for v in values)
+    if place is not None:
+        pairs.extend((("commune", place.text), ("rayon", str(place.radius_km))))
     if mode != "hybrid":
         pairs.append(("mode", mode))
     if page and page > 1:
@@ -50,17 +67,48 @@ def render_search_page(args: dict, source_name: str | None = None):
     text = args["text"]
     max_chars = service.settings.query_max_chars
     truncated = len(text) > max_chars
-    partial = bool(request.headers.get("HX-Request"))
+    # htmx restoring history after Back asks for the whole page (it replaces the body), not the partial.
+    htmx = bool(request.headers.get("HX-Request")) and not request.headers.get("HX-History-Restore-Request")
     try:
-        response = service.search(text, args["filters"], page=args["page"], per_page=PER_PAGE, mode=args["mode"])
+        response, place = run_search(service, args)
     except IndexNotReady:
-        template = "search/_unavailable.html" if partial else "search/index.html"
+        template = "search/_unavailable.html" if htmx else "search/index.html"
         return render_template(template, unavailable=True, q=text, response=None, filters={}, pages=0,
                                query_string=_query_string, mode=args["mode"], truncated=False,
-                               source_name=source_name), 503
+                               source_name=source_name, place=None, radii=RADII_KM), 503
     filters = clean_filters(args["filters"])
     pages = max(1, -(-response.total // PER_PAGE))
-    context = dict(q=clean_query(text, max_chars), response=response, filters=filters, pages=pages,
-                   query_string=_query_string, mode=args["mode"], truncated=truncated, unavailable=False,
-                   source_name=source_name)
-    return render_template("search/_results.html" if partial else "search/index.html", **context)
+    q = clean_query(text, max_chars)
+    query_string = partial(_query_string, place=place)
+    context = dict(q=q, response=response, filters=filters, pages=pages, query_string=query_string,
+                   mode=args["mode"], truncated=truncated, unavailable=False, source_name=source_name, place=place,
+                   radii=RADII_KM, with_filter=with_filter, department_map=_department_map(response, q, filters,
+                                                                                         args["mode"], query_string))
+    return render_template("search/_results.html" if htmx else "search/index.html", **context)
+
+
+def with_filter(filters: dict, facet: str, value: str) -> dict:
+    """`filters` with `value` selected in `facet` (or unselected when it already was): a facet link's target."""
+    values = list(filters.get(facet, ()))
+    values = [v for v in values if v != value] if value in values else [*values, value]
+    return {**filters, facet: tuple(values)}
+
+
+def _department_map(response: SearchResponse, q: str, filters: dict, mode: str, query_string) -> str:
+    """The results' map of France: department counts (ignoring the department selection), each a filter link."""
+    from search_app.maps import department_map
+
+    counts = {fv.value: fv.count for fv in response.facets.get("department", ())}
+    return department_map(
+        counts, href=lambda code: "?" + urlencode(query_string(q, with_filter(filters, "department", code), None, mode)),
+        selected=set(filters.get("department", ())), title="Fournisseurs trouvés par département")
+
+
+@bp.get("/communes")
+def commune_options():
+    """`<option>`s for the commune field's datalist (htmx), best matches first."""
+    from vivier import communes
+
+    text = " ".join(request.args.get("commune", "").split())[:100]
+    found = communes.candidates(text, limit=8) if len(text) >= 2 else []
+    return render_template("search/_commune_options.html", communes=found)

@@ -54,5 +54,10 @@ def detail(slug: str):
     provenance: dict[str, list] = {}
     for record in supplier.provenance:
         provenance.setdefault(record.field, []).append(record)
+    position = None
+    if supplier.latitude is not None and supplier.longitude is not None:
+        from search_app.maps import point_map
+
+        position = point_map(supplier.latitude, supplier.longitude, f"{supplier.name}, {supplier.commune or ''}")
     return render_template("suppliers/detail.html", supplier=supplier, similar=similar, provenance=provenance,
-                           field_labels=FIELD_LABELS)
+                           field_labels=FIELD_LABELS, position=position)

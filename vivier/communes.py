@@ -1,0 +1,294 @@
+"""French communes from the packaged table: look-ups by INSEE code, postcode or name, suggestions, distances.
+
+The table (vivier/data/communes.csv.gz, built by scripts/build_geo_data.py from INSEE's 2026 geography) holds
+every current commune of the 101 departments and the municipal arrondissements of Paris, Lyon and Marseille,
+each with a centre point (its town hall, or its contour's centroid). It is read once, lazily, on first use.
+"""
+
+from __future__ import annotations
+
+import bisect
+import csv
+import gzip
+import io
+import math
+import re
+import threading
+import unicodedata
+from collections import defaultdict
+from dataclasses import dataclass
+from importlib import resources
+
+from rapidfuzz import fuzz, process
+
+from vivier.geo import DEPARTMENTS, department_from_postcode
+
+DATA_FILE = "data/communes.csv.gz"
+# Mean Earth radius (IUGG), in km: the usual figure for great-circle distances.
+EARTH_RADIUS_KM = 6371.0088
+# Fuzzy scores (rapidfuzz ratio, 0-100). Suggestions go lower than a resolution: a list can show near misses,
+# but find() must not turn "Lion" into "Clion" (ratio 89): "Bordeau" for "Bordeaux" (93) is its kind of slip.
+SUGGESTION_MIN_SCORE = 70
+RESOLUTION_MIN_SCORE = 90
+# When a postcode and a commune name are both known, the name may be spelt loosely ("St Jean de Luz").
+POSTCODE_NAME_MIN_SCORE = 80
+# Abbreviations people write for the words of commune names.
+_ABBREVIATIONS = {"st": "saint", "ste": "sainte", "sts": "saints", "stes": "saintes"}
+_LIGATURES = str.maketrans({"œ": "oe", "æ": "ae", "ß": "ss"})
+_ARTICLES = frozenset({"le", "la", "les", "l"})
+_NOT_WORD = re.compile(r"[^a-z0-9]+")
+_INSEE = re.compile(r"^(\d{5}|2[AB]\d{3})$", re.IGNORECASE)
+_CODE_PREFIX = re.compile(r"^(\d+|2[AB]\d*)$", re.IGNORECASE)
+_POSTCODE = re.compile(r"^\d{5}$")
+# "Saint-Denis (93)", "Saint-Denis 974", "Saint-Denis, 93200", "93200 Saint-Denis"
+_TRAILING_HINT = re.compile(r"^(?P<name>.*?\D)[\s,]*[(\[]?\s*(?P<hint>\d{5}|\d{2,3}|2[AB])\s*[)\]]?$", re.IGNORECASE)
+_LEADING_POSTCODE = re.compile(r"^(?P<hint>\d{5})[\s,]+(?P<name>\D.*)$")
+
+
+@dataclass(frozen=True, slots=True)
+class Commune:
+    insee: str
+    name: str
+    postcodes: tuple[str, ...]
+    department: str
+    latitude: float
+    longitude: float
+    population: int | None
+    parent: str | None = None  # the city (75056, 69123, 13055) of a municipal arrondissement
+    former_codes: tuple[str, ...] = ()  # INSEE codes of communes merged into this one
+    former_names: tuple[str, ...] = ()  # names of its delegated or associated communes
+
+
+def normalise_name(text: str) -> str:
+    """The form names are compared in: no case, accents, hyphens or apostrophes; "St" spelt "saint"."""
+    ascii_text = unicodedata.normalize("NFKD", text.lower().translate(_LIGATURES)).encode("ascii", "ignore")
+    words = _NOT_WORD.split(ascii_text.decode("ascii"))
+    return " ".join(_ABBREVIATIONS.get(word, word) for word in words if word)
+
+
+def _without_article(key: str) -> str | None:
+    """ "le havre" -> "havre": people often leave the article out."""
+    head, _, rest = key.partition(" ")
+    return rest if head in _ARTICLES and rest else None
+
+
+class CommuneTable:
+    """The communes and their indexes. Pure: built from rows, no I/O."""
+
+    def __init__(self, communes: list[Commune]):
+        self.communes = tuple(communes)
+        self._by_code = {commune.insee: commune for commune in communes}
+        self._by_former_code: dict[str, Commune] = {}
+        by_postcode: dict[str, list[Commune]] = defaultdict(list)
+        by_name: dict[str, list[Commune]] = defaultdict(list)
+        by_former_name: dict[str, list[Commune]] = defaultdict(list)
+        for commune in communes:
+            for code in commune.former_codes:
+                self._by_former_code.setdefault(code, commune)
+            for postcode in commune.postcodes:
+                by_postcode[postcode].append(commune)
+            key = normalise_name(commune.name)
+            by_name[key].append(commune)
+            if short := _without_article(key):
+                by_former_name[short].append(commune)
+            for name in commune.former_names:
+                by_former_name[normalise_name(name)].append(commune)
+        self._by_postcode = {key: _ranked(value) for key, value in by_postcode.items()}
+        self._by_name = {key: _ranked(value) for key, value in by_name.items()}
+        self._by_former_name = {key: _ranked(value) for key, value in by_former_name.items()}
+        self._names = sorted(self._by_name)
+        self._postcodes = sorted(self._by_postcode)
+
+    def __len__(self) -> int:
+        return len(self.communes)
+
+    def by_insee(self, code: str | None) -> Commune | None:
+        code = (code or "").strip().upper()
+        return self._by_code.get(code) or self._by_former_code.get(code)
+
+    def by_postcode(self, postcode: str | None) -> list[Commune]:
+        """Communes served by a postcode, the most populous first."""
+        return list(self._by_postcode.get((postcode or "").strip().replace(" ", ""), ()))
+
+    def by_name(self, name: str, department: str | None = None) -> list[Commune]:
+        """Communes of exactly this name (as normalised), then those named so without their article ("Havre")
+        or whose former communes had it."""
+        key = normalise_name(name)
+        found = [*self._by_name.get(key, ()), *self._by_former_name.get(key, ())]
+        return _unique([c for c in found if department is None or c.department == department])
+
+    def find(self, text: str | None) -> Commune | None:
+        """Resolve what a person typed: a postcode or INSEE code, or a name with or without accents, hyphens or
+        case, optionally with a department or postcode ("Saint-Denis (93)", "Saint-Denis 974", "93200
+        Saint-Denis"). Several communes of one name: the most populous. A five-digit entry is read as a postcode
+        first (what people type), then as an INSEE code. Slight misspellings are corrected, wild ones are not."""
+        text = (text or "").strip()
+        if not text:
+            return None
+        compact = text.replace(" ", "")
+        if _POSTCODE.match(compact) and (served := self.by_postcode(compact)):
+            return served[0]
+        if _INSEE.match(compact):
+            return self.by_insee(compact)
+        name, department, postcode = _split_hint(text)
+        if postcode:
+            return self.in_postcode(name, postcode)
+        if department and department not in DEPARTMENTS:
+            name, department = text, None
+        exact = self.by_name(name, department)
+        if exact:
+            return exact[0]
+        fuzzy = self._fuzzy(normalise_name(name), department, RESOLUTION_MIN_SCORE, 1)
+        return fuzzy[0] if fuzzy else None
+
+    def in_postcode(self, name: str | None, postcode: str | None) -> Commune | None:
+        """The commune of this name among those of this postcode (loosely spelt), an arrondissement rather than
+        its city when the postcode designates one; None when the name fits none of them."""
+        served = self.by_postcode(postcode)
+        key = normalise_name(name or "")
+        if not served or not key:
+            return None
+        named = [c for c in served if key in (normalise_name(c.name), *map(normalise_name, c.former_names))]
+        if not named:
+            scores = [(fuzz.ratio(key, normalise_name(c.name)), c) for c in served]
+            best = max(scores, key=lambda pair: pair[0])
+            named = [best[1]] if best[0] >= POSTCODE_NAME_MIN_SCORE else []
+        if not named:
+            return None
+        city = named[0]
+        arrondissement = next((c for c in served if c.parent == city.insee), None)
+        return arrondissement or city
+
+    def candidates(self, text: str | None, limit: int = 10) -> list[Commune]:
+        """Ranked suggestions for an autocomplete or a "did you mean": exact names, then names starting with the
+        text, then close spellings; digits suggest postcodes and INSEE codes starting with them. Among equals,
+        the most populous first."""
+        text = (text or "").strip()
+        if not text or limit <= 0:
+            return []
+        compact = text.replace(" ", "")
+        if _CODE_PREFIX.match(compact):
+            return self._code_prefix(compact.upper(), limit)
+        name, department, postcode = _split_hint(text)
+        if postcode:
+            department = department_from_postcode(postcode)
+        if department and department not in DEPARTMENTS:
+            name, department = text, None
+        key = normalise_name(name)
+        if not key:
+            return []
+        found = self.by_name(name, department)
+        start = bisect.bisect_left(self._names, key)
+        prefixed: list[Commune] = []
+        for candidate in self._names[start:]:
+            if not candidate.startswith(key):
+                break
+            prefixed.extend(c for c in self._by_name[candidate] if department is None or c.department == department)
+        found = _unique([*found, *_ranked(prefixed)])
+        if len(found) < limit:
+            found = _unique([*found, *self._fuzzy(key, department, SUGGESTION_MIN_SCORE, limit)])
+        return found[:limit]
+
+    def _code_prefix(self, prefix: str, limit: int) -> list[Commune]:
+        found: list[Commune] = []
+        start = bisect.bisect_left(self._postcodes, prefix)
+        for postcode in self._postcodes[start:]:
+            if not postcode.startswith(prefix):
+                break
+            found.extend(self._by_postcode[postcode])
+        by_code = [c for c in self.communes if c.insee.startswith(prefix)] if len(prefix) >= 2 else []
+        return _unique([*_ranked(found), *_ranked(by_code)])[:limit]
+
+    def _fuzzy(self, key: str, department: str | None, min_score: int, limit: int) -> list[Commune]:
+        if not key:
+            return []
+        matches = process.extract(key, self._names, scorer=fuzz.ratio, score_cutoff=min_score,
+                                  limit=max(limit, 1) * 3)
+        ranked: list[tuple[float, int, str, Commune]] = []
+        for name, score, _ in matches:
+            for commune in self._by_name[name]:
+                if department is None or commune.department == department:
+                    ranked.append((-score, -(commune.population or 0), commune.insee, commune))
+        ranked.sort(key=lambda item: item[:3])
+        return [item[3] for item in ranked[:limit]]
+
+
+def _ranked(communes: list[Commune]) -> list[Commune]:
+    """Most populous first, ties broken by INSEE code."""
+    return sorted(communes, key=lambda c: (-(c.population or 0), c.insee))
+
+
+def _unique(communes: list[Commune]) -> list[Commune]:
+    seen: set[str] = set()
+    return [c for c in communes if not (c.insee in seen or seen.add(c.insee))]
+
+
+def _split_hint(text: str) -> tuple[str, str | None, str | None]:
+    """(name, department, postcode) from "Name (93)", "Name 974", "Name 93200" or "93200 Name"."""
+    match = _LEADING_POSTCODE.match(text) or _TRAILING_HINT.match(text)
+    if not match:
+        return text, None, None
+    name, hint = match.group("name").strip(" ,-"), match.group("hint").upper()
+    return (name, None, hint) if len(hint) == 5 else (name, hint, None)
+
+
+def parse_table(text: str) -> CommuneTable:
+    """The table from the CSV text of communes.csv (see vivier/data/SOURCES.md for the columns)."""
+    communes = []
+    for row in csv.DictReader(io.StringIO(text)):
+        communes.append(Commune(
+            insee=row["insee"], name=row["name"], postcodes=tuple(row["postcodes"].split()),
+            department=row["department"], latitude=float(row["latitude"]), longitude=float(row["longitude"]),
+            population=int(row["population"]) if row["population"] else None, parent=row["parent"] or None,
+            former_codes=tuple(row["former_codes"].split()),
+            former_names=tuple(name for name in row["former_names"].split("|") if name),
+        ))
+    return CommuneTable(communes)
+
+
+_table: CommuneTable | None = None
+_table_lock = threading.Lock()
+
+
+def table() -> CommuneTable:
+    """The packaged table, read on first use (about a second), then shared by every thread."""
+    global _table
+    if _table is None:
+        with _table_lock:
+            if _table is None:
+                data = resources.files("vivier").joinpath(DATA_FILE).read_bytes()
+                _table = parse_table(gzip.decompress(data).decode("utf-8"))
+    return _table
+
+
+def by_insee(code: str | None) -> Commune | None:
+    """The commune of an INSEE code (a former code leads to the commune it merged into)."""
+    return table().by_insee(code)
+
+
+def find(text: str | None) -> Commune | None:
+    """Resolve a person's entry to one commune; see CommuneTable.find."""
+    return table().find(text)
+
+
+def candidates(text: str | None, limit: int = 10) -> list[Commune]:
+    """Ranked suggestions for an autocomplete or a "did you mean"; see CommuneTable.candidates."""
+    return table().candidates(text, limit)
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in kilometres."""
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    dphi, dlambda = phi2 - phi1, math.radians(lon2 - lon1)
+    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+
+
+def centroid_for(insee_code: str | None = None, postcode: str | None = None,
+                 commune: str | None = None) -> tuple[float, float] | None:
+    """(latitude, longitude) of a commune's centre from its INSEE code, or from its postcode and name together;
+    None when they do not designate a known commune (a postcode alone is not enough: it may serve several)."""
+    found = table().by_insee(insee_code) if insee_code else None
+    if found is None and postcode and commune:
+        found = table().in_postcode(commune, postcode)
+    return (found.latitude, found.longitude) if found else None
