@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from vivier.geo import region_of
 from vivier.models import Supplier
 from vivier.taxonomy import CATEGORY_LABELS, LABEL_LABELS
 
@@ -69,16 +71,23 @@ def split_passages(text: str, max_words: int = PASSAGE_MAX_WORDS) -> list[str]:
     return passages
 
 
+def document_passages(name: str, pitch: str, categories: tuple[str, ...], keywords: tuple[str, ...],
+                      description: str) -> tuple[str, ...]:
+    """The dense passages of a profile: a headline (name, pitch, category labels, keywords), then the description
+    cut into passages of at most PASSAGE_MAX_WORDS words (read at call time, so a benchmark can vary it)."""
+    headline = ". ".join(x for x in (
+        name,
+        pitch,
+        " ; ".join(CATEGORY_LABELS.get(c, c) for c in categories),
+        ", ".join(keywords),
+    ) if x)
+    return (headline, *split_passages(description, PASSAGE_MAX_WORDS))
+
+
 def build_document(supplier: Supplier) -> SearchDocument:
     categories = tuple(supplier.categories or ())
     keywords = tuple(supplier.keywords or ())
     licence = (supplier.interoperability or {}).get("licence")
-    headline = ". ".join(x for x in (
-        supplier.name,
-        supplier.pitch,
-        " ; ".join(CATEGORY_LABELS.get(c, c) for c in categories),
-        ", ".join(keywords),
-    ) if x)
     return SearchDocument(
         id=str(supplier.id),
         slug=supplier.slug,
@@ -95,5 +104,35 @@ def build_document(supplier: Supplier) -> SearchDocument:
         open_source=bool(licence),
         latitude=supplier.latitude,
         longitude=supplier.longitude,
-        passages=(headline, *split_passages(supplier.description or "")),
+        passages=document_passages(supplier.name, supplier.pitch or "", categories, keywords,
+                                   supplier.description or ""),
+    )
+
+
+def document_from_record(record: Mapping[str, Any]) -> SearchDocument:
+    """A search document from a plain profile record (the `vivier eval` corpus format, indexer/evaluation.py):
+    `id` and `name`, and optionally pitch, description, categories, keywords, labels, department, commune,
+    size_band, latitude, longitude, open_source. The id is also the slug; the region follows the department."""
+    categories = tuple(record.get("categories") or ())
+    keywords = tuple(record.get("keywords") or ())
+    pitch = record.get("pitch") or ""
+    description = record.get("description") or ""
+    department = record.get("department") or None
+    return SearchDocument(
+        id=str(record["id"]),
+        slug=str(record["id"]),
+        name=record["name"],
+        pitch=pitch,
+        description=description,
+        categories=categories,
+        labels=tuple(record.get("labels") or ()),
+        keywords=keywords,
+        department=department,
+        region=region_of(department),
+        commune=record.get("commune") or None,
+        size_band=record.get("size_band") or None,
+        open_source=bool(record.get("open_source")),
+        latitude=record.get("latitude"),
+        longitude=record.get("longitude"),
+        passages=document_passages(record["name"], pitch, categories, keywords, description),
     )

