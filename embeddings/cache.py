@@ -3,49 +3,67 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from embeddings.encoder import Encoder
-from vivier.models import EmbeddingCache
+from vivier.models import EmbeddingCache, utcnow
 
-# Hashes per SELECT ... IN (...): below SQLite's default bound-parameter limit with room to spare.
-LOOKUP_CHUNK = 500
+# Hashes per SELECT ... IN (...): under the bound-parameter limits of SQLite (32,766 since 3.32) and PostgreSQL
+# (65,535) with room to spare, and large enough that a 300k-passage rebuild needs only ~150 queries.
+LOOKUP_CHUNK = 2000
+# Rows per INSERT of new vectors: one executemany per batch instead of one ORM object per row.
+INSERT_CHUNK = 1000
 
 
 def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+def _chunks(items: list, size: int) -> Iterable[list]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
 
 
-def embed_with_cache(session: Session, encoder: Encoder, texts: list[str], progress: bool = False) -> tuple[np.ndarray, int]:
-    """Vectors for `texts` in order, and how many had to be encoded (cache misses)."""
-    hashes = [content_hash(t) for t in texts]
-    unique = sorted(set(hashes))
-    found: dict[str, np.ndarray] = {}
-    for chunk in _chunks(unique, LOOKUP_CHUNK):
+def _cached_blobs(session: Session, model: str, digests: list[str]) -> dict[str, bytes]:
+    """Stored vectors (raw float32 bytes) of the digests the cache holds for `model`."""
+    found: dict[str, bytes] = {}
+    for chunk in _chunks(digests, LOOKUP_CHUNK):
         rows = session.execute(
             select(EmbeddingCache.content_hash, EmbeddingCache.vector, EmbeddingCache.dim)
-            .where(EmbeddingCache.model == encoder.model_name, EmbeddingCache.content_hash.in_(chunk))
+            .where(EmbeddingCache.model == model, EmbeddingCache.content_hash.in_(chunk))
         )
         for digest, blob, dim in rows:
-            found[digest] = np.frombuffer(blob, dtype=np.float32, count=dim)
+            if len(blob) == 4 * dim:  # a row of another width is unusable: re-encode the text
+                found[digest] = bytes(blob)
+    return found
+
+
+def embed_with_cache(session: Session, encoder: Encoder, texts: list[str],
+                     progress: bool = False) -> tuple[np.ndarray, int]:
+    """Vectors for `texts` in order (float32, one row per text), and how many had to be encoded (cache misses).
+
+    Each distinct text is looked up once; the result is built by joining the stored rows' bytes, without a Python
+    object per vector, so a rebuild from a warm cache costs a few database round trips and one copy."""
+    if not texts:
+        return np.zeros((0, 0), dtype=np.float32), 0
+    hashes = [content_hash(t) for t in texts]
+    unique = sorted(set(hashes))
+    found = _cached_blobs(session, encoder.model_name, unique)
     missing = [h for h in unique if h not in found]
     if missing:
         text_of = dict(zip(hashes, texts))
-        vectors = encoder.encode([text_of[h] for h in missing], progress=progress)
-        for digest, vector in zip(missing, vectors):
-            found[digest] = vector
-            session.add(EmbeddingCache(model=encoder.model_name, content_hash=digest, dim=int(vector.shape[0]),
-                                       vector=vector.astype(np.float32).tobytes()))
-        session.flush()
-    if not texts:
-        return np.zeros((0, 0), dtype=np.float32), 0
-    return np.vstack([found[h] for h in hashes]).astype(np.float32), len(missing)
+        encoded = encoder.encode([text_of[h] for h in missing], progress=progress).astype(np.float32)
+        now = utcnow()
+        rows = []
+        for digest, vector in zip(missing, encoded):
+            found[digest] = vector.tobytes()
+            rows.append({"model": encoder.model_name, "content_hash": digest, "dim": int(vector.shape[0]),
+                         "vector": found[digest], "created_at": now})
+        for chunk in _chunks(rows, INSERT_CHUNK):
+            session.execute(insert(EmbeddingCache), chunk)
+    joined = bytearray().join(found[h] for h in hashes)  # a bytearray: the array below is writable
+    return np.frombuffer(joined, dtype=np.float32).reshape(len(hashes), -1), len(missing)

@@ -10,6 +10,7 @@ import pytest
 
 from indexer.backends.base import FACET_FIELDS, GeoFilter, IndexNotReady, SearchRequest
 from indexer.documents import SearchDocument
+from indexer.fusion import FUSION_WEIGHTS, RRF_K
 from vivier.geo import region_of
 
 
@@ -118,7 +119,8 @@ def test_hybrid_fuses_both_retrievals(backend, encoder):
     assert ids(response)[0] == "4"
     top = response.hits[0]
     assert top.keyword_rank is not None and top.dense_rank is not None
-    assert top.score == pytest.approx(1 / (60 + top.keyword_rank) + 1 / (60 + top.dense_rank))
+    assert top.score == pytest.approx(FUSION_WEIGHTS["keyword"] / (RRF_K + top.keyword_rank)
+                                      + FUSION_WEIGHTS["dense"] / (RRF_K + top.dense_rank))
     scores = [h.score for h in response.hits]
     assert scores == sorted(scores, reverse=True)
 
@@ -313,3 +315,24 @@ def test_a_long_need_is_searched_by_its_distinctive_terms(backend, encoder):
     text = filler + " Nous voulons des capteurs de remplissage pour les bornes de tri."
     response = search(backend, encoder, text, mode="keyword")
     assert "3" in ids(response)[:2]
+
+
+def test_embedded_rebuild_fails_cleanly_when_its_side_process_fails(tmp_path, encoder, corpus_vectors, monkeypatch):
+    """The documents file and vocabulary are written by a forked process: its failure fails the rebuild, removes
+    the partial generation and leaves the live one serving."""
+    from indexer import suggest
+    from indexer.backends.embedded import EmbeddedBackend
+
+    backend = EmbeddedBackend(tmp_path / "embedded")
+    backend.rebuild(CORPUS, corpus_vectors, {"model": "test"})
+    live = sorted(p.name for p in (tmp_path / "embedded").glob("gen-*"))
+    before = ids(search(backend, encoder, "cantine"))
+
+    def broken(texts):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(suggest, "build_vocabulary", broken)
+    with pytest.raises(RuntimeError, match="documents and vocabulary"):
+        backend.rebuild(CORPUS, corpus_vectors, {"model": "test"})
+    assert sorted(p.name for p in (tmp_path / "embedded").glob("gen-*")) == live
+    assert ids(search(backend, encoder, "cantine")) == before

@@ -45,3 +45,16 @@ def test_cache_reuses_vectors_by_model_and_content_hash(tmp_path, encoder):
     assert encoded_other == 2
     assert content_hash("a") != content_hash("b")
     database.dispose()
+
+
+def test_cache_serves_a_warm_rebuild_in_text_order_without_encoding(tmp_path, encoder):
+    database = Database(make_settings(tmp_path))
+    database.migrate()
+    texts = ["capteurs de remplissage", "portail famille", "extinction nocturne", "vidéoprotection"]
+    with database.session() as s:
+        first, encoded = embed_with_cache(s, encoder, texts)
+    with database.session() as s:  # every text cached and distinct: read straight from the stored rows
+        again, encoded_again = embed_with_cache(s, encoder, texts[::-1])
+    assert (encoded, encoded_again) == (4, 0)
+    assert np.array_equal(again, first[::-1]) and again.dtype == np.float32 and again.flags.writeable
+    database.dispose()

@@ -13,35 +13,46 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import multiprocessing
 import os
 import shutil
 import threading
 import time
 import uuid
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import tantivy
 
 from indexer.analysis import ANALYZER_NAME, analyze, french_analyzer, query_terms
 from indexer import suggest
+from indexer.backends import ann
 from indexer.backends.base import (DENSE_DEPTH, DENSE_MIN_SIMILARITY, FACET_FIELDS, KEYWORD_DEPTH, MAX_QUERY_TERMS,
                                    OPEN_SOURCE_VALUE, FacetValue, GeoFilter, Hit, IndexNotReady, SearchRequest,
                                    SearchResponse)
 from indexer.documents import SearchDocument
-from indexer.fusion import reciprocal_rank_fusion
+from indexer.fusion import FUSION_WEIGHTS, reciprocal_rank_fusion
 
-# BM25 weight per field: a term in the company name says more than one in the pitch, which says more than the
-# category labels, which say more than a long description (DESIGN: name > pitch > categories > description).
+# BM25 weight per field: the pitch says what a company does, the category labels and keywords say it in the
+# taxonomy's and the company's words, a long description says more than that. The name counts as much as the
+# categories, not more: names are mostly brands, and BM25's length normalisation already scores a need word in a
+# two-word name highly; at 4 a name match outranked pitches that answered the need (relevance evaluation,
+# benchmarks/RESULTS.md: keyword nDCG@10 0.739 -> 0.763, hybrid 0.748 -> 0.773 with the fusion below).
 FIELD_WEIGHTS: dict[str, float] = {
-    "name": 4.0,
+    "name": 2.0,
     "pitch": 2.5,
     "categories_text": 2.0,
     "keywords": 1.5,
     "description": 1.0,
 }
+# Share of a term's other matching fields added to its best field's score (dis_max tie breaker; 1 would be the plain
+# sum over fields). Measured with `vivier eval` on the fixture judgments, dense weight 0.5: keyword / hybrid
+# nDCG@10 0.757 / 0.774 at 0, 0.763 / 0.774 at 0.1, 0.773 / 0.769 at 0.3, 0.739 / 0.698 as a sum (weights 1, k 60).
+# At 0 a word in one field only (Voiria's "voirie") outranked documents matching the need in several fields.
+KEYWORD_TIE_BREAKER = 0.1
 # Typo tolerance: edit distance 1 on terms this long or longer, on one catch-all field, at a small constant
 # weight so that an exact match always outranks a near miss.
 FUZZY_MIN_TERM_LENGTH = 5
@@ -62,14 +73,44 @@ class RebuildInProgress(RuntimeError):
     """Another process is rebuilding this index."""
 
 
+def _start_in_child(work: Callable[[], None]) -> Callable[[], None]:
+    """Run `work` in a forked process and return a function that waits for it and raises if it failed. Where the
+    platform cannot fork, `work` runs at once and the returned function does nothing."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        work()
+        return lambda: None
+    process = multiprocessing.get_context("fork").Process(target=work, name="vivier-index-side-files", daemon=True)
+    process.start()
+
+    def wait() -> None:
+        process.join()
+        if process.exitcode != 0:
+            raise RuntimeError(f"writing the index's documents and vocabulary failed (exit code {process.exitcode})")
+
+    return wait
+
+
 def _schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_unsigned_field("ord", fast=True)
     for name in (*FIELD_WEIGHTS, FUZZY_FIELD):
-        builder.add_text_field(name, tokenizer_name=ANALYZER_NAME)
+        # Term frequencies without positions: no query here is a phrase, and positions are a third of the work.
+        builder.add_text_field(name, tokenizer_name=ANALYZER_NAME, index_option="freq")
     for facet in FACET_FIELDS:
-        builder.add_text_field(facet, tokenizer_name="raw")
+        builder.add_text_field(facet, tokenizer_name="raw", index_option="basic")
     return builder.build()
+
+
+def _facet_code_matrix(masks: list[np.ndarray], size: int) -> np.ndarray:
+    """(documents, most values per document) matrix of the positions in `masks` of each document's values; -1
+    pads documents with fewer values."""
+    if not masks:
+        return np.full((size, 1), -1, dtype=np.int32)
+    docs, values = np.nonzero(np.stack(masks, axis=1))  # sorted by document, then value
+    slots = np.arange(len(docs)) - np.searchsorted(docs, docs)  # rank of each value within its document
+    codes = np.full((size, max(1, int(slots.max(initial=0)) + 1)), -1, dtype=np.int32)
+    codes[docs, slots] = values
+    return codes
 
 
 def _facet_values(document: SearchDocument, facet: str) -> tuple[str, ...]:
@@ -96,6 +137,11 @@ class _Snapshot:
     meta: dict[str, Any]
     coordinates: np.ndarray  # (documents, 2) latitude, longitude in radians; NaN where unknown
     vocabulary: suggest.Vocabulary
+    # Cluster index of the passages (indexer.backends.ann) when the index is large; None: exact dense search.
+    ann_index: ann.PassageIndex | None = None
+    # facet -> (documents, most values per document) value codes, positions in facet_masks[facet]; -1: none.
+    # Built on first use from facet_masks: counting a facet is then one bincount instead of a mask per value.
+    facet_codes: dict[str, np.ndarray] = dataclass_field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -176,10 +222,31 @@ class EmbeddedBackend:
     def _write_generation(self, target: Path, documents: Sequence[SearchDocument], vectors: np.ndarray,
                           meta: Mapping[str, Any]) -> None:
         (target / "tantivy").mkdir(parents=True)
+
+        def write_side_files() -> None:
+            (target / "docs.json").write_text(json.dumps([d.to_dict() for d in documents], ensure_ascii=False))
+            vocabulary = suggest.build_vocabulary(
+                " ".join((d.name, d.pitch, d.category_text, " ".join(d.keywords), d.description)) for d in documents)
+            (target / "vocabulary.json").write_text(json.dumps(vocabulary.to_dict(), ensure_ascii=False))
+
+        # The documents file and the vocabulary are pure Python work: a second process writes them while this one
+        # feeds tantivy and writes the vectors (a third of a 100k-profile build on 2 cores).
+        side_files = _start_in_child(write_side_files)
+        try:
+            self._write_index(target, documents, vectors)
+        finally:
+            side_files()
+        full_meta = {**meta, "format": FORMAT_VERSION, "documents": len(documents),
+                     "passages": int(vectors.shape[0]), "dimension": int(vectors.shape[1]) if vectors.ndim == 2 else 0,
+                     "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        (target / "meta.json").write_text(json.dumps(full_meta, ensure_ascii=False, indent=1))
+
+    def _write_index(self, target: Path, documents: Sequence[SearchDocument], vectors: np.ndarray) -> None:
         schema = _schema()
         index = tantivy.Index(schema, path=str(target / "tantivy"))
         index.register_tokenizer(ANALYZER_NAME, french_analyzer())
-        writer = index.writer(heap_size=128_000_000, num_threads=1)
+        # Two indexing threads: analysis is most of a build's work, and the Python loop feeding it is far lighter.
+        writer = index.writer(heap_size=128_000_000, num_threads=min(2, os.cpu_count() or 1))
         for ord_, doc in enumerate(documents):
             fields: dict[str, Any] = {
                 "name": doc.name, "pitch": doc.pitch, "categories_text": doc.category_text,
@@ -197,14 +264,7 @@ class EmbeddedBackend:
         writer.commit()
         writer.wait_merging_threads()
         np.save(target / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32))
-        (target / "docs.json").write_text(json.dumps([d.to_dict() for d in documents], ensure_ascii=False))
-        vocabulary = suggest.build_vocabulary(
-            " ".join((d.name, d.pitch, d.category_text, " ".join(d.keywords), d.description)) for d in documents)
-        (target / "vocabulary.json").write_text(json.dumps(vocabulary.to_dict(), ensure_ascii=False))
-        full_meta = {**meta, "format": FORMAT_VERSION, "documents": len(documents),
-                     "passages": int(vectors.shape[0]), "dimension": int(vectors.shape[1]) if vectors.ndim == 2 else 0,
-                     "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-        (target / "meta.json").write_text(json.dumps(full_meta, ensure_ascii=False, indent=1))
+        ann.save(target, vectors)
 
     def _collect_garbage(self, live: str) -> None:
         generations = sorted(p for p in self.root.glob("gen-*") if p.is_dir() and p.name != live)
@@ -219,7 +279,9 @@ class EmbeddedBackend:
         index = tantivy.Index.open(str(target / "tantivy"))
         index.register_tokenizer(ANALYZER_NAME, french_analyzer())
         documents = [SearchDocument.from_dict(d) for d in json.loads((target / "docs.json").read_text())]
-        vectors = np.load(target / "vectors.npy")
+        # A large index searches its cluster-ordered copy (indexer.backends.ann): this matrix is then only read
+        # row by row, so it is mapped rather than loaded.
+        vectors = ann.map_rows(target / "vectors.npy") if ann.present(target) else np.load(target / "vectors.npy")
         meta = json.loads((target / "meta.json").read_text())
         if meta.get("format") != FORMAT_VERSION:
             raise IndexNotReady(f"the index under {self.root} has format {meta.get('format')}, this version reads "
@@ -244,7 +306,8 @@ class EmbeddedBackend:
                         mask = facet_masks[facet][value] = np.zeros(len(documents), dtype=bool)
                     mask[ord_] = True
         return _Snapshot(generation, index, index.schema, documents, {d: i for i, d in enumerate(ids)}, vectors,
-                         starts, id_order, name_order, facet_masks, meta, coordinates, vocabulary)
+                         starts, id_order, name_order, facet_masks, meta, coordinates, vocabulary,
+                         ann.load(target, starts, int(vectors.shape[0])))
 
     def _current(self) -> _Snapshot:
         pointer = self.root / "CURRENT"
@@ -263,9 +326,11 @@ class EmbeddedBackend:
     def _keyword_query(self, snap: _Snapshot, terms: list[str]) -> tantivy.Query:
         clauses = []
         for term in terms:
-            for field, weight in FIELD_WEIGHTS.items():
-                clauses.append((tantivy.Occur.Should, tantivy.Query.boost_query(
-                    tantivy.Query.term_query(snap.schema, field, term), weight)))
+            # A term counts once per document, in its best field: one word repeated in the name, pitch and
+            # keywords must not outweigh a document that matches more of the query's words.
+            clauses.append((tantivy.Occur.Should, tantivy.Query.disjunction_max_query(
+                [tantivy.Query.boost_query(tantivy.Query.term_query(snap.schema, field, term), weight)
+                 for field, weight in FIELD_WEIGHTS.items()], tie_breaker=KEYWORD_TIE_BREAKER)))
             if len(term) >= FUZZY_MIN_TERM_LENGTH:
                 clauses.append((tantivy.Occur.Should, tantivy.Query.boost_query(
                     tantivy.Query.fuzzy_term_query(snap.schema, FUZZY_FIELD, term, distance=1), FUZZY_WEIGHT)))
@@ -300,18 +365,24 @@ class EmbeddedBackend:
         if not hits:
             return []
         ords = searcher.fast_field_values("ord", [address for _, address in hits])
-        scored = sorted(zip((-score for score, _ in hits), (snap.id_order[o] for o in ords), ords))
-        ranking = [int(o) for _, _, o in scored]
+        ords = np.asarray(ords, dtype=np.int64)  # by score, then id, then ord (one vectorised sort)
+        ranking = ords[np.lexsort((ords, snap.id_order[ords], -np.array([score for score, _ in hits])))].tolist()
         if near_mask is not None:
             ranking = [o for o in ranking if near_mask[o]][:KEYWORD_DEPTH]
         return ranking
 
     def _document_similarities(self, snap: _Snapshot, vector: np.ndarray) -> np.ndarray:
-        """Best passage's cosine per document; for a multi-row query, the mean over rows of that best cosine."""
+        """Best passage's cosine per document; for a multi-row query, the mean over rows of that best cosine.
+        A large index (with a cluster index) computes it only for the documents its clusters find: -inf elsewhere."""
         query = np.atleast_2d(vector).astype(np.float32)
         if snap.size == 0:
             return np.zeros(0, dtype=np.float32)
-        passage_scores = snap.vectors @ query.T  # (passages, rows)
+        with ann.query_blas_threads():
+            if snap.ann_index is not None:
+                similarities = np.full(snap.size, -np.inf, dtype=np.float32)
+                ann.fill_similarities(snap.ann_index, query, similarities)
+                return similarities
+            passage_scores = snap.vectors @ query.T  # (passages, rows)
         return np.maximum.reduceat(passage_scores, snap.passage_starts, axis=0).mean(axis=1)
 
     @staticmethod
@@ -334,9 +405,13 @@ class EmbeddedBackend:
         rarest = set(sorted(known, key=lambda t: (frequencies[t], t))[:MAX_QUERY_TERMS])
         return [t for t in known if t in rarest]
 
-    def _dense_ranking(self, snap: _Snapshot, similarities: np.ndarray | None, mask: np.ndarray) -> list[int]:
+    def _dense_ranking(self, snap: _Snapshot, similarities: np.ndarray | None, mask: np.ndarray,
+                       query_vector: np.ndarray | None = None) -> list[int]:
         if similarities is None or snap.size == 0:
             return []
+        if snap.ann_index is not None and query_vector is not None and not mask.all():
+            with ann.query_blas_threads():  # the filter's own candidates (exact when it keeps few documents)
+                ann.fill_similarities(snap.ann_index, query_vector, similarities, mask)
         eligible = np.nonzero(mask & (similarities >= DENSE_MIN_SIMILARITY))[0]
         if eligible.size > DENSE_DEPTH:
             top = np.argpartition(-similarities[eligible], DENSE_DEPTH - 1)[:DENSE_DEPTH]
@@ -354,7 +429,8 @@ class EmbeddedBackend:
             with np.errstate(invalid="ignore"):
                 near_mask = distances <= request.near.radius_km
         use_keyword = request.mode in ("hybrid", "keyword") and bool(terms)
-        use_dense = request.mode in ("hybrid", "dense") and request.query_vector is not None and bool(request.text.strip())
+        use_dense = (request.mode in ("hybrid", "dense") and request.query_vector is not None
+                     and bool(request.text.strip()))
         query = self._keyword_query(snap, terms) if use_keyword else None
         similarities = self._document_similarities(snap, request.query_vector) if use_dense else None
         has_query = bool(request.text.strip())
@@ -366,7 +442,7 @@ class EmbeddedBackend:
             if not has_query:
                 return mask, [], []
             keyword = self._keyword_ranking(snap, query, active, near_mask)
-            dense = self._dense_ranking(snap, similarities, mask)
+            dense = self._dense_ranking(snap, similarities, mask, request.query_vector)
             found = np.zeros(snap.size, dtype=bool)
             found[keyword] = True
             found[dense] = True
@@ -376,10 +452,11 @@ class EmbeddedBackend:
         if has_query:
             # Fuse by document id so that the shared fusion code breaks ties by id, as the contract says.
             fused = reciprocal_rank_fusion([[snap.documents[o].id for o in keyword],
-                                            [snap.documents[o].id for o in dense]])
+                                            [snap.documents[o].id for o in dense]],
+                                           weights=(FUSION_WEIGHTS["keyword"], FUSION_WEIGHTS["dense"]))
             ranked = [(snap.id_to_ord[doc_id], score) for doc_id, score in fused]
         else:
-            ranked = [(int(o), 0.0) for o in snap.name_order if main_set[o]]
+            ranked = [(o, 0.0) for o in snap.name_order[main_set[snap.name_order]].tolist()]
 
         facets: dict[str, list[FacetValue]] = {}
         for facet in FACET_FIELDS:
@@ -388,8 +465,7 @@ class EmbeddedBackend:
                 scope, _, _ = members({f: v for f, v in filters.items() if f != facet})
             selected = set(filters.get(facet, ()))
             values = []
-            for value, mask in snap.facet_masks[facet].items():
-                count = int(np.count_nonzero(mask & scope))
+            for value, count in zip(snap.facet_masks[facet], self._facet_counts(snap, facet, scope).tolist()):
                 if count or value in selected:
                     values.append(FacetValue(value, count, value in selected))
             for value in selected - set(snap.facet_masks[facet]):
@@ -400,6 +476,10 @@ class EmbeddedBackend:
         start = (page - 1) * request.per_page
         keyword_rank = {o: r for r, o in enumerate(keyword, start=1)}
         dense_rank = {o: r for r, o in enumerate(dense, start=1)}
+        if similarities is not None and snap.ann_index is not None:  # exact similarity of every hit shown
+            with ann.query_blas_threads():
+                ann.fill_similarities(snap.ann_index, request.query_vector, similarities,
+                                      docs=np.array([o for o, _ in ranked[start:start + request.per_page]], np.int64))
         hits = []
         for ord_, score in ranked[start:start + request.per_page]:
             document = snap.documents[ord_]
@@ -424,10 +504,21 @@ class EmbeddedBackend:
         return SearchResponse(total=len(ranked), hits=hits, facets=facets, page=page, per_page=request.per_page,
                               suggestion=suggestion)
 
+    @staticmethod
+    def _facet_counts(snap: _Snapshot, facet: str, scope: np.ndarray) -> np.ndarray:
+        """Documents of `scope` (a boolean array) holding each value of `facet`, in facet_masks order."""
+        codes = snap.facet_codes.get(facet)
+        if codes is None:
+            codes = snap.facet_codes[facet] = _facet_code_matrix(list(snap.facet_masks[facet].values()), snap.size)
+        block = codes[np.flatnonzero(scope)].ravel()
+        return np.bincount(block[block >= 0], minlength=len(snap.facet_masks[facet]))
+
     def _best_passage(self, snap: _Snapshot, ord_: int, vector: np.ndarray) -> str:
         start = int(snap.passage_starts[ord_])
         document = snap.documents[ord_]
-        scores = snap.vectors[start:start + len(document.passages)] @ np.atleast_2d(vector).astype(np.float32).T
+        rows = (ann.passage_rows(snap.ann_index, start, len(document.passages)) if snap.ann_index is not None
+                else snap.vectors[start:start + len(document.passages)])
+        scores = rows @ np.atleast_2d(vector).astype(np.float32).T
         return document.passages[int(np.argmax(scores.mean(axis=1)))]
 
     def _explain(self, snap: _Snapshot, query: tantivy.Query, terms: list[str], hits: list[Hit]) -> None:
