@@ -100,7 +100,8 @@ def _department_map(response: SearchResponse, q: str, filters: dict, mode: str, 
 
     counts = {fv.value: fv.count for fv in response.facets.get("department", ())}
     return department_map(
-        counts, href=lambda code: "?" + urlencode(query_string(q, with_filter(filters, "department", code), None, mode)),
+        counts,
+        href=lambda code: "?" + urlencode(query_string(q, with_filter(filters, "department", code), None, mode)),
         selected=set(filters.get("department", ())), title="Fournisseurs trouvés par département")
 
 
