@@ -88,3 +88,10 @@ def test_accents_plurals_and_elision_are_optional(client):
     assert reference
     assert hit_names(page(client, q="eclairages publics", mode="keyword")) == reference
     assert hit_names(page(client, q="ECLAIRAGE PUBLIC", mode="keyword")) == reference
+
+
+def test_supplier_page_shows_its_position_on_a_map(client):
+    html = unescape(client.get("/fournisseurs/cantine-facile").get_data(as_text=True))
+    figure = re.search(r'<figure class="position-map">(.*?)</figure>', html, re.S)
+    assert figure and "<svg" in figure.group(1) and "<circle" in figure.group(1)
+    assert "Position : Laval" in figure.group(1)

@@ -142,6 +142,7 @@ class _Snapshot:
     # facet -> (documents, most values per document) value codes, positions in facet_masks[facet]; -1: none.
     # Built on first use from facet_masks: counting a facet is then one bincount instead of a mask per value.
     facet_codes: dict[str, np.ndarray] = dataclass_field(default_factory=dict)
+    ids: list[str] = dataclass_field(default_factory=list)  # document id by ord
 
     @property
     def size(self) -> int:
@@ -307,7 +308,7 @@ class EmbeddedBackend:
                     mask[ord_] = True
         return _Snapshot(generation, index, index.schema, documents, {d: i for i, d in enumerate(ids)}, vectors,
                          starts, id_order, name_order, facet_masks, meta, coordinates, vocabulary,
-                         ann.load(target, starts, int(vectors.shape[0])))
+                         ann.load(target, starts, int(vectors.shape[0])), ids=ids)
 
     def _current(self) -> _Snapshot:
         pointer = self.root / "CURRENT"
@@ -451,8 +452,7 @@ class EmbeddedBackend:
         main_set, keyword, dense = members(filters)
         if has_query:
             # Fuse by document id so that the shared fusion code breaks ties by id, as the contract says.
-            fused = reciprocal_rank_fusion([[snap.documents[o].id for o in keyword],
-                                            [snap.documents[o].id for o in dense]],
+            fused = reciprocal_rank_fusion([[snap.ids[o] for o in keyword], [snap.ids[o] for o in dense]],
                                            weights=(FUSION_WEIGHTS["keyword"], FUSION_WEIGHTS["dense"]))
             ranked = [(snap.id_to_ord[doc_id], score) for doc_id, score in fused]
         else:
@@ -536,12 +536,20 @@ class EmbeddedBackend:
             doc = hit.document
             texts = {"name": doc.name, "pitch": doc.pitch, "categories_text": doc.category_text,
                      "keywords": " ; ".join(doc.keywords), "description": doc.description}
-            hit.matched_fields = [f for f, text in texts.items() if term_set.intersection(analyze(text))]
-            for field, generator in generators.items():
-                if field in hit.matched_fields:
-                    snippet = generator.snippet_from_doc(tantivy.Document(**{field: texts[field]}))
-                    if snippet.highlighted():
-                        hit.highlights[field] = snippet.to_html()
+            matched = set()
+            for field, text in texts.items():
+                generator = generators.get(field)
+                if generator is None:  # short fields: analysing them is cheaper than a snippet
+                    if term_set.intersection(analyze(text)):
+                        matched.add(field)
+                    continue
+                # The snippet's highlights are exactly the query's terms found in the field: no second analysis
+                # of a long description.
+                snippet = generator.snippet_from_doc(tantivy.Document(**{field: text}))
+                if snippet.highlighted():
+                    matched.add(field)
+                    hit.highlights[field] = snippet.to_html()
+            hit.matched_fields = [f for f in texts if f in matched]
 
     # -- other reads --------------------------------------------------------------------------------------------
     def get(self, doc_id: str) -> SearchDocument | None:
