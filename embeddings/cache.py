@@ -28,15 +28,27 @@ def _chunks(items: list, size: int) -> Iterable[list]:
         yield items[start:start + size]
 
 
+def _lookup_rows(session: Session, model: str, chunk: list[str]) -> Iterable[tuple[str, bytes, int]]:
+    """(hash, vector bytes, dim) rows for one chunk of hashes. On SQLite the statement goes straight to the driver:
+    building and compiling a 2,000-parameter expression 150 times cost more than the lookups themselves (3 s of
+    a 100k-profile rebuild's 5)."""
+    if session.get_bind().dialect.name == "sqlite":
+        table = EmbeddingCache.__tablename__
+        sql = (f"SELECT content_hash, vector, dim FROM {table} "
+               f"WHERE model = ? AND content_hash IN ({','.join('?' * len(chunk))})")
+        driver = session.connection().connection.driver_connection  # the session's own sqlite3 connection
+        return driver.execute(sql, (model, *chunk)).fetchall()
+    return session.execute(
+        select(EmbeddingCache.content_hash, EmbeddingCache.vector, EmbeddingCache.dim)
+        .where(EmbeddingCache.model == model, EmbeddingCache.content_hash.in_(chunk))
+    )
+
+
 def _cached_blobs(session: Session, model: str, digests: list[str]) -> dict[str, bytes]:
     """Stored vectors (raw float32 bytes) of the digests the cache holds for `model`."""
     found: dict[str, bytes] = {}
     for chunk in _chunks(digests, LOOKUP_CHUNK):
-        rows = session.execute(
-            select(EmbeddingCache.content_hash, EmbeddingCache.vector, EmbeddingCache.dim)
-            .where(EmbeddingCache.model == model, EmbeddingCache.content_hash.in_(chunk))
-        )
-        for digest, blob, dim in rows:
+        for digest, blob, dim in _lookup_rows(session, model, chunk):
             if len(blob) == 4 * dim:  # a row of another width is unusable: re-encode the text
                 found[digest] = bytes(blob)
     return found
