@@ -11,7 +11,6 @@ import bisect
 import csv
 import gzip
 import io
-import math
 import re
 import threading
 import unicodedata
@@ -21,11 +20,9 @@ from importlib import resources
 
 from rapidfuzz import fuzz, process
 
-from vivier.geo import DEPARTMENTS, department_from_postcode
+from vivier.geo import DEPARTMENTS, department_from_postcode, haversine_km  # noqa: F401 - part of this API
 
 DATA_FILE = "data/communes.csv.gz"
-# Mean Earth radius (IUGG), in km: the usual figure for great-circle distances.
-EARTH_RADIUS_KM = 6371.0088
 # Fuzzy scores (rapidfuzz ratio, 0-100). Suggestions go lower than a resolution: a list can show near misses,
 # but find() must not turn "Lion" into "Clion" (ratio 89): "Bordeau" for "Bordeaux" (93) is its kind of slip.
 SUGGESTION_MIN_SCORE = 70
@@ -274,14 +271,6 @@ def find(text: str | None) -> Commune | None:
 def candidates(text: str | None, limit: int = 10) -> list[Commune]:
     """Ranked suggestions for an autocomplete or a "did you mean"; see CommuneTable.candidates."""
     return table().candidates(text, limit)
-
-
-def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in kilometres."""
-    phi1, phi2 = math.radians(lat1), math.radians(lat2)
-    dphi, dlambda = phi2 - phi1, math.radians(lon2 - lon1)
-    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
 
 
 def centroid_for(insee_code: str | None = None, postcode: str | None = None,

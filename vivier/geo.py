@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
+# Mean Earth radius (IUGG), km.
+EARTH_RADIUS_KM = 6371.0088
+
 # code -> (name, region)
 DEPARTMENTS: dict[str, tuple[str, str]] = {
     "01": ("Ain", "Auvergne-Rhône-Alpes"), "02": ("Aisne", "Hauts-de-France"),
@@ -97,3 +102,11 @@ def region_of(department: str | None) -> str | None:
 def department_name(department: str | None) -> str | None:
     entry = DEPARTMENTS.get(department or "")
     return entry[0] if entry else None
+
+
+def haversine_km(lat1, lon1, lat2, lon2):
+    """Great-circle distance in kilometres between points in degrees; numbers or numpy arrays (broadcast), NaN
+    where a coordinate is NaN."""
+    phi1, phi2 = np.radians(lat1), np.radians(lat2)
+    a = np.sin((phi2 - phi1) / 2) ** 2 + np.cos(phi1) * np.cos(phi2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(a, 1.0)))

@@ -35,6 +35,7 @@ from indexer.backends.base import (DENSE_DEPTH, DENSE_MIN_SIMILARITY, FACET_FIEL
                                    SearchResponse)
 from indexer.documents import SearchDocument
 from indexer.fusion import FUSION_WEIGHTS, reciprocal_rank_fusion
+from vivier.geo import haversine_km
 
 # BM25 weight per field: the pitch says what a company does, the category labels and keywords say it in the
 # taxonomy's and the company's words, a long description says more than that. The name counts as much as the
@@ -64,7 +65,6 @@ KEEP_GENERATIONS = 2
 SNIPPET_CHARS = {"name": 200, "pitch": 300, "description": 240}
 # Version 2: region and open-source facets, vocabulary for suggestions. Older generations must be rebuilt.
 FORMAT_VERSION = 2
-EARTH_RADIUS_KM = 6371.0088
 # Meta keys a generation computes itself (not carried over from the previous generation by an update).
 _DERIVED_META = ("format", "documents", "passages", "dimension", "built_at")
 
@@ -135,7 +135,7 @@ class _Snapshot:
     name_order: np.ndarray  # ords sorted by name, for empty queries
     facet_masks: dict[str, dict[str, np.ndarray]]
     meta: dict[str, Any]
-    coordinates: np.ndarray  # (documents, 2) latitude, longitude in radians; NaN where unknown
+    coordinates: np.ndarray  # (documents, 2) latitude, longitude in degrees; NaN where unknown
     vocabulary: suggest.Vocabulary
     # Cluster index of the passages (indexer.backends.ann) when the index is large; None: exact dense search.
     ann_index: ann.PassageIndex | None = None
@@ -288,9 +288,9 @@ class EmbeddedBackend:
             raise IndexNotReady(f"the index under {self.root} has format {meta.get('format')}, this version reads "
                                 f"{FORMAT_VERSION}: run `vivier index build`")
         vocabulary = suggest.Vocabulary.from_dict(json.loads((target / "vocabulary.json").read_text()))
-        coordinates = np.radians(np.array(
+        coordinates = np.array(
             [(d.latitude if d.latitude is not None else np.nan, d.longitude if d.longitude is not None else np.nan)
-             for d in documents], dtype=np.float64).reshape(-1, 2))
+             for d in documents], dtype=np.float64).reshape(-1, 2)
         counts = np.array([len(d.passages) for d in documents], dtype=np.int64)
         starts = np.concatenate(([0], np.cumsum(counts)[:-1])) if len(documents) else np.zeros(0, np.int64)
         ids = [d.id for d in documents]
@@ -388,11 +388,8 @@ class EmbeddedBackend:
 
     @staticmethod
     def _distance_km(snap: _Snapshot, near: GeoFilter) -> np.ndarray:
-        """Great-circle (haversine) distance of every document to the point; NaN for documents without coordinates."""
-        lat0, lon0 = np.radians(near.latitude), np.radians(near.longitude)
-        lat, lon = snap.coordinates[:, 0], snap.coordinates[:, 1]
-        a = np.sin((lat - lat0) / 2) ** 2 + np.cos(lat0) * np.cos(lat) * np.sin((lon - lon0) / 2) ** 2
-        return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+        """Great-circle distance of every document to the point; NaN for documents without coordinates."""
+        return haversine_km(near.latitude, near.longitude, snap.coordinates[:, 0], snap.coordinates[:, 1])
 
     def _keyword_terms(self, snap: _Snapshot, text: str) -> list[str]:
         """Analysed query terms. A long need keeps the MAX_QUERY_TERMS rarest terms the index knows, so that a
@@ -497,8 +494,8 @@ class EmbeddedBackend:
             searcher = snap.index.searcher()
 
             def found(word: str) -> bool:  # a stop word, or a word whose stem is indexed ("cantines")
-                terms = analyze(word)
-                return not terms or any(searcher.doc_freq(FUZZY_FIELD, term) for term in terms)
+                stems = analyze(word)
+                return not stems or any(searcher.doc_freq(FUZZY_FIELD, stem) for stem in stems)
 
             suggestion = suggest.suggest_query(request.text, snap.vocabulary, found)
         return SearchResponse(total=len(ranked), hits=hits, facets=facets, page=page, per_page=request.per_page,

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
-from search_app.views.suppliers import _merged_target
+from search_app.views.suppliers import merged_target
 from vivier.models import SEARCHABLE_STATUSES, STATUS_MERGED, Supplier
 
 bp = Blueprint("shortlist", __name__)
@@ -100,7 +100,7 @@ def resolve_shortlist(session: Session, ids: list[str]) -> Shortlist:
     for slug in ids:
         supplier = rows.get(slug)
         if supplier is not None and supplier.status == STATUS_MERGED:
-            supplier = _merged_target(session, supplier)
+            supplier = merged_target(session, supplier)
         if supplier is None or supplier.status not in SEARCHABLE_STATUSES:
             shortlist.missing.append(slug)
             continue

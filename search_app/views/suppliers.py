@@ -24,7 +24,7 @@ FIELD_LABELS = {
 }
 
 
-def _merged_target(session, supplier: Supplier) -> Supplier | None:
+def merged_target(session, supplier: Supplier) -> Supplier | None:
     """The live supplier a merged one was folded into, following a short chain."""
     for _ in range(MAX_REDIRECT_CHAIN):
         if supplier is None or supplier.status != STATUS_MERGED or supplier.merged_into_id is None:
@@ -41,7 +41,7 @@ def detail(slug: str):
             select(Supplier).options(selectinload(Supplier.provenance)).where(Supplier.slug == slug[:120])
         )
         if supplier is not None and supplier.status == STATUS_MERGED:
-            target = _merged_target(session, supplier)
+            target = merged_target(session, supplier)
             if target is not None:  # the company's profile lives on under another address
                 return redirect(url_for("suppliers.detail", slug=target.slug), code=301)
         if supplier is None or supplier.status not in SEARCHABLE_STATUSES:
