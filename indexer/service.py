@@ -13,7 +13,9 @@ from indexer.backends.base import FACET_FIELDS, MODES, GeoFilter, SearchRequest,
 from indexer.documents import PASSAGE_MAX_WORDS, split_passages
 from vivier.config import Settings
 
-MAX_PER_PAGE = 100
+# Results one call returns at most: a page shows 20, an export reads its 500 rows in one call (one query
+# embedding, one retrieval) rather than page by page.
+MAX_PER_PAGE = 500
 # Pages beyond this are not useful to a person and only cost the server.
 MAX_PAGE = 50
 # Values per facet in a request: more is not a real selection.

@@ -30,9 +30,9 @@ from vivier.text import fold, slugify
 
 bp = Blueprint("exports", __name__)
 
-# Rows exported from a search: five pages of the search service. Beyond that a list is no longer a sourcing
-# shortlist, and the cap bounds the cost of one export.
-MAX_EXPORT_ROWS = 500
+# Rows exported from a search: the most one call to the search service returns. Beyond that a list is no longer a
+# sourcing shortlist, and the cap bounds the cost of one export.
+MAX_EXPORT_ROWS = MAX_PER_PAGE
 # French spreadsheets use the comma as decimal separator and expect ';' between fields.
 CSV_DELIMITER = ";"
 # UTF-8 with a byte-order mark: without it, Excel opens UTF-8 files as Windows-1252 and garbles accents.
@@ -130,19 +130,11 @@ def supplier_link(slug: str) -> str:
 
 
 def ranked_search_ids(args: dict) -> tuple[int, list[str], Place | None]:
-    """Total matches, the ids of the first MAX_EXPORT_ROWS in ranked order (page by page of the service, as the
-    search page runs it) and the commune the search was restricted around."""
+    """Total matches, the ids of the first MAX_EXPORT_ROWS in ranked order (the search page's search, in one call)
+    and the commune the search was restricted around."""
     service = current_app.extensions["vivier"]["search"]
-    ids: list[str] = []
-    page, total, place = 1, 0, None
-    while len(ids) < MAX_EXPORT_ROWS:
-        response, place = run_search(service, args, page=page, per_page=MAX_PER_PAGE)
-        total = response.total
-        ids.extend(hit.id for hit in response.hits)
-        if not response.hits or page * MAX_PER_PAGE >= total:
-            break
-        page += 1
-    return total, list(dict.fromkeys(ids))[:MAX_EXPORT_ROWS], place
+    response, place = run_search(service, args, page=1, per_page=MAX_EXPORT_ROWS)
+    return response.total, [hit.id for hit in response.hits], place
 
 
 def search_rows(ids: list[str]) -> list[ExportRow]:
