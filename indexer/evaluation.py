@@ -341,6 +341,7 @@ def format_per_query(report: EvaluationReport, width: int = 46) -> str:
     rows = [header]
     for r in report.results:
         query = r.judgment.query if len(r.judgment.query) <= width else r.judgment.query[:width - 1] + "…"
-        cells = "".join("  " + "/".join(f"{r.metrics[mode][m]:.2f}" for m in METRICS).ljust(20) for mode in report.modes)
+        cells = "".join("  " + "/".join(f"{r.metrics[mode][m]:.2f}" for m in METRICS).ljust(20)
+                        for mode in report.modes)
         rows.append(f"{r.judgment.line:>4}  {query:<{width}}{cells}")
     return "\n".join(rows)
