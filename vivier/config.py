@@ -6,6 +6,7 @@ Invalid values raise ConfigError at start-up with a message naming the variable.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
@@ -15,6 +16,9 @@ from typing import Mapping
 DEFAULT_QUERY_MAX_CHARS = 30_000
 DEFAULT_MODEL = "packaged:all-MiniLM-L6-v2"
 BACKENDS = ("embedded", "elasticsearch")
+# dense_vector index_options types an operator may choose (Elasticsearch 8.15+); int8_hnsw quarters vector memory
+# for a recall loss the fusion hardly sees.
+ES_VECTOR_INDEX_TYPES = ("hnsw", "int8_hnsw", "int4_hnsw", "bbq_hnsw", "flat", "int8_flat", "int4_flat", "bbq_flat")
 
 
 class ConfigError(ValueError):
@@ -28,6 +32,13 @@ class Settings:
     embedding_model: str = DEFAULT_MODEL
     backend: str = "embedded"
     elasticsearch_url: str | None = None
+    # Index names start with this prefix (`{prefix}-profiles-v{mapping}-{timestamp}`, alias `{prefix}-profiles`).
+    elasticsearch_prefix: str = "vivier"
+    elasticsearch_vector_index: str = "int8_hnsw"
+    # Previous indices kept behind the live one, for `vivier index rollback`; older ones are deleted.
+    elasticsearch_keep: int = 2
+    # Seconds a request may take before it counts as failed (and is retried).
+    elasticsearch_timeout: float = 10.0
     query_max_chars: int = DEFAULT_QUERY_MAX_CHARS
     query_threads: int = 1
     # A source file to register before crawling (crawler.sources); `vivier crawl --sources` overrides it.
@@ -80,12 +91,23 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(f"VIVIER_SEARCH_BACKEND must be one of {', '.join(BACKENDS)}, got {backend!r}")
     if backend == "elasticsearch" and not elasticsearch_url:
         raise ConfigError("VIVIER_SEARCH_BACKEND=elasticsearch needs ELASTICSEARCH_URL")
+    prefix = env.get("VIVIER_ES_PREFIX") or "vivier"
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", prefix):
+        raise ConfigError(f"VIVIER_ES_PREFIX must be lower-case letters, digits, '-' or '_', got {prefix!r}")
+    vector_index = env.get("VIVIER_ES_VECTOR_INDEX") or "int8_hnsw"
+    if vector_index not in ES_VECTOR_INDEX_TYPES:
+        raise ConfigError(f"VIVIER_ES_VECTOR_INDEX must be one of {', '.join(ES_VECTOR_INDEX_TYPES)}, "
+                          f"got {vector_index!r}")
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
         embedding_model=env.get("VIVIER_EMBEDDING_MODEL") or DEFAULT_MODEL,
         backend=backend,
         elasticsearch_url=elasticsearch_url,
+        elasticsearch_prefix=prefix,
+        elasticsearch_vector_index=vector_index,
+        elasticsearch_keep=_int(env, "VIVIER_ES_KEEP", 2, minimum=0),
+        elasticsearch_timeout=float(_int(env, "VIVIER_ES_TIMEOUT", 10)),
         query_max_chars=_int(env, "VIVIER_QUERY_MAX_CHARS", DEFAULT_QUERY_MAX_CHARS, minimum=10),
         query_threads=_int(env, "VIVIER_QUERY_THREADS", 1),
         sources_file=Path(env["VIVIER_SOURCES_FILE"]).expanduser().resolve() if env.get("VIVIER_SOURCES_FILE")

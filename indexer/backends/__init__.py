@@ -10,4 +10,8 @@ def make_backend(settings: Settings):
         from indexer.backends.embedded import EmbeddedBackend
 
         return EmbeddedBackend(settings.index_dir / "embedded")
+    if settings.backend == "elasticsearch":
+        from indexer.backends.elasticsearch import ElasticsearchBackend
+
+        return ElasticsearchBackend.from_settings(settings)
     raise NotImplementedError(f"search backend {settings.backend!r} is not available yet")

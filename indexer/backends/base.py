@@ -106,6 +106,15 @@ class IndexNotReady(RuntimeError):
     """No index has been built yet."""
 
 
+class SearchUnavailable(RuntimeError):
+    """The search service cannot answer now (a remote backend refused, timed out or is overloaded after retries).
+    Pages that search answer HTTP 503; the rest of the site keeps working."""
+
+
+class RebuildInProgress(RuntimeError):
+    """Another process is rebuilding this index."""
+
+
 class SearchBackend(Protocol):
     def rebuild(self, documents: Sequence[SearchDocument], passage_vectors: np.ndarray,
                 meta: Mapping[str, Any]) -> None:

@@ -31,8 +31,8 @@ from indexer.analysis import ANALYZER_NAME, analyze, french_analyzer, query_term
 from indexer import suggest
 from indexer.backends import ann
 from indexer.backends.base import (DENSE_DEPTH, DENSE_MIN_SIMILARITY, FACET_FIELDS, KEYWORD_DEPTH, MAX_QUERY_TERMS,
-                                   OPEN_SOURCE_VALUE, FacetValue, GeoFilter, Hit, IndexNotReady, SearchRequest,
-                                   SearchResponse)
+                                   OPEN_SOURCE_VALUE, FacetValue, GeoFilter, Hit, IndexNotReady, RebuildInProgress,
+                                   SearchRequest, SearchResponse)
 from indexer.documents import SearchDocument
 from indexer.fusion import FUSION_WEIGHTS, reciprocal_rank_fusion
 from vivier.geo import haversine_km
@@ -67,10 +67,6 @@ SNIPPET_CHARS = {"name": 200, "pitch": 300, "description": 240}
 FORMAT_VERSION = 2
 # Meta keys a generation computes itself (not carried over from the previous generation by an update).
 _DERIVED_META = ("format", "documents", "passages", "dimension", "built_at")
-
-
-class RebuildInProgress(RuntimeError):
-    """Another process is rebuilding this index."""
 
 
 def _start_in_child(work: Callable[[], None]) -> Callable[[], None]:
