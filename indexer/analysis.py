@@ -12,6 +12,10 @@ import functools
 import tantivy
 
 ANALYZER_NAME = "fr_vivier"
+# Words as written, lowercased: the index's vocabulary for "Vouliez-vous dire" (indexer.suggest).
+WORDS_ANALYZER_NAME = "words_vivier"
+# Words lowercased and without accents, not stemmed: what typo tolerance compares query words with.
+FOLDED_WORDS_ANALYZER_NAME = "folded_words_vivier"
 
 # Elided forms left alone by the tokenizer once the apostrophe splits them off (Elasticsearch's French elision list).
 ELISIONS = ("l", "m", "t", "qu", "n", "s", "j", "d", "c", "jusqu", "quoiqu", "lorsqu", "puisqu")
@@ -30,6 +34,29 @@ def french_analyzer() -> tantivy.TextAnalyzer:
         .filter(tantivy.Filter.custom_stopword(list(ELISIONS + EXTRA_STOP_WORDS)))
         .filter(tantivy.Filter.stopword("french"))
         .filter(tantivy.Filter.stemmer("french"))
+        .filter(tantivy.Filter.ascii_fold())
+        .build()
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def words_analyzer() -> tantivy.TextAnalyzer:
+    return (
+        # The simple tokenizer (runs of letters and digits) analyses three times faster than a letters-only regex;
+        # tokens holding digits are dropped from the vocabulary (indexer.suggest).
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(MAX_TOKEN_LENGTH))
+        .filter(tantivy.Filter.lowercase())
+        .build()
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def folded_words_analyzer() -> tantivy.TextAnalyzer:
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(MAX_TOKEN_LENGTH))
+        .filter(tantivy.Filter.lowercase())
         .filter(tantivy.Filter.ascii_fold())
         .build()
     )

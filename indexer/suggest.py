@@ -28,7 +28,10 @@ CANDIDATES = 10
 # Queries longer than this are pasted needs, not typed words: no suggestion (and no cost).
 MAX_QUERY_WORDS = 12
 
+# A word of a query: a run of letters.
 _WORD = re.compile(r"[^\W\d_]+")
+# A token of an indexed text, as the index's word field cuts them (tantivy's simple tokenizer): letters and digits.
+_TOKEN = re.compile(r"[^\W_]+")
 
 
 def fold(word: str) -> str:
@@ -69,28 +72,30 @@ class Vocabulary:
         return cls({key: (value[0], int(value[1])) for key, value in data.items()})
 
 
-def build_vocabulary(texts: Iterable[str]) -> Vocabulary:
-    """One text per document."""
+def vocabulary_from_counts(counts: Iterable[tuple[str, int]]) -> Vocabulary:
+    """The vocabulary of (lowercase word as written, number of documents using it) pairs, as an index's word field
+    lists them (indexer.backends.embedded) or build_vocabulary counts them. A key's frequency is the sum over its
+    written forms (a document writing both "equipe" and "équipe" counts twice: it only breaks ties), its display
+    form the one most documents use, then the first alphabetically."""
     frequencies: Counter[str] = Counter()
-    uses: Counter[str] = Counter()  # word as written -> occurrences in all texts
-    key_of: dict[str, str | None] = {}  # word as written -> its key (None: too short), folded once per word
+    display: dict[str, tuple[int, str]] = {}  # key -> (-documents, form) of its best form so far
+    for word, documents in counts:
+        if len(word) < MIN_WORD_LENGTH or not word.isalpha():  # "3d", "h24": not words to suggest
+            continue
+        key = fold(word)
+        frequencies[key] += documents
+        candidate = (-documents, word)
+        if key not in display or candidate < display[key]:
+            display[key] = candidate
+    return Vocabulary({key: (display[key][1], df) for key, df in frequencies.items()})
+
+
+def build_vocabulary(texts: Iterable[str]) -> Vocabulary:
+    """The vocabulary of some texts, one per document (what an index's word field holds, without an index)."""
+    counts: Counter[str] = Counter()
     for text in texts:
-        words = _WORD.findall(text)
-        uses.update(words)
-        distinct = set(words)
-        for raw in [w for w in distinct if w not in key_of]:
-            word = raw.casefold()
-            key_of[raw] = fold(word) if len(word) >= MIN_WORD_LENGTH else None
-        seen = set(map(key_of.__getitem__, distinct))
-        seen.discard(None)
-        frequencies.update(seen)
-    forms: dict[str, Counter[str]] = {}
-    for raw, count in uses.items():
-        key = key_of[raw]
-        if key is not None:
-            forms.setdefault(key, Counter())[raw.casefold()] += count
-    return Vocabulary({key: (min(forms[key].items(), key=lambda item: (-item[1], item[0]))[0], df)
-                       for key, df in frequencies.items()})
+        counts.update(set(_TOKEN.findall(text.lower())))
+    return vocabulary_from_counts(counts.items())
 
 
 def suggest_query(text: str, vocabulary: Vocabulary, matches: Callable[[str], bool] = lambda word: False) -> str | None:

@@ -58,3 +58,26 @@ def test_cache_serves_a_warm_rebuild_in_text_order_without_encoding(tmp_path, en
     assert (encoded, encoded_again) == (4, 0)
     assert np.array_equal(again, first[::-1]) and again.dtype == np.float32 and again.flags.writeable
     database.dispose()
+
+
+@pytest.mark.parametrize("wanted", [2, 10])
+def test_cache_lookup_by_scan_or_by_index_gives_the_same_vectors(tmp_path, encoder, monkeypatch, wanted):
+    """A lookup wanting most of the cached rows reads them in one pass, a small one probes the index: both return
+    exactly the stored vectors of the texts asked for, in order."""
+    from embeddings import cache
+
+    database = Database(make_settings(tmp_path))
+    database.migrate()
+    texts = [f"capteur numéro {i}" for i in range(10)]
+    with database.session() as s:
+        stored, _ = embed_with_cache(s, encoder, texts)
+    scans = []
+    real_scan = cache._scan_rows
+    monkeypatch.setattr(cache, "_scan_rows", lambda *a: scans.append(r := real_scan(*a)) or r)
+    asked = texts[::-1][:wanted]
+    with database.session() as s:
+        vectors, encoded = embed_with_cache(s, encoder, asked)
+    assert encoded == 0
+    assert np.array_equal(vectors, stored[::-1][:wanted])
+    assert (scans[0] is not None) == (wanted >= cache.SCAN_MIN_SHARE * len(texts))
+    database.dispose()

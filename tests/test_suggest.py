@@ -41,3 +41,32 @@ def test_ties_go_to_the_more_frequent_word_then_alphabetical():
 
 def test_round_trip_through_json_dict():
     assert Vocabulary.from_dict(VOCABULARY.to_dict()).words == VOCABULARY.words
+
+
+def test_the_embedded_index_counts_the_same_vocabulary_as_build_vocabulary(tmp_path):
+    """The embedded backend takes its vocabulary from an index field; it must be build_vocabulary's."""
+    import numpy as np
+
+    from indexer.backends.embedded import EmbeddedBackend
+    from indexer.documents import document_from_record
+
+    records = [
+        {"id": "1", "name": "Tri Connect", "pitch": "Capteurs de remplissage des bornes", "categories": ["waste"],
+         "keywords": ["LoRaWAN", "3D"], "description": "Collecte des déchets ; déchets verts, Déchets ménagers."},
+        {"id": "2", "name": "Cantinéo", "pitch": "Réservation de la cantine scolaire",
+         "description": "Paiement en ligne des repas de cantine. Équipe à Brest (H24)."},
+        {"id": "3", "name": "Equipe Lumière", "pitch": "Éclairage public et télégestion",
+         "keywords": ["éclairage"], "description": "L'équipe pilote l'éclairage nocturne."},
+    ]
+    documents = [document_from_record(r) for r in records]
+    rows = sum(len(d.passages) for d in documents)
+    vectors = np.random.default_rng(0).standard_normal((rows, 8)).astype(np.float32)
+    backend = EmbeddedBackend(tmp_path / "embedded")
+    backend.rebuild(documents, vectors / np.linalg.norm(vectors, axis=1, keepdims=True), {})
+    indexed = backend._current().vocabulary.words
+    expected = build_vocabulary(" ".join((d.name, d.pitch, d.category_text, " ; ".join(d.keywords), d.description))
+                                for d in documents).words
+    assert indexed == expected
+    # "equipe": written "Équipe" in one document, "Equipe" and "équipe" in another (each form counts).
+    assert indexed["dechets"] == ("déchets", 1) and indexed["equipe"] == ("équipe", 3) and "lorawan" in indexed
+    assert "h24" not in indexed and "3d" not in indexed

@@ -82,8 +82,11 @@ def spherical_kmeans(vectors: np.ndarray, clusters: int, seed: int = KMEANS_SEED
     centroids = sample[rng.choice(sample_size, clusters, replace=False)].copy()
     for _ in range(KMEANS_ITERATIONS):
         assignment = np.argmax(sample @ centroids.T, axis=1)
+        # Sum of each cluster's members: sorted into runs and reduced per run (np.add.at took twice as long).
+        order = np.argsort(assignment, kind="stable")
+        present, starts = np.unique(assignment[order], return_index=True)
         sums = np.zeros_like(centroids)
-        np.add.at(sums, assignment, sample)
+        sums[present] = np.add.reduceat(sample[order], starts, axis=0)
         norms = np.linalg.norm(sums, axis=1)
         filled = norms > 0  # an empty cluster keeps its centroid
         centroids[filled] = sums[filled] / norms[filled, None]
@@ -105,7 +108,8 @@ def build(vectors: np.ndarray) -> dict[str, np.ndarray] | None:
     grouped = np.asarray(vectors[order], dtype=np.float32)
     scales = np.abs(grouped).max(axis=1) / CODE_MAX
     scales[scales == 0] = 1.0
-    codes = np.round(grouped / scales[:, None]).astype(np.int8)
+    grouped /= scales[:, None]  # in place: the grouped copy is as large as the passage matrix
+    codes = np.round(grouped, out=grouped).astype(np.int8)
     return {"ann_centroids.npy": centroids, "ann_order.npy": order, "ann_offsets.npy": offsets,
             "ann_codes.npy": codes, "ann_scales.npy": scales.astype(np.float32)}
 

@@ -27,7 +27,8 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import numpy as np
 import tantivy
 
-from indexer.analysis import ANALYZER_NAME, analyze, french_analyzer, query_terms
+from indexer.analysis import (ANALYZER_NAME, FOLDED_WORDS_ANALYZER_NAME, WORDS_ANALYZER_NAME, analyze,
+                              folded_words_analyzer, french_analyzer, query_terms, words_analyzer)
 from indexer import suggest
 from indexer.backends import ann
 from indexer.backends.base import (DENSE_DEPTH, DENSE_MIN_SIMILARITY, FACET_FIELDS, KEYWORD_DEPTH, MAX_QUERY_TERMS,
@@ -54,34 +55,39 @@ FIELD_WEIGHTS: dict[str, float] = {
 # nDCG@10 0.757 / 0.774 at 0, 0.763 / 0.774 at 0.1, 0.773 / 0.769 at 0.3, 0.739 / 0.698 as a sum (weights 1, k 60).
 # At 0 a word in one field only (Voiria's "voirie") outranked documents matching the need in several fields.
 KEYWORD_TIE_BREAKER = 0.1
-# Typo tolerance: edit distance 1 on terms this long or longer, on one catch-all field, at a small constant
-# weight so that an exact match always outranks a near miss.
+# Typo tolerance: a typed query's words this long or longer (stop words aside) also match indexed words within
+# edit distance 1, accents and case aside ("eclairrage" finds "éclairage"), at a small constant weight so that an
+# exact match always outranks a near miss. They are compared with FUZZY_FIELD, every word of the weighted fields
+# unstemmed: a stemmed catch-all copy cost a third of a 100k-profile build, and fuzzy queries on each weighted
+# field in turn 3 ms of keyword p95. A pasted need (more than suggest.MAX_QUERY_WORDS words) has no fuzzy words.
 FUZZY_MIN_TERM_LENGTH = 5
 FUZZY_WEIGHT = 0.3
-FUZZY_FIELD = "all_text"
+FUZZY_FIELD = "words_folded"
 # Generations kept on disk: the live one and one previous, so a searcher that has not switched yet keeps working.
 KEEP_GENERATIONS = 2
 # Characters of context around highlighted terms.
 SNIPPET_CHARS = {"name": 200, "pitch": 300, "description": 240}
-# Version 2: region and open-source facets, vocabulary for suggestions. Older generations must be rebuilt.
-FORMAT_VERSION = 2
+# Version 2: region and open-source facets, vocabulary for suggestions. Version 3: no stemmed catch-all field;
+# vocabulary and typo tolerance on unstemmed word fields. Older generations must be rebuilt.
+FORMAT_VERSION = 3
+VOCABULARY_FIELD = "vocabulary"
 # Meta keys a generation computes itself (not carried over from the previous generation by an update).
 _DERIVED_META = ("format", "documents", "passages", "dimension", "built_at")
 
 
-def _start_in_child(work: Callable[[], None]) -> Callable[[], None]:
+def _start_in_child(work: Callable[[], None], what: str) -> Callable[[], None]:
     """Run `work` in a forked process and return a function that waits for it and raises if it failed. Where the
     platform cannot fork, `work` runs at once and the returned function does nothing."""
     if "fork" not in multiprocessing.get_all_start_methods():
         work()
         return lambda: None
-    process = multiprocessing.get_context("fork").Process(target=work, name="vivier-index-side-files", daemon=True)
+    process = multiprocessing.get_context("fork").Process(target=work, name=f"vivier-index-{what}", daemon=True)
     process.start()
 
     def wait() -> None:
         process.join()
         if process.exitcode != 0:
-            raise RuntimeError(f"writing the index's documents and vocabulary failed (exit code {process.exitcode})")
+            raise RuntimeError(f"writing the index's {what} failed (exit code {process.exitcode})")
 
     return wait
 
@@ -89,12 +95,28 @@ def _start_in_child(work: Callable[[], None]) -> Callable[[], None]:
 def _schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_unsigned_field("ord", fast=True)
-    for name in (*FIELD_WEIGHTS, FUZZY_FIELD):
+    for name in FIELD_WEIGHTS:
         # Term frequencies without positions: no query here is a phrase, and positions are a third of the work.
         builder.add_text_field(name, tokenizer_name=ANALYZER_NAME, index_option="freq")
     for facet in FACET_FIELDS:
         builder.add_text_field(facet, tokenizer_name="raw", index_option="basic")
+    # Every word of the weighted fields as written, lowercased, never searched: its term list with document counts
+    # is the vocabulary of suggestions, counted by tantivy's threads rather than by Python (6 s of a 100k build).
+    builder.add_text_field(VOCABULARY_FIELD, tokenizer_name=WORDS_ANALYZER_NAME, index_option="basic")
+    builder.add_text_field(FUZZY_FIELD, tokenizer_name=FOLDED_WORDS_ANALYZER_NAME, index_option="basic")
     return builder.build()
+
+
+def _register_analyzers(index: tantivy.Index) -> None:
+    index.register_tokenizer(ANALYZER_NAME, french_analyzer())
+    index.register_tokenizer(WORDS_ANALYZER_NAME, words_analyzer())
+    index.register_tokenizer(FOLDED_WORDS_ANALYZER_NAME, folded_words_analyzer())
+
+
+def _document_frequency(searcher: tantivy.Searcher, term: str) -> int:
+    """Documents holding `term` in some weighted field, counted once per field: an upper bound of the true count,
+    exact for "is it indexed anywhere" and close enough to rank a long need's terms by rarity."""
+    return sum(searcher.doc_freq(field, term) for field in FIELD_WEIGHTS)
 
 
 def _facet_code_matrix(masks: list[np.ndarray], size: int) -> np.ndarray:
@@ -220,37 +242,38 @@ class EmbeddedBackend:
                           meta: Mapping[str, Any]) -> None:
         (target / "tantivy").mkdir(parents=True)
 
-        def write_side_files() -> None:
-            (target / "docs.json").write_text(json.dumps([d.to_dict() for d in documents], ensure_ascii=False))
-            vocabulary = suggest.build_vocabulary(
-                " ".join((d.name, d.pitch, d.category_text, " ".join(d.keywords), d.description)) for d in documents)
-            (target / "vocabulary.json").write_text(json.dumps(vocabulary.to_dict(), ensure_ascii=False))
+        def write_documents() -> None:  # tuples are written as JSON arrays: no to_dict copy of 100k documents
+            (target / "docs.json").write_text(json.dumps([vars(d) for d in documents], ensure_ascii=False))
 
-        # The documents file and the vocabulary are pure Python work: a second process writes them while this one
-        # feeds tantivy and writes the vectors (a third of a 100k-profile build on 2 cores).
-        side_files = _start_in_child(write_side_files)
+        def write_vectors() -> None:
+            np.save(target / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32))
+            ann.save(target, vectors)
+
+        # The documents file is pure Python work, the cluster index numpy's: other processes write them while this
+        # one feeds tantivy (on 2 cores, a 100k-profile build spent 16 s writing in sequence, 11 s so).
+        waits = [_start_in_child(write_documents, "documents"), _start_in_child(write_vectors, "vectors")]
         try:
-            self._write_index(target, documents, vectors)
+            self._write_index(target, documents)
         finally:
-            side_files()
+            for wait in waits:
+                wait()
         full_meta = {**meta, "format": FORMAT_VERSION, "documents": len(documents),
                      "passages": int(vectors.shape[0]), "dimension": int(vectors.shape[1]) if vectors.ndim == 2 else 0,
                      "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         (target / "meta.json").write_text(json.dumps(full_meta, ensure_ascii=False, indent=1))
 
-    def _write_index(self, target: Path, documents: Sequence[SearchDocument], vectors: np.ndarray) -> None:
+    def _write_index(self, target: Path, documents: Sequence[SearchDocument]) -> None:
         schema = _schema()
         index = tantivy.Index(schema, path=str(target / "tantivy"))
-        index.register_tokenizer(ANALYZER_NAME, french_analyzer())
+        _register_analyzers(index)
         # Two indexing threads: analysis is most of a build's work, and the Python loop feeding it is far lighter.
         writer = index.writer(heap_size=128_000_000, num_threads=min(2, os.cpu_count() or 1))
         for ord_, doc in enumerate(documents):
             fields: dict[str, Any] = {
                 "name": doc.name, "pitch": doc.pitch, "categories_text": doc.category_text,
                 "keywords": " ; ".join(doc.keywords), "description": doc.description,
-                FUZZY_FIELD: " ".join((doc.name, doc.pitch, doc.category_text, " ".join(doc.keywords),
-                                       doc.description)),
             }
+            fields[VOCABULARY_FIELD] = fields[FUZZY_FIELD] = list(fields.values())
             for facet in FACET_FIELDS:
                 values = _facet_values(doc, facet)
                 if values:
@@ -260,8 +283,9 @@ class EmbeddedBackend:
             writer.add_document(tdoc)
         writer.commit()
         writer.wait_merging_threads()
-        np.save(target / "vectors.npy", np.ascontiguousarray(vectors, dtype=np.float32))
-        ann.save(target, vectors)
+        index.reload()
+        vocabulary = suggest.vocabulary_from_counts(index.searcher().terms_with_prefix(VOCABULARY_FIELD, ""))
+        (target / "vocabulary.json").write_text(json.dumps(vocabulary.to_dict(), ensure_ascii=False))
 
     def _collect_garbage(self, live: str) -> None:
         generations = sorted(p for p in self.root.glob("gen-*") if p.is_dir() and p.name != live)
@@ -274,7 +298,7 @@ class EmbeddedBackend:
     def _load(self, generation: str) -> _Snapshot:
         target = self.root / generation
         index = tantivy.Index.open(str(target / "tantivy"))
-        index.register_tokenizer(ANALYZER_NAME, french_analyzer())
+        _register_analyzers(index)
         documents = [SearchDocument.from_dict(d) for d in json.loads((target / "docs.json").read_text())]
         # A large index searches its cluster-ordered copy (indexer.backends.ann): this matrix is then only read
         # row by row, so it is mapped rather than loaded.
@@ -320,7 +344,7 @@ class EmbeddedBackend:
             return self._snapshot
 
     # -- searching ----------------------------------------------------------------------------------------------
-    def _keyword_query(self, snap: _Snapshot, terms: list[str]) -> tantivy.Query:
+    def _keyword_query(self, snap: _Snapshot, terms: list[str], fuzzy_words: Sequence[str] = ()) -> tantivy.Query:
         clauses = []
         for term in terms:
             # A term counts once per document, in its best field: one word repeated in the name, pitch and
@@ -328,10 +352,18 @@ class EmbeddedBackend:
             clauses.append((tantivy.Occur.Should, tantivy.Query.disjunction_max_query(
                 [tantivy.Query.boost_query(tantivy.Query.term_query(snap.schema, field, term), weight)
                  for field, weight in FIELD_WEIGHTS.items()], tie_breaker=KEYWORD_TIE_BREAKER)))
-            if len(term) >= FUZZY_MIN_TERM_LENGTH:
-                clauses.append((tantivy.Occur.Should, tantivy.Query.boost_query(
-                    tantivy.Query.fuzzy_term_query(snap.schema, FUZZY_FIELD, term, distance=1), FUZZY_WEIGHT)))
+        for word in fuzzy_words:
+            clauses.append((tantivy.Occur.Should, tantivy.Query.boost_query(
+                tantivy.Query.fuzzy_term_query(snap.schema, FUZZY_FIELD, word, distance=1), FUZZY_WEIGHT)))
         return tantivy.Query.boolean_query(clauses)
+
+    @staticmethod
+    def _fuzzy_words(text: str) -> list[str]:
+        """The words of a typed query that typo tolerance looks for, folded (see FUZZY_FIELD)."""
+        if len(text.split()) > suggest.MAX_QUERY_WORDS:
+            return []
+        words = dict.fromkeys(folded_words_analyzer().analyze(text))
+        return [w for w in words if len(w) >= FUZZY_MIN_TERM_LENGTH and w.isalpha() and analyze(w)]
 
     def _filter_mask(self, snap: _Snapshot, filters: Mapping[str, Sequence[str]]) -> np.ndarray:
         mask = np.ones(snap.size, dtype=bool)
@@ -394,7 +426,7 @@ class EmbeddedBackend:
         if len(terms) <= MAX_QUERY_TERMS:
             return terms
         searcher = snap.index.searcher()
-        frequencies = {t: searcher.doc_freq(FUZZY_FIELD, t) for t in terms}
+        frequencies = {t: _document_frequency(searcher, t) for t in terms}
         known = [t for t in terms if frequencies[t] > 0]
         rarest = set(sorted(known, key=lambda t: (frequencies[t], t))[:MAX_QUERY_TERMS])
         return [t for t in known if t in rarest]
@@ -425,7 +457,7 @@ class EmbeddedBackend:
         use_keyword = request.mode in ("hybrid", "keyword") and bool(terms)
         use_dense = (request.mode in ("hybrid", "dense") and request.query_vector is not None
                      and bool(request.text.strip()))
-        query = self._keyword_query(snap, terms) if use_keyword else None
+        query = self._keyword_query(snap, terms, self._fuzzy_words(request.text)) if use_keyword else None
         similarities = self._document_similarities(snap, request.query_vector) if use_dense else None
         has_query = bool(request.text.strip())
 
@@ -491,7 +523,7 @@ class EmbeddedBackend:
 
             def found(word: str) -> bool:  # a stop word, or a word whose stem is indexed ("cantines")
                 stems = analyze(word)
-                return not stems or any(searcher.doc_freq(FUZZY_FIELD, stem) for stem in stems)
+                return not stems or any(_document_frequency(searcher, stem) for stem in stems)
 
             suggestion = suggest.suggest_query(request.text, snap.vocabulary, found)
         return SearchResponse(total=len(ranked), hits=hits, facets=facets, page=page, per_page=request.per_page,
