@@ -29,7 +29,7 @@ import tantivy
 
 from indexer.analysis import (ANALYZER_NAME, FOLDED_WORDS_ANALYZER_NAME, WORDS_ANALYZER_NAME, analyze,
                               folded_words_analyzer, french_analyzer, query_terms, words_analyzer)
-from indexer import suggest
+from indexer import fusion, suggest
 from indexer.backends import ann
 from indexer.backends.base import (DENSE_DEPTH, DENSE_MIN_SIMILARITY, FACET_FIELDS, KEYWORD_DEPTH, MAX_QUERY_TERMS,
                                    OPEN_SOURCE_VALUE, FacetValue, GeoFilter, Hit, IndexNotReady, RebuildInProgress,
@@ -111,6 +111,15 @@ def _register_analyzers(index: tantivy.Index) -> None:
     index.register_tokenizer(ANALYZER_NAME, french_analyzer())
     index.register_tokenizer(WORDS_ANALYZER_NAME, words_analyzer())
     index.register_tokenizer(FOLDED_WORDS_ANALYZER_NAME, folded_words_analyzer())
+
+
+def fuzzy_words(text: str) -> list[str]:
+    """The words of a typed query that typo tolerance looks for, lowercased without accents (see FUZZY_FIELD);
+    none for a pasted need. Shared by the backends."""
+    if len(text.split()) > suggest.MAX_QUERY_WORDS:
+        return []
+    words = dict.fromkeys(folded_words_analyzer().analyze(text))
+    return [w for w in words if len(w) >= FUZZY_MIN_TERM_LENGTH and w.isalpha() and analyze(w)]
 
 
 def _document_frequency(searcher: tantivy.Searcher, term: str) -> int:
@@ -357,14 +366,6 @@ class EmbeddedBackend:
                 tantivy.Query.fuzzy_term_query(snap.schema, FUZZY_FIELD, word, distance=1), FUZZY_WEIGHT)))
         return tantivy.Query.boolean_query(clauses)
 
-    @staticmethod
-    def _fuzzy_words(text: str) -> list[str]:
-        """The words of a typed query that typo tolerance looks for, folded (see FUZZY_FIELD)."""
-        if len(text.split()) > suggest.MAX_QUERY_WORDS:
-            return []
-        words = dict.fromkeys(folded_words_analyzer().analyze(text))
-        return [w for w in words if len(w) >= FUZZY_MIN_TERM_LENGTH and w.isalpha() and analyze(w)]
-
     def _filter_mask(self, snap: _Snapshot, filters: Mapping[str, Sequence[str]]) -> np.ndarray:
         mask = np.ones(snap.size, dtype=bool)
         for facet, values in filters.items():
@@ -457,7 +458,7 @@ class EmbeddedBackend:
         use_keyword = request.mode in ("hybrid", "keyword") and bool(terms)
         use_dense = (request.mode in ("hybrid", "dense") and request.query_vector is not None
                      and bool(request.text.strip()))
-        query = self._keyword_query(snap, terms, self._fuzzy_words(request.text)) if use_keyword else None
+        query = self._keyword_query(snap, terms, fuzzy_words(request.text)) if use_keyword else None
         similarities = self._document_similarities(snap, request.query_vector) if use_dense else None
         has_query = bool(request.text.strip())
 
@@ -475,7 +476,12 @@ class EmbeddedBackend:
             return found, keyword, dense
 
         main_set, keyword, dense = members(filters)
-        if has_query:
+        if has_query and not (keyword and dense):
+            # One list (one mode, or one retrieval found nothing): its fused scores are distinct and in its order,
+            # so they are computed directly rather than through ids (a tenth of a keyword query at 100k profiles).
+            single, weight = (keyword, FUSION_WEIGHTS["keyword"]) if keyword else (dense, FUSION_WEIGHTS["dense"])
+            ranked = [(o, weight / (fusion.RRF_K + rank)) for rank, o in enumerate(single, start=1)]
+        elif has_query:
             # Fuse by document id so that the shared fusion code breaks ties by id, as the contract says.
             fused = reciprocal_rank_fusion([[snap.ids[o] for o in keyword], [snap.ids[o] for o in dense]],
                                            weights=(FUSION_WEIGHTS["keyword"], FUSION_WEIGHTS["dense"]))
