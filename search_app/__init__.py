@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, render_template
 
+from indexer.backends.base import SearchUnavailable
 from vivier.config import Settings, load_settings
 
 # Bodies above this are refused (413): search is GET; forms to come are small. The document search raises its
@@ -31,6 +32,18 @@ def facet_label(facet: str, value: str) -> str:
         name = geo.department_name(value)
         return f"{value} {name}" if name else value
     return value
+
+
+# Status -> (title, message) of the error pages, in French like the rest of the interface.
+ERROR_PAGES: dict[int, tuple[str, str]] = {
+    400: ("Requête invalide", "La requête n'a pas pu être comprise."),
+    404: ("Page introuvable", "Cette page n'existe pas ou plus."),
+    405: ("Méthode non autorisée", "Cette action n'est pas permise ici."),
+    413: ("Requête trop volumineuse", "Le contenu envoyé dépasse la taille autorisée."),
+    500: ("Erreur interne", "Une erreur est survenue ; réessayez dans un instant."),
+    503: ("Service indisponible", "Le service de recherche est momentanément indisponible ; réessayez dans quelques "
+                                  "instants. Les fiches des fournisseurs restent accessibles."),
+}
 
 
 def create_app(settings: Settings | None = None, encoder=None) -> Flask:
@@ -70,11 +83,11 @@ def create_app(settings: Settings | None = None, encoder=None) -> Flask:
     def error_page(status: int, title: str, message: str):
         return render_template("errors/error.html", title=title, message=message, status=status), status
 
-    app.register_error_handler(400, lambda e: error_page(400, "Requête invalide", "La requête n'a pas pu être comprise."))
-    app.register_error_handler(404, lambda e: error_page(404, "Page introuvable", "Cette page n'existe pas ou plus."))
-    app.register_error_handler(405, lambda e: error_page(405, "Méthode non autorisée", "Cette action n'est pas permise ici."))
-    app.register_error_handler(413, lambda e: error_page(413, "Requête trop volumineuse", "Le contenu envoyé dépasse la taille autorisée."))
-    app.register_error_handler(500, lambda e: error_page(500, "Erreur interne", "Une erreur est survenue ; réessayez dans un instant."))
+    for status, (title, message) in ERROR_PAGES.items():
+        app.register_error_handler(status, lambda e, status=status, title=title, message=message:
+                                   error_page(status, title, message))
+    # A search server that does not answer, wherever it is asked: 503, the rest of the site keeps working.
+    app.register_error_handler(SearchUnavailable, lambda e: error_page(503, *ERROR_PAGES[503]))
 
     @app.context_processor
     def template_globals():

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
+import uuid
 
 import numpy as np
 import pytest
@@ -62,12 +64,34 @@ def backend_factories():
     return factories
 
 
+# Elasticsearch backends made by this run: each has its own index prefix, and its indices are deleted after its test.
+ES_RUN_PREFIX = f"vivier-test-{uuid.uuid4().hex[:8]}"
+_elasticsearch_backends: list = []
+
+
 def make_backend(kind, tmp_path):
     if kind == "embedded":
         from indexer.backends.embedded import EmbeddedBackend
 
         return EmbeddedBackend(tmp_path / "embedded")
-    raise NotImplementedError(kind)  # pragma: no cover - Elasticsearch backend arrives with issue 5
+    from indexer.backends.elasticsearch import ElasticsearchBackend
+
+    backend = ElasticsearchBackend(os.environ["ELASTICSEARCH_URL"],
+                                   prefix=f"{ES_RUN_PREFIX}-{len(_elasticsearch_backends)}")
+    _elasticsearch_backends.append(backend)
+    return backend
+
+
+@pytest.fixture(autouse=True)
+def drop_elasticsearch_indices():
+    """Delete the indices (aliases go with them) of the Elasticsearch backends a test made. Named one by one:
+    Elasticsearch 8 refuses wildcard deletes by default (action.destructive_requires_name)."""
+    yield
+    while _elasticsearch_backends:
+        backend = _elasticsearch_backends.pop()
+        names = list(backend.client.indices.get(index=f"{backend.prefix}-*", expand_wildcards="all"))
+        if names:
+            backend.client.indices.delete(index=",".join(names))
 
 
 @pytest.fixture(scope="module")
@@ -223,6 +247,15 @@ def test_rebuild_replaces_the_index_and_keeps_serving_meanwhile(backend, encoder
     assert search(backend, encoder, "").total == 3
 
 
+def test_rollback_serves_the_index_the_last_rebuild_replaced(backend, encoder, corpus_vectors):
+    smaller = CORPUS[:3]
+    backend.rebuild(smaller, corpus_vectors[: sum(len(d.passages) for d in smaller)], {"model": "test"})
+    assert search(backend, encoder, "").total == 3
+    backend.rollback()
+    assert search(backend, encoder, "").total == len(CORPUS)
+    assert backend.status()["documents"] == len(CORPUS)
+
+
 def test_failed_rebuild_leaves_the_live_index_serving(backend, encoder, corpus_vectors):
     before = ids(search(backend, encoder, "cantine"))
     with pytest.raises(ValueError):
@@ -317,22 +350,33 @@ def test_a_long_need_is_searched_by_its_distinctive_terms(backend, encoder):
     assert "3" in ids(response)[:2]
 
 
-def test_embedded_rebuild_fails_cleanly_when_its_side_process_fails(tmp_path, encoder, corpus_vectors, monkeypatch):
-    """The documents file and vocabulary are written by a forked process: its failure fails the rebuild, removes
-    the partial generation and leaves the live one serving."""
-    from indexer import suggest
-    from indexer.backends.embedded import EmbeddedBackend
+@pytest.mark.parametrize("part", ["documents", "vectors"])
+def test_embedded_rebuild_fails_cleanly_when_a_side_process_fails(tmp_path, encoder, corpus_vectors, monkeypatch,
+                                                                   part):
+    """The documents file and the vector files are written by forked processes: the failure of either fails the
+    rebuild, removes the partial generation and leaves the live one serving."""
+    from indexer.backends import ann, embedded
 
-    backend = EmbeddedBackend(tmp_path / "embedded")
+    backend = embedded.EmbeddedBackend(tmp_path / "embedded")
     backend.rebuild(CORPUS, corpus_vectors, {"model": "test"})
     live = sorted(p.name for p in (tmp_path / "embedded").glob("gen-*"))
     before = ids(search(backend, encoder, "cantine"))
 
-    def broken(texts):
+    def disk_full(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(suggest, "build_vocabulary", broken)
-    with pytest.raises(RuntimeError, match="documents and vocabulary"):
+    if part == "vectors":
+        monkeypatch.setattr(ann, "save", disk_full)
+    else:
+        class DocumentsFail:  # the documents file is the only JSON list a generation writes
+            loads = staticmethod(json.loads)
+
+            @staticmethod
+            def dumps(value, **kwargs):
+                return disk_full() if isinstance(value, list) else json.dumps(value, **kwargs)
+
+        monkeypatch.setattr(embedded, "json", DocumentsFail)
+    with pytest.raises(RuntimeError, match=f"writing the index's {part} failed"):
         backend.rebuild(CORPUS, corpus_vectors, {"model": "test"})
     assert sorted(p.name for p in (tmp_path / "embedded").glob("gen-*")) == live
     assert ids(search(backend, encoder, "cantine")) == before

@@ -167,3 +167,40 @@ def test_a_company_known_to_several_sources_shows_each_source_and_the_shown_valu
     assert "Valeur affichée" in html
     rows = html.split("<td>Nom</td>")[1:]
     assert len(rows) == len(sources) and sum("<td>oui</td>" in row.split("</tr>")[0] for row in rows) == 1
+
+
+def test_a_search_server_that_does_not_answer_gives_503_on_search_and_the_rest_works(app, encoder):
+    """The real Elasticsearch backend and client against a port nobody listens on: search pages and exports answer
+    503 with a French message, supplier pages still render (without similar suppliers), and the password in
+    ELASTICSEARCH_URL never reaches the page or the log."""
+    import logging
+    import socket
+
+    from search_app import create_app
+
+    with socket.socket() as probe:  # a free loopback port, closed again: connections are refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = app.extensions["vivier"]["settings"].with_overrides(
+        backend="elasticsearch", elasticsearch_url=f"http://vivier:s3cr3t@127.0.0.1:{port}", elasticsearch_timeout=1)
+    down = create_app(settings=settings, encoder=encoder)
+    down.config.update(TESTING=True)
+    client = down.test_client()
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    down.logger.addHandler(handler)
+    try:
+        for url, headers in (("/?q=cantine", {}), ("/?q=cantine", {"HX-Request": "true"}), ("/", {}),
+                             ("/recherche.csv?q=cantine", {})):
+            response = client.get(url, headers=headers)
+            html = response.get_data(as_text=True)
+            assert response.status_code == 503, url
+            assert "momentanément indisponible" in html and "construction" not in html and "s3cr3t" not in html
+    finally:
+        down.logger.removeHandler(handler)
+    assert records and not any("s3cr3t" in r.getMessage() for r in records)
+    with app.extensions["vivier"]["database"].session() as s:
+        slug = s.scalar(select(Supplier.slug).where(Supplier.status != STATUS_HIDDEN).limit(1))
+    page = client.get(f"/fournisseurs/{slug}")
+    assert page.status_code == 200 and "Fournisseurs similaires" not in page.get_data(as_text=True)

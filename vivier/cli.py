@@ -189,12 +189,58 @@ def index_update_cmd() -> None:
     _update_index(_settings())
 
 
-@index_group.command("status")
-def index_status_cmd() -> None:
-    """Print the live index's description as JSON."""
-    from indexer.backends import make_backend
+# `vivier index status` lines: (label, status keys tried in order). The embedded backend names its live index a
+# generation and its mapping version a format; Elasticsearch has an alias, an index and a mapping version.
+STATUS_LINES = (
+    ("backend", ("backend",)),
+    ("ready", ("ready",)),
+    ("alias", ("alias", "root")),
+    ("index", ("index", "generation")),
+    ("documents", ("documents",)),
+    ("passages", ("passages",)),
+    ("model", ("model",)),
+    ("dimension", ("dimension",)),
+    ("mapping version", ("mapping_version", "format")),
+    ("document version", ("document_version",)),
+    ("built at", ("built_at",)),
+    ("changes up to", ("watermark",)),
+)
 
-    click.echo(json.dumps(make_backend(_settings()).status(), indent=2, ensure_ascii=False))
+
+@index_group.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print the backend's whole description as JSON.")
+def index_status_cmd(as_json: bool) -> None:
+    """Show the live index: alias, index, documents, model and mapping version, for either backend."""
+    from indexer.backends import make_backend
+    from indexer.backends.base import SearchUnavailable
+
+    try:
+        status = make_backend(_settings()).status()
+    except SearchUnavailable as error:
+        raise click.ClickException(str(error)) from None
+    if as_json:
+        click.echo(json.dumps(status, indent=2, ensure_ascii=False))
+        return
+    for label, keys in STATUS_LINES:
+        value = next((status[k] for k in keys if status.get(k) is not None), None)
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            value = "yes" if value else "no (run `vivier index build`)"
+        click.echo(f"{label + ':':<18}{value}")
+
+
+@index_group.command("rollback")
+def index_rollback_cmd() -> None:
+    """Serve the previous index again (the one the last rebuild replaced)."""
+    from indexer.backends import make_backend
+    from indexer.backends.base import IndexNotReady, NothingToRollBack, RebuildInProgress, SearchUnavailable
+
+    try:
+        live = make_backend(_settings()).rollback()
+    except (IndexNotReady, NothingToRollBack, RebuildInProgress, SearchUnavailable) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"live index: {live}")
 
 
 @main.command("search")
@@ -212,7 +258,7 @@ def index_status_cmd() -> None:
 def search_cmd(query: str, as_json: bool, category, department, label, region, open_source: bool, place: str | None,
                radius: int, mode: str, limit: int) -> None:
     """Search the index and print ranked results (id, name, score)."""
-    from indexer.backends.base import OPEN_SOURCE_VALUE, IndexNotReady
+    from indexer.backends.base import OPEN_SOURCE_VALUE, IndexNotReady, SearchUnavailable
     from indexer.service import SearchService, resolve_place
 
     settings = _settings()
@@ -226,7 +272,7 @@ def search_cmd(query: str, as_json: bool, category, department, label, region, o
     try:
         response = service.search(query, filters, per_page=limit, mode=mode,
                                   near=resolved.filter if resolved else None)
-    except IndexNotReady as error:
+    except (IndexNotReady, SearchUnavailable) as error:
         raise click.ClickException(str(error)) from None
     rows = [{"rank": rank, "id": hit.id, "slug": hit.document.slug, "name": hit.document.name,
              "score": round(hit.score, 6), "categories": list(hit.document.categories),

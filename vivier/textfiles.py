@@ -75,10 +75,12 @@ def detect_kind(filename: str, data: bytes) -> str:
     if data.startswith(ZIP_MAGIC):
         return _zip_kind(data)
     if data.startswith(OLE2_MAGIC):
-        raise UnreadableDocument("Les documents Word anciens (.doc) et les fichiers protégés par mot de passe ne sont "
-                                 "pas pris en charge : enregistrez le document en .docx, .odt ou PDF, sans mot de passe.")
+        raise UnreadableDocument("Les documents Word anciens (.doc) et les fichiers protégés par mot de passe ne "
+                                 "sont pas pris en charge : enregistrez le document en .docx, .odt ou PDF, sans mot "
+                                 "de passe.")
     if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(RTF_MAGIC):
-        raise UnreadableDocument("Le format RTF n'est pas pris en charge : enregistrez le document en .docx, .odt ou PDF.")
+        raise UnreadableDocument("Le format RTF n'est pas pris en charge : enregistrez le document en .docx, .odt "
+                                 "ou PDF.")
     if extension in (".pdf", ".docx", ".odt"):
         raise UnreadableDocument(f"Ce fichier n'est pas un {KIND_NAMES[extension[1:]]} valide "
                                  "(fichier endommagé ou mal nommé).")

@@ -115,6 +115,10 @@ class RebuildInProgress(RuntimeError):
     """Another process is rebuilding this index."""
 
 
+class NothingToRollBack(RuntimeError):
+    """No complete previous index is kept behind the live one."""
+
+
 class SearchBackend(Protocol):
     def rebuild(self, documents: Sequence[SearchDocument], passage_vectors: np.ndarray,
                 meta: Mapping[str, Any]) -> None:
@@ -131,4 +135,8 @@ class SearchBackend(Protocol):
 
     def get(self, doc_id: str) -> SearchDocument | None: ...
 
-    def status(self) -> dict[str, Any]: ...
+    def status(self) -> dict[str, Any]:
+        """backend, ready, the live index's name and the meta given to rebuild (model, dimension, watermark...)."""
+
+    def rollback(self) -> str:
+        """Make the previous complete index live again; returns its name. NothingToRollBack when none is kept."""

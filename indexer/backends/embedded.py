@@ -32,8 +32,8 @@ from indexer.analysis import (ANALYZER_NAME, FOLDED_WORDS_ANALYZER_NAME, WORDS_A
 from indexer import fusion, suggest
 from indexer.backends import ann
 from indexer.backends.base import (DENSE_DEPTH, DENSE_MIN_SIMILARITY, FACET_FIELDS, KEYWORD_DEPTH, MAX_QUERY_TERMS,
-                                   OPEN_SOURCE_VALUE, FacetValue, GeoFilter, Hit, IndexNotReady, RebuildInProgress,
-                                   SearchRequest, SearchResponse)
+                                   OPEN_SOURCE_VALUE, FacetValue, GeoFilter, Hit, IndexNotReady, NothingToRollBack,
+                                   RebuildInProgress, SearchRequest, SearchResponse)
 from indexer.documents import SearchDocument
 from indexer.fusion import FUSION_WEIGHTS, reciprocal_rank_fusion
 from vivier.geo import haversine_km
@@ -295,6 +295,34 @@ class EmbeddedBackend:
         index.reload()
         vocabulary = suggest.vocabulary_from_counts(index.searcher().terms_with_prefix(VOCABULARY_FIELD, ""))
         (target / "vocabulary.json").write_text(json.dumps(vocabulary.to_dict(), ensure_ascii=False))
+
+    def rollback(self) -> str:
+        """Make live again the newest complete generation older than the live one (the one the last rebuild or
+        update replaced; KEEP_GENERATIONS keeps it). Returns its name."""
+        with self._exclusive():
+            pointer = self.root / "CURRENT"
+            if not pointer.exists():
+                raise IndexNotReady(f"no index under {self.root}: nothing to roll back")
+            live = self.root / pointer.read_text().strip()
+
+            def built(generation: Path) -> int | None:  # meta.json is written last: its absence means incomplete
+                try:
+                    if json.loads((generation / "meta.json").read_text()).get("format") != FORMAT_VERSION:
+                        return None
+                    return (generation / "meta.json").stat().st_mtime_ns
+                except (OSError, ValueError):
+                    return None
+
+            live_built = built(live) or 0
+            older = sorted((stamp, g.name) for g in self.root.glob("gen-*")
+                           if g != live and (stamp := built(g)) is not None and stamp < live_built)
+            if not older:
+                raise NothingToRollBack(f"no complete generation older than {live.name} is kept under {self.root}")
+            previous = older[-1][1]
+            tmp = self.root / f"CURRENT.{uuid.uuid4().hex}"
+            tmp.write_text(previous)
+            os.replace(tmp, pointer)
+            return previous
 
     def _collect_garbage(self, live: str) -> None:
         generations = sorted(p for p in self.root.glob("gen-*") if p.is_dir() and p.name != live)

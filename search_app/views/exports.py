@@ -19,7 +19,7 @@ from babel.dates import format_date
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 from sqlalchemy import select
 
-from indexer.backends.base import IndexNotReady
+from indexer.backends.base import IndexNotReady, SearchUnavailable
 from indexer.service import MAX_PER_PAGE, Place, clean_filters, clean_query
 from search_app import facet_label
 from search_app.views.search import _query_string, parse_search_args, run_search
@@ -166,10 +166,11 @@ def search_export() -> dict:
     args = parse_search_args(request.args)
     try:
         total, ids, place = ranked_search_ids(args)
-    except IndexNotReady:
+    except (IndexNotReady, SearchUnavailable) as error:
+        building = " (index en cours de construction)" if isinstance(error, IndexNotReady) else ""
         raise ExportUnavailable(503, "Service indisponible",
-                                "Le service de recherche est momentanément indisponible (index en cours de "
-                                "construction). Réessayez dans quelques instants.") from None
+                                f"Le service de recherche est momentanément indisponible{building}. "
+                                "Réessayez dans quelques instants.") from None
     text = clean_query(args["text"], current_app.extensions["vivier"]["settings"].query_max_chars)
     filters = clean_filters(args["filters"])
     query = urlencode(_query_string(text, filters, None, args["mode"], place=place))

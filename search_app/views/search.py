@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, current_app, render_template, request
 from werkzeug.datastructures import MultiDict
 
-from indexer.backends.base import FACET_FIELDS, MODES, IndexNotReady, SearchResponse
+from indexer.backends.base import FACET_FIELDS, MODES, IndexNotReady, SearchResponse, SearchUnavailable
 from indexer.service import RADII_KM, Place, SearchService, clean_filters, clean_query, resolve_place
 
 bp = Blueprint("search", __name__)
@@ -71,9 +71,12 @@ def render_search_page(args: dict, source_name: str | None = None):
     htmx = bool(request.headers.get("HX-Request")) and not request.headers.get("HX-History-Restore-Request")
     try:
         response, place = run_search(service, args)
-    except IndexNotReady:
+    except (IndexNotReady, SearchUnavailable) as error:
+        # No index yet, or a search server that does not answer: a clear 503, and every other page keeps working.
+        current_app.logger.warning("search unavailable: %s", error)
         template = "search/_unavailable.html" if htmx else "search/index.html"
-        return render_template(template, unavailable=True, q=text, response=None, filters={}, pages=0,
+        return render_template(template, unavailable=True, building=isinstance(error, IndexNotReady), q=text,
+                               response=None, filters={}, pages=0,
                                query_string=_query_string, mode=args["mode"], truncated=False,
                                source_name=source_name, place=None, radii=RADII_KM), 503
     filters = clean_filters(args["filters"])

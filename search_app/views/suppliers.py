@@ -6,7 +6,7 @@ from flask import Blueprint, abort, current_app, redirect, render_template, url_
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from indexer.backends.base import IndexNotReady
+from indexer.backends.base import IndexNotReady, SearchUnavailable
 from vivier.models import SEARCHABLE_STATUSES, STATUS_MERGED, Supplier
 
 bp = Blueprint("suppliers", __name__)
@@ -49,7 +49,7 @@ def detail(slug: str):
         session.expunge(supplier)
     try:
         similar = ext["search"].backend.similar(str(supplier.id), SIMILAR_COUNT)
-    except IndexNotReady:
+    except (IndexNotReady, SearchUnavailable):  # the page itself comes from the database
         similar = []
     provenance: dict[str, list] = {}
     for record in supplier.provenance:

@@ -62,7 +62,8 @@ def test_an_uploaded_document_keeps_the_facets_chosen_on_the_page(page, tmp_path
     page.get_by_label("Cahier des charges ou description du besoin").set_input_files(str(pdf))
     page.get_by_role("button", name="Trouver des fournisseurs pour ce document").click()
 
-    expect(page.locator(".document-source")).to_contain_text("Recherche à partir du document « cahier-des-charges.pdf »")
+    expect(page.locator(".document-source")).to_contain_text(
+        "Recherche à partir du document « cahier-des-charges.pdf »")
     expect(page.locator(f"#f-category-{SCHOOL_CATEGORY}")).to_be_checked()
     assert page.locator("#q").input_value().startswith("Ville de Saint-Aubin-des-Prés")
     assert "Cantine Facile" in hit_names(page)[:3]
