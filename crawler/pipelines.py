@@ -11,6 +11,7 @@ from crawler.normalise import normalise_profile, unmapped_categories
 from vivier.config import load_settings
 from vivier.db import Database
 from vivier.profiles import SourceInfo, source_priorities, upsert_profile
+from vivier.submissions import is_suppressed
 from vivier.text import fold
 
 # Below this, a "name" is markup debris, not a company name.
@@ -108,6 +109,13 @@ class StorePipeline:
 
     def open_spider(self, spider=None):
         self.database.migrate()
+        from sqlalchemy import select
+
+        from vivier.models import Suppression
+
+        # Removals are rare: without any, no record needs the check (read once per crawl).
+        with self.database.session() as session:
+            self._suppressions = session.scalar(select(Suppression.id).limit(1)) is not None
 
     def close_spider(self, spider=None):
         self.database.dispose()
@@ -137,6 +145,10 @@ class StorePipeline:
         url = item.pop("url", None)
         key = item.pop("record_key", None)
         with self.database.session() as session:
+            # A company removed at its request (vivier.submissions) is not brought back by a crawl.
+            if getattr(self, "_suppressions", True) and is_suppressed(session, item):
+                self.stats.inc_value("vivier/items_suppressed")
+                raise DropItem(f"suppressed at the company's request: {item.get('name')!r}")
             result = upsert_profile(session, item, self.source(), url, record_key=key, priorities=self.priorities())
         self.stats.inc_value(f"vivier/items_{result.outcome}")
         if result.absorbed:

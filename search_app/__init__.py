@@ -40,6 +40,7 @@ ERROR_PAGES: dict[int, tuple[str, str]] = {
     404: ("Page introuvable", "Cette page n'existe pas ou plus."),
     405: ("Méthode non autorisée", "Cette action n'est pas permise ici."),
     413: ("Requête trop volumineuse", "Le contenu envoyé dépasse la taille autorisée."),
+    429: ("Trop de demandes", "Vous avez envoyé trop de demandes depuis cette adresse ; réessayez plus tard."),
     500: ("Erreur interne", "Une erreur est survenue ; réessayez dans un instant."),
     503: ("Service indisponible", "Le service de recherche est momentanément indisponible ; réessayez dans quelques "
                                   "instants. Les fiches des fournisseurs restent accessibles."),
@@ -55,7 +56,8 @@ def create_app(settings: Settings | None = None, encoder=None) -> Flask:
     settings = settings or load_settings()
     app = Flask(__name__)
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH,
-                      JSON_AS_ASCII=False)
+                      JSON_AS_ASCII=False, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True,
+                      SESSION_COOKIE_SECURE=bool(settings.base_url and settings.base_url.startswith("https:")))
     database = Database(settings)
     app.extensions["vivier"] = {
         "settings": settings,
@@ -63,7 +65,13 @@ def create_app(settings: Settings | None = None, encoder=None) -> Flask:
         "search": SearchService(settings, encoder or Encoder(settings.embedding_model)),
     }
 
+    from search_app.extensions import csrf, init_extensions
     from search_app.views import documents, exports, search, shortlist, suppliers
+
+    init_extensions(app)
+    # A search by document reads and changes nothing; its form is also reached from the GET search form, whose
+    # URL must stay shareable (no token in it).
+    csrf.exempt(documents.bp)
 
     app.register_blueprint(search.bp)
     app.register_blueprint(suppliers.bp)
@@ -86,6 +94,11 @@ def create_app(settings: Settings | None = None, encoder=None) -> Flask:
     for status, (title, message) in ERROR_PAGES.items():
         app.register_error_handler(status, lambda e, status=status, title=title, message=message:
                                    error_page(status, title, message))
+    from flask_wtf.csrf import CSRFError
+
+    app.register_error_handler(CSRFError, lambda e: error_page(
+        400, "Formulaire expiré", "Le formulaire a expiré ou ne vient pas de ce site : revenez en arrière, rechargez "
+                                  "la page et envoyez-le de nouveau."))
     # A search server that does not answer, wherever it is asked: 503, the rest of the site keeps working.
     app.register_error_handler(SearchUnavailable, lambda e: error_page(503, *ERROR_PAGES[503]))
 

@@ -4,6 +4,7 @@ crawled from it by the real Scrapy crawler, and an index built from that databas
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -90,6 +91,25 @@ def app(indexed_settings, encoder):
 @pytest.fixture()
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture()
+def private_settings(indexed_settings, tmp_path):
+    """A copy of the indexed fixture directory (database and index) that one test may change: submissions,
+    moderation and re-indexing must not leak into the shared session fixtures."""
+    data_dir = tmp_path / "data"
+    shutil.copytree(indexed_settings.data_dir, data_dir, ignore=shutil.ignore_patterns("httpcache", "crawls"))
+    return make_settings(data_dir)
+
+
+@pytest.fixture()
+def private_app(private_settings, encoder):
+    """The web app on private_settings, with a rate limit high enough for the tests that do not test it."""
+    from search_app import create_app
+
+    app = create_app(settings=private_settings.with_overrides(form_rate_limit="1000 per minute"), encoder=encoder)
+    app.config.update(TESTING=True)
+    return app
 
 
 @pytest.fixture(scope="session")

@@ -46,6 +46,16 @@ class Settings:
     # Let the crawler fetch private, loopback and link-local addresses (an intranet; our loopback fixtures).
     allow_private_networks: bool = False
     secret_key: str = field(default="dev-only-not-secret", repr=False)
+    # Mail: smtp://user:password@host:587 (STARTTLS) or smtps://...:465; none keeps messages in the outbox table
+    # only (development, tests).
+    smtp_url: str | None = field(default=None, repr=False)
+    mail_from: str = "Vivier <ne-pas-repondre@localhost>"
+    # Public address of the site, for links in e-mails; none: the address the request came to.
+    base_url: str | None = None
+    # Flask-Limiter storage (memory:// is per process: use redis://... with several workers) and the limit on
+    # each form's submissions per client address.
+    ratelimit_storage: str = "memory://"
+    form_rate_limit: str = "10 per hour"
 
     @property
     def index_dir(self) -> Path:
@@ -98,6 +108,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if vector_index not in ES_VECTOR_INDEX_TYPES:
         raise ConfigError(f"VIVIER_ES_VECTOR_INDEX must be one of {', '.join(ES_VECTOR_INDEX_TYPES)}, "
                           f"got {vector_index!r}")
+    smtp_url = env.get("VIVIER_SMTP_URL") or None
+    if smtp_url and not re.match(r"smtps?://[^/]+", smtp_url):
+        raise ConfigError("VIVIER_SMTP_URL must look like smtp://user:password@host:587 or smtps://host:465")
+    form_rate_limit = env.get("VIVIER_FORM_RATE_LIMIT") or "10 per hour"
+    if not re.fullmatch(r"\d+ per (second|minute|hour|day)", form_rate_limit):
+        raise ConfigError(f"VIVIER_FORM_RATE_LIMIT must look like '10 per hour', got {form_rate_limit!r}")
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -114,4 +130,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         else None,
         allow_private_networks=_bool(env, "VIVIER_ALLOW_PRIVATE_NETWORKS"),
         secret_key=env.get("VIVIER_SECRET_KEY") or "dev-only-not-secret",
+        smtp_url=smtp_url,
+        mail_from=env.get("VIVIER_MAIL_FROM") or "Vivier <ne-pas-repondre@localhost>",
+        base_url=(env.get("VIVIER_BASE_URL") or "").rstrip("/") or None,
+        ratelimit_storage=env.get("VIVIER_RATELIMIT_STORAGE") or "memory://",
+        form_rate_limit=form_rate_limit,
     )

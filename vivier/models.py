@@ -167,3 +167,120 @@ class EmbeddingCache(Base):
     dim: Mapped[int] = mapped_column(Integer)
     vector: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# -- submissions, claims, moderation (a company's own profile, issue 6) ------------------------------------------
+SUBMISSION_NEW = "new"  # a profile for a company Vivier does not list yet
+SUBMISSION_UPDATE = "update"  # changes to a listed profile, by someone its claim verified
+SUBMISSION_DELETION = "deletion"  # the company asks to be removed (hidden at once, deleted once an operator confirms)
+SUBMISSION_KINDS = (SUBMISSION_NEW, SUBMISSION_UPDATE, SUBMISSION_DELETION)
+REVIEW_PENDING = "pending"
+REVIEW_APPROVED = "approved"
+REVIEW_REJECTED = "rejected"
+
+CLAIM_BY_DOMAIN = "domain"  # verified by a link sent to an address on the company's website domain
+CLAIM_BY_OPERATOR = "operator"  # verified by an operator (the address is on another domain)
+CLAIM_PENDING = "pending"
+CLAIM_VERIFIED = "verified"
+CLAIM_REJECTED = "rejected"
+
+TOKEN_CLAIM = "claim"  # proves the address of a claim
+TOKEN_EDIT = "edit"  # opens an editing session on one supplier
+
+
+class Submission(Base):
+    """What a company submitted, as submitted, and what moderation decided. Approved submissions are applied as the
+    "submitted" source's record of the supplier (vivier.submissions); the rows stay as the profile's history."""
+
+    __tablename__ = "submissions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    supplier_id: Mapped[int | None] = mapped_column(ForeignKey("suppliers.id", ondelete="SET NULL"), index=True)
+    # The supplier's name when submitted: the history stays readable after a deletion.
+    name: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str] = mapped_column(String(254))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(20), default=REVIEW_PENDING, index=True)
+    # Moderation's reason, sent to the company (required for a rejection).
+    reason: Mapped[str] = mapped_column(Text, default="")
+    # Applied changes: field -> [value before, value after].
+    changes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column()
+    decided_by: Mapped[str | None] = mapped_column(String(254))
+
+
+class Claim(Base):
+    """An address allowed (once verified) to request editing links for a supplier."""
+
+    __tablename__ = "claims"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    supplier_id: Mapped[int] = mapped_column(ForeignKey("suppliers.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    method: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), default=CLAIM_PENDING, index=True)
+    message: Mapped[str] = mapped_column(Text, default="")  # what the claimant told the operator
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    verified_at: Mapped[datetime | None] = mapped_column()
+    decided_by: Mapped[str | None] = mapped_column(String(254))
+
+
+class AccessToken(Base):
+    """A private link's token, stored hashed (SHA-256): the database never holds a usable link. Expires, and is
+    used once (it then opens a session)."""
+
+    __tablename__ = "access_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    purpose: Mapped[str] = mapped_column(String(20))
+    email: Mapped[str] = mapped_column(String(254))
+    supplier_id: Mapped[int | None] = mapped_column(ForeignKey("suppliers.id", ondelete="CASCADE"), index=True)
+    claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column()
+
+
+class OutboxMessage(Base):
+    """Every e-mail the site sends, kept: the SMTP server's copy may be lost, this one is the record (and, without
+    SMTP settings, in development and tests, the only delivery)."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    to_address: Mapped[str] = mapped_column(String(254), index=True)
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column()
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Operator(Base):
+    """A back-office account (created with `vivier operator create`); the password is stored as an Argon2 hash."""
+
+    __tablename__ = "operators"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column()
+
+
+class Suppression(Base):
+    """A company removed at its request: crawled records matching it (SIREN, website domain, or name in the same
+    town) are dropped by future crawls."""
+
+    __tablename__ = "suppressions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name_key: Mapped[str] = mapped_column(String(200), index=True)
+    commune: Mapped[str | None] = mapped_column(String(150))
+    siren: Mapped[str | None] = mapped_column(String(9), index=True)
+    website_domain: Mapped[str | None] = mapped_column(String(255), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
