@@ -25,41 +25,32 @@ EXTRA_STOP_WORDS = ("a", "à", "afin", "cela", "chez", "comme", "dont", "etc", "
 MAX_TOKEN_LENGTH = 40
 
 
+def _words_then(*filters: tantivy.Filter) -> tantivy.TextAnalyzer:
+    """Runs of letters and digits (tantivy's simple tokenizer: three times faster than a letters-only regex), junk
+    tokens dropped, lowercased, then `filters`."""
+    builder = (tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+               .filter(tantivy.Filter.remove_long(MAX_TOKEN_LENGTH))
+               .filter(tantivy.Filter.lowercase()))
+    for extra in filters:
+        builder = builder.filter(extra)
+    return builder.build()
+
+
 @functools.lru_cache(maxsize=1)
 def french_analyzer() -> tantivy.TextAnalyzer:
-    return (
-        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
-        .filter(tantivy.Filter.remove_long(MAX_TOKEN_LENGTH))
-        .filter(tantivy.Filter.lowercase())
-        .filter(tantivy.Filter.custom_stopword(list(ELISIONS + EXTRA_STOP_WORDS)))
-        .filter(tantivy.Filter.stopword("french"))
-        .filter(tantivy.Filter.stemmer("french"))
-        .filter(tantivy.Filter.ascii_fold())
-        .build()
-    )
+    return _words_then(tantivy.Filter.custom_stopword(list(ELISIONS + EXTRA_STOP_WORDS)),
+                       tantivy.Filter.stopword("french"), tantivy.Filter.stemmer("french"), tantivy.Filter.ascii_fold())
 
 
 @functools.lru_cache(maxsize=1)
 def words_analyzer() -> tantivy.TextAnalyzer:
-    return (
-        # The simple tokenizer (runs of letters and digits) analyses three times faster than a letters-only regex;
-        # tokens holding digits are dropped from the vocabulary (indexer.suggest).
-        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
-        .filter(tantivy.Filter.remove_long(MAX_TOKEN_LENGTH))
-        .filter(tantivy.Filter.lowercase())
-        .build()
-    )
+    """Words as written (tokens holding digits are dropped from the vocabulary by indexer.suggest)."""
+    return _words_then()
 
 
 @functools.lru_cache(maxsize=1)
 def folded_words_analyzer() -> tantivy.TextAnalyzer:
-    return (
-        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
-        .filter(tantivy.Filter.remove_long(MAX_TOKEN_LENGTH))
-        .filter(tantivy.Filter.lowercase())
-        .filter(tantivy.Filter.ascii_fold())
-        .build()
-    )
+    return _words_then(tantivy.Filter.ascii_fold())
 
 
 def analyze(text: str) -> list[str]:

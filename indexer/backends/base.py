@@ -119,6 +119,16 @@ class NothingToRollBack(RuntimeError):
     """No complete previous index is kept behind the live one."""
 
 
+def check_vectors(documents: Sequence[SearchDocument], passage_vectors: np.ndarray) -> None:
+    """What every backend's rebuild and apply_changes require: one vector row per passage, in document order, and
+    at least one passage per document (ValueError otherwise, before anything is written)."""
+    expected = sum(len(d.passages) for d in documents)
+    if passage_vectors.shape[0] != expected:
+        raise ValueError(f"{passage_vectors.shape[0]} passage vectors for {expected} passages")
+    if any(not d.passages for d in documents):
+        raise ValueError("every document needs at least one passage")
+
+
 class SearchBackend(Protocol):
     def rebuild(self, documents: Sequence[SearchDocument], passage_vectors: np.ndarray,
                 meta: Mapping[str, Any]) -> None:

@@ -76,7 +76,7 @@ from indexer import suggest
 from indexer.analysis import ANALYZER_NAME, ELISIONS, EXTRA_STOP_WORDS, MAX_TOKEN_LENGTH, analyze, query_terms
 from indexer.backends.base import (DENSE_DEPTH, DENSE_MIN_SIMILARITY, FACET_FIELDS, KEYWORD_DEPTH, MAX_QUERY_TERMS,
                                    OPEN_SOURCE_VALUE, FacetValue, GeoFilter, Hit, IndexNotReady, NothingToRollBack,
-                                   RebuildInProgress, SearchRequest, SearchResponse, SearchUnavailable)
+                                   RebuildInProgress, SearchRequest, SearchResponse, SearchUnavailable, check_vectors)
 from indexer.backends.embedded import FIELD_WEIGHTS, FUZZY_WEIGHT, KEYWORD_TIE_BREAKER, SNIPPET_CHARS, fuzzy_words
 from indexer.documents import SearchDocument
 from indexer.fusion import FUSION_WEIGHTS, reciprocal_rank_fusion
@@ -645,14 +645,6 @@ class ElasticsearchBackend:
                                         f"{MAPPING_VERSION}: run `vivier index build`")
 
     # -- building -------------------------------------------------------------------------------------------------
-    @staticmethod
-    def _check(documents: Sequence[SearchDocument], passage_vectors: np.ndarray) -> None:
-        expected = sum(len(d.passages) for d in documents)
-        if passage_vectors.shape[0] != expected:
-            raise ValueError(f"{passage_vectors.shape[0]} passage vectors for {expected} passages")
-        if any(not d.passages for d in documents):
-            raise ValueError("every document needs at least one passage")
-
     @contextlib.contextmanager
     def _exclusive(self) -> Iterator[None]:
         """Held while an index is built, updated or rolled back: a document only one process can create."""
@@ -700,7 +692,7 @@ class ElasticsearchBackend:
     def rebuild(self, documents: Sequence[SearchDocument], passage_vectors: np.ndarray,
                 meta: Mapping[str, Any]) -> str:
         """Load every document into a new index and make it live; returns its name."""
-        self._check(documents, passage_vectors)
+        check_vectors(documents, passage_vectors)
         dimension = int(passage_vectors.shape[1]) if passage_vectors.ndim == 2 else 0
         if dimension < 1:
             raise ValueError("passage vectors need a dimension")
@@ -816,7 +808,7 @@ class ElasticsearchBackend:
     def apply_changes(self, documents: Sequence[SearchDocument], passage_vectors: np.ndarray,
                       deleted_ids: Sequence[str], meta: Mapping[str, Any]) -> str:
         """Index `documents` and delete `deleted_ids` in the live index, then record `meta` in its _meta."""
-        self._check(documents, passage_vectors)
+        check_vectors(documents, passage_vectors)
         with self._exclusive():
             index, live_meta = self._live()
             if live_meta.get("mapping_version") != MAPPING_VERSION:

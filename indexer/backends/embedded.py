@@ -33,7 +33,7 @@ from indexer import fusion, suggest
 from indexer.backends import ann
 from indexer.backends.base import (DENSE_DEPTH, DENSE_MIN_SIMILARITY, FACET_FIELDS, KEYWORD_DEPTH, MAX_QUERY_TERMS,
                                    OPEN_SOURCE_VALUE, FacetValue, GeoFilter, Hit, IndexNotReady, NothingToRollBack,
-                                   RebuildInProgress, SearchRequest, SearchResponse)
+                                   RebuildInProgress, SearchRequest, SearchResponse, check_vectors)
 from indexer.documents import SearchDocument
 from indexer.fusion import FUSION_WEIGHTS, reciprocal_rank_fusion
 from vivier.geo import haversine_km
@@ -198,17 +198,9 @@ class EmbeddedBackend:
             finally:
                 fcntl.flock(lock_file, fcntl.LOCK_UN)
 
-    @staticmethod
-    def _check(documents: Sequence[SearchDocument], passage_vectors: np.ndarray) -> None:
-        expected = sum(len(d.passages) for d in documents)
-        if passage_vectors.shape[0] != expected:
-            raise ValueError(f"{passage_vectors.shape[0]} passage vectors for {expected} passages")
-        if any(not d.passages for d in documents):
-            raise ValueError("every document needs at least one passage")
-
     def rebuild(self, documents: Sequence[SearchDocument], passage_vectors: np.ndarray,
                 meta: Mapping[str, Any]) -> str:
-        self._check(documents, passage_vectors)
+        check_vectors(documents, passage_vectors)
         with self._exclusive():
             return self._publish(documents, passage_vectors, meta)
 
@@ -216,7 +208,7 @@ class EmbeddedBackend:
                       deleted_ids: Sequence[str], meta: Mapping[str, Any]) -> str:
         """Add or replace `documents` and remove `deleted_ids` in a new generation built from the live one: no
         database read and no embedding for the profiles that did not change. Unknown deleted ids are ignored."""
-        self._check(documents, passage_vectors)
+        check_vectors(documents, passage_vectors)
         with self._exclusive():
             snap = self._current()
             replaced = {d.id for d in documents} | set(deleted_ids)
