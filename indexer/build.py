@@ -22,7 +22,7 @@ from indexer.backends import make_backend
 from indexer.documents import build_document
 from vivier.config import Settings
 from vivier.db import Database
-from vivier.models import SEARCHABLE_STATUSES, Supplier, utcnow
+from vivier.models import SEARCHABLE_STATUSES, Supplier, Suppression, utcnow
 
 # Mapping/layout version of the search document: bump when documents or analysis change, to force a rebuild.
 DOCUMENT_VERSION = 1
@@ -118,10 +118,13 @@ def update_index(settings: Settings, encoder: Encoder, progress: bool = False) -
         changed = _profile_rows(session, Supplier.updated_at >= since)
         documents = [build_document(s) for s in changed if s.status in SEARCHABLE_STATUSES]
         removed = [str(s.id) for s in changed if s.status not in SEARCHABLE_STATUSES]
+        # Suppliers deleted at their company's request: no row to read any more, their suppression says who.
+        removed += [str(i) for i in session.scalars(select(Suppression.supplier_id).where(
+            Suppression.created_at >= since, Suppression.supplier_id.is_not(None)))]
         passages = [p for d in documents for p in d.passages]
         vectors, encoded = embed_with_cache(session, encoder, passages, progress=progress)
     database.dispose()
-    if not changed:
+    if not changed and not removed:
         return UpdateReport(0, 0, 0, None)
     if not passages:
         vectors = np.zeros((0, int(status.get("dimension") or encoder.dimension)), dtype=np.float32)

@@ -37,6 +37,7 @@ def facet_label(facet: str, value: str) -> str:
 # Status -> (title, message) of the error pages, in French like the rest of the interface.
 ERROR_PAGES: dict[int, tuple[str, str]] = {
     400: ("Requête invalide", "La requête n'a pas pu être comprise."),
+    403: ("Accès refusé", "Vous n'avez pas accès à cette page."),
     404: ("Page introuvable", "Cette page n'existe pas ou plus."),
     405: ("Méthode non autorisée", "Cette action n'est pas permise ici."),
     413: ("Requête trop volumineuse", "Le contenu envoyé dépasse la taille autorisée."),
@@ -66,7 +67,8 @@ def create_app(settings: Settings | None = None, encoder=None) -> Flask:
     }
 
     from search_app.extensions import csrf, init_extensions
-    from search_app.views import documents, exports, search, shortlist, suppliers
+    from search_app.views import documents, exports, profiles, search, shortlist, suppliers
+    from search_app.views import moderation
 
     init_extensions(app)
     # A search by document reads and changes nothing; its form is also reached from the GET search form, whose
@@ -78,6 +80,8 @@ def create_app(settings: Settings | None = None, encoder=None) -> Flask:
     app.register_blueprint(shortlist.bp)
     app.register_blueprint(exports.bp)
     app.register_blueprint(documents.bp)
+    app.register_blueprint(profiles.bp)
+    app.register_blueprint(moderation.bp)  # the operators' back-office, /moderation
 
     @app.after_request
     def security_headers(response):

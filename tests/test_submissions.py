@@ -151,3 +151,31 @@ def test_edit_links_go_only_to_verified_addresses_expire_and_work_once(db, crawl
         with pytest.raises(sub.TokenError) as unknown:
             sub.open_edit_session(s, "not-a-token")
         assert unknown.value.reason == "unknown"
+
+
+def test_a_new_profile_matching_a_listed_company_needs_a_claim_to_edit_it(db, crawled):
+    with db.session() as s:
+        submission = sub.submit_new(s, {"name": "Tri Connect", "siren": "732829320", "pitch": "Nos capteurs"},
+                                    "someone@elsewhere.test")
+        supplier = sub.approve(s, submission, "op")
+        assert supplier.id == crawled and supplier.pitch == "Nos capteurs"  # the operator approved the values
+        assert not sub.may_edit(s, crawled, "someone@elsewhere.test")  # but not the address's editing rights
+        claim = s.scalar(select(sub.Claim).where(sub.Claim.email == "someone@elsewhere.test"))
+        assert claim.status == "pending" and claim.method == CLAIM_BY_OPERATOR
+
+
+def test_an_index_update_removes_a_deleted_supplier(tmp_path, db, crawled, encoder):
+    """Even when its hiding never reached the index: the deleted row is gone, its suppression names it."""
+    from indexer.backends.embedded import EmbeddedBackend
+    from indexer.build import build_index, update_index
+
+    settings = make_settings(tmp_path)
+    build_index(settings, encoder)
+    backend = EmbeddedBackend(settings.index_dir / "embedded")
+    assert backend.get(str(crawled)) is not None
+    with db.session() as s:
+        request = sub.request_deletion(s, s.get(Supplier, crawled), "a@triconnect.fr")
+        sub.approve(s, request, "op")
+        s.commit()
+    report = update_index(settings, encoder)
+    assert report.removed == 1 and backend.get(str(crawled)) is None

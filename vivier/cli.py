@@ -331,6 +331,100 @@ def eval_cmd(corpus: Path, judgments: Path, as_json: bool, per_query: bool, data
         click.echo(format_per_query(report))
 
 
+@main.group("operator")
+def operator_group() -> None:
+    """Moderation back-office accounts (the web has no sign-up: accounts are made here)."""
+
+
+def _operator_database():
+    from vivier.db import Database
+
+    database = Database(_settings())
+    database.migrate()
+    return database
+
+
+def _read_password(from_stdin: bool) -> str:
+    """The new password: the first line of standard input for scripts, else typed twice without echo."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+def _operator_change(action, *args):
+    """Run one vivier.operators function in a committed session and return its operator; its refusals become
+    command errors."""
+    from vivier.operators import OperatorError
+
+    database = _operator_database()
+    try:
+        with database.session() as session:
+            return action(session, *args)
+    except OperatorError as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        database.dispose()
+
+
+@operator_group.command("create")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
+def operator_create_cmd(email: str, password_stdin: bool) -> None:
+    """Create an operator account for EMAIL (the password is asked for twice)."""
+    from vivier.operators import OperatorError, check_email, create_operator
+
+    try:
+        email = check_email(email)  # before asking for a password it would not use
+    except OperatorError as error:
+        raise click.ClickException(str(error)) from None
+    operator = _operator_change(create_operator, email, _read_password(password_stdin))
+    click.echo(f"operator {operator.email} created")
+
+
+@operator_group.command("list")
+def operator_list_cmd() -> None:
+    """Operator accounts, whether active, and their last sign-in."""
+    from vivier.operators import list_operators
+
+    database = _operator_database()
+    with database.session() as session:
+        for operator in list_operators(session):
+            last = f"{operator.last_login_at:%Y-%m-%d %H:%M}" if operator.last_login_at else "never"
+            click.echo(f"{operator.email}  {'active' if operator.active else 'disabled'}  last sign-in: {last}")
+    database.dispose()
+
+
+@operator_group.command("disable")
+@click.argument("email")
+def operator_disable_cmd(email: str) -> None:
+    """Disable an account: it can no longer sign in, and its open sessions end at their next request."""
+    from vivier.operators import set_active
+
+    operator = _operator_change(set_active, email, False)
+    click.echo(f"operator {operator.email} disabled")
+
+
+@operator_group.command("enable")
+@click.argument("email")
+def operator_enable_cmd(email: str) -> None:
+    """Enable a disabled account again."""
+    from vivier.operators import set_active
+
+    operator = _operator_change(set_active, email, True)
+    click.echo(f"operator {operator.email} enabled")
+
+
+@operator_group.command("password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
+def operator_password_cmd(email: str, password_stdin: bool) -> None:
+    """Set a new password for EMAIL."""
+    from vivier.operators import set_password
+
+    operator = _operator_change(set_password, email, _read_password(password_stdin))
+    click.echo(f"password of {operator.email} changed")
+
+
 def _serve(settings: Settings, host: str, port: int) -> None:
     from werkzeug.serving import run_simple
 
@@ -338,6 +432,34 @@ def _serve(settings: Settings, host: str, port: int) -> None:
 
     app = create_app(settings=settings)
     run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+@main.command("outbox")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True, help="Latest messages shown.")
+@click.option("--to", "to_address", help="Only the messages sent to this address.")
+@click.option("--show", "message_id", type=int, help="Print one message whole (its links included).")
+def outbox_cmd(limit: int, to_address: str | None, message_id: int | None) -> None:
+    """The e-mails the site sent (without VIVIER_SMTP_URL, the only place they go: development, demos)."""
+    from sqlalchemy import select
+
+    from vivier.models import OutboxMessage
+
+    database = _operator_database()
+    with database.session() as session:
+        if message_id is not None:
+            message = session.get(OutboxMessage, message_id)
+            if message is None:
+                raise click.ClickException(f"no message {message_id} in the outbox")
+            click.echo(f"To: {message.to_address}\nSubject: {message.subject}\n"
+                       f"Date: {message.created_at:%Y-%m-%d %H:%M}\n\n{message.body}")
+            return
+        query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+        if to_address:
+            query = query.where(OutboxMessage.to_address == to_address.strip().lower())
+        for message in session.scalars(query):
+            state = "sent" if message.sent_at else ("FAILED" if message.error else "kept")
+            click.echo(f"{message.id:>6}  {message.created_at:%Y-%m-%d %H:%M}  {state:<6}  {message.to_address}  "
+                       f"{message.subject}")
 
 
 @main.command("serve")

@@ -279,8 +279,10 @@ class Suppression(Base):
     __tablename__ = "suppressions"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The deleted supplier's id (not a foreign key: the row is gone): index updates remove it from search.
+    supplier_id: Mapped[int | None] = mapped_column(Integer)
     name_key: Mapped[str] = mapped_column(String(200), index=True)
     commune: Mapped[str | None] = mapped_column(String(150))
     siren: Mapped[str | None] = mapped_column(String(9), index=True)
     website_domain: Mapped[str | None] = mapped_column(String(255), index=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -31,7 +31,7 @@ from vivier.models import (CLAIM_BY_DOMAIN, CLAIM_BY_OPERATOR, CLAIM_PENDING, CL
                            STATUS_MERGED, STATUS_VERIFIED, SUBMISSION_DELETION, SUBMISSION_NEW, SUBMISSION_UPDATE,
                            TOKEN_CLAIM, TOKEN_EDIT, AccessToken, Claim, SourceRecord, Submission, Supplier,
                            Suppression, utcnow)
-from vivier.profiles import SourceInfo, upsert_profile
+from vivier.profiles import NEW, SourceInfo, upsert_profile
 
 # The source every approved submission is recorded under (its kind gives it merge.SUBMITTED_PRIORITY).
 SUBMITTED_SOURCE = SourceInfo("submitted", kind="submitted")
@@ -181,7 +181,13 @@ def approve(session: Session, submission: Submission, operator: str, now: dateti
                 SourceRecord.source_name == SUBMITTED_SOURCE.name,
                 SourceRecord.record_key == f"submission:{submission.id}"))
             record.record_key = f"supplier:{supplier.id}"  # its later updates find it by supplier
-            _verified_claim(session, supplier, submission.email, CLAIM_BY_OPERATOR, operator, now)
+            if outcome.outcome == NEW:  # the submitter created this profile: it may edit it
+                _verified_claim(session, supplier, submission.email, CLAIM_BY_OPERATOR, operator, now)
+            else:
+                # The submission matched a listed company (same SIREN, domain, or name in the same town): editing
+                # rights over a profile others' data built still need a verified claim.
+                start_claim(session, supplier, submission.email, "Fiche proposée comme nouvelle, rattachée à une "
+                            "fiche existante lors de la validation.", now)
         else:
             key = _submitted_record(session, supplier, now)
             upsert_profile(session, submission.data, SUBMITTED_SOURCE, url=None, record_key=key, now=now)
@@ -228,8 +234,9 @@ def hide(session: Session, supplier: Supplier, now: datetime | None = None) -> N
 def delete_supplier(session: Session, supplier: Supplier) -> Suppression:
     """Delete the profile with its source records, provenance, claims and links, and remember the company so
     that future crawls drop what they find about it."""
-    suppression = Suppression(name_key=merge.name_key(supplier.name), commune=supplier.commune,
-                              siren=supplier.siren, website_domain=merge.identifying_domain(supplier.website_domain))
+    suppression = Suppression(supplier_id=supplier.id, name_key=merge.name_key(supplier.name),
+                              commune=supplier.commune, siren=supplier.siren,
+                              website_domain=merge.identifying_domain(supplier.website_domain), created_at=utcnow())
     session.add(suppression)
     session.delete(supplier)
     session.flush()

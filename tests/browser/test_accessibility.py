@@ -36,10 +36,16 @@ def open_page(page, name: str) -> None:
         page.goto(f"/selection?ids={slug}")
     elif name == "not found":
         page.goto("/fournisseurs/aucun-fournisseur-de-ce-nom")
+    elif name == "propose":
+        page.goto("/fournisseurs/proposer")
+    elif name == "claim":
+        page.goto(supplier_path(page) + "/revendiquer")
+    elif name == "moderation login":
+        page.goto("/moderation/connexion")
     page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")
 
 
-PAGES = ["search", "all suppliers", "supplier", "shortlist", "not found"]
+PAGES = ["search", "all suppliers", "supplier", "shortlist", "not found", "propose", "claim", "moderation login"]
 
 
 def ax_nodes_of(page, selector: str) -> list[tuple[str, dict]]:
@@ -103,7 +109,7 @@ def test_landmarks_and_language(page, name):
 @pytest.mark.parametrize("name", [
     "search",
     "all suppliers",
-    "supplier", "shortlist", "not found",
+    "supplier", "shortlist", "not found", "propose", "claim", "moderation login",
 ])
 def test_one_h1_per_page(page, name):
     open_page(page, name)

@@ -46,6 +46,7 @@ def upgrade() -> None:
 
     op.create_table('suppressions',
     sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('supplier_id', sa.Integer(), nullable=True),
     sa.Column('name_key', sa.String(length=200), nullable=False),
     sa.Column('commune', sa.String(length=150), nullable=True),
     sa.Column('siren', sa.String(length=9), nullable=True),
@@ -54,6 +55,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('suppressions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_suppressions_created_at'), ['created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_suppressions_name_key'), ['name_key'], unique=False)
         batch_op.create_index(batch_op.f('ix_suppressions_siren'), ['siren'], unique=False)
         batch_op.create_index(batch_op.f('ix_suppressions_website_domain'), ['website_domain'], unique=False)
@@ -139,6 +141,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_suppressions_website_domain'))
         batch_op.drop_index(batch_op.f('ix_suppressions_siren'))
         batch_op.drop_index(batch_op.f('ix_suppressions_name_key'))
+        batch_op.drop_index(batch_op.f('ix_suppressions_created_at'))
 
     op.drop_table('suppressions')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
