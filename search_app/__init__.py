@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None, encoder=None) -> Flask:
     from embeddings.encoder import Encoder
     from indexer.service import SearchService
     from vivier.db import Database
+    from vivier.models import utcnow
 
     settings = settings or load_settings()
     app = Flask(__name__)
@@ -64,6 +65,8 @@ def create_app(settings: Settings | None = None, encoder=None) -> Flask:
         "settings": settings,
         "database": database,
         "search": SearchService(settings, encoder or Encoder(settings.embedding_model)),
+        # Current time for deadlines (search_app.identity.now); tests replace it.
+        "clock": utcnow,
     }
 
     from search_app.extensions import csrf, init_extensions

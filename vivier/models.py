@@ -286,3 +286,183 @@ class Suppression(Base):
     siren: Mapped[str | None] = mapped_column(String(9), index=True)
     website_domain: Mapped[str | None] = mapped_column(String(255), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+# -- purchase projects (projets d'achat), questions, variant proposals, sourcing log (issue 7) -------------------
+BUYER_BY_DOMAIN = "domain"  # an address on an allow-listed public-sector domain
+BUYER_BY_OPERATOR = "operator"  # validated by hand
+
+PROJECT_DRAFT = "draft"
+PROJECT_PUBLISHED = "published"
+PROJECT_CLOSED = "closed"
+PROJECT_ARCHIVED = "archived"
+PROJECT_STATUSES = (PROJECT_DRAFT, PROJECT_PUBLISHED, PROJECT_CLOSED, PROJECT_ARCHIVED)
+
+# The contract models of the French public-procurement code a project may lead to.
+CONTRACT_MODELS: dict[str, str] = {
+    "accord-cadre": "Accord-cadre",
+    "marche-public": "Marché public",
+    "mpgp": "Marché public global de performance (MPGP)",
+    "concession": "Concession / délégation de service public",
+    "centrale-achat": "Centrale d'achat",
+    "groupement": "Groupement de commandes",
+}
+
+DECISION_RETAINED = "retenue"
+DECISION_NOT_RETAINED = "non-retenue"
+DECISION_FURTHER = "a-approfondir"
+DECISIONS: dict[str, str] = {DECISION_RETAINED: "Retenue", DECISION_NOT_RETAINED: "Non retenue",
+                             DECISION_FURTHER: "À approfondir"}
+
+
+class Buyer(Base):
+    """A public buyer, known by its address (magic links, no password). Only a verified buyer publishes."""
+
+    __tablename__ = "buyers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    organisation: Mapped[str] = mapped_column(String(200), default="")
+    verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    verified_by: Mapped[str | None] = mapped_column(String(254))  # BUYER_BY_DOMAIN or an operator's address
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    verified_at: Mapped[datetime | None] = mapped_column()
+
+
+class BuyerDomain(Base):
+    """An operator-maintained allow-list of public-sector e-mail domains (a town's, a region's...): an address on
+    one of them is a verified buyer at once."""
+
+    __tablename__ = "buyer_domains"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    domain: Mapped[str] = mapped_column(String(255), unique=True)
+    organisation: Mapped[str] = mapped_column(String(200), default="")
+    added_by: Mapped[str | None] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Project(Base):
+    """A buyer's purchase project, published for sourcing before any tender."""
+
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(140), unique=True, index=True)
+    buyer_id: Mapped[int] = mapped_column(ForeignKey("buyers.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    need: Mapped[str] = mapped_column(Text, default="")
+    context: Mapped[str] = mapped_column(Text, default="")
+    studies: Mapped[str] = mapped_column(Text, default="")  # preliminary studies, in words (files are attachments)
+    social_criteria: Mapped[str] = mapped_column(Text, default="")
+    environmental_criteria: Mapped[str] = mapped_column(Text, default="")
+    variants_allowed: Mapped[bool] = mapped_column(Boolean, default=True)
+    variant_requirements: Mapped[str] = mapped_column(Text, default="")  # minimum requirements of a variant
+    budget_band: Mapped[str | None] = mapped_column(String(80))
+    show_budget: Mapped[bool] = mapped_column(Boolean, default=False)
+    contract_model: Mapped[str] = mapped_column(String(30))
+    departments: Mapped[list[Any]] = mapped_column(default=list)
+    categories: Mapped[list[Any]] = mapped_column(default=list)
+    deadline: Mapped[datetime] = mapped_column()  # responses until then (UTC)
+    status: Mapped[str] = mapped_column(String(20), default=PROJECT_DRAFT, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column()
+    closed_at: Mapped[datetime | None] = mapped_column()
+    # Best-matching suppliers found at publication: [{"id", "slug", "name", "score"}].
+    matches: Mapped[list[Any]] = mapped_column(default=list)
+
+    milestones: Mapped[list["Milestone"]] = relationship(cascade="all, delete-orphan", order_by="Milestone.date")
+
+
+class Milestone(Base):
+    """A dated step of the project's retro-planning."""
+
+    __tablename__ = "milestones"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    date: Mapped[datetime] = mapped_column()
+    label: Mapped[str] = mapped_column(String(200))
+
+
+class Attachment(Base):
+    """A file of a project (preliminary studies) or of a proposal, stored under the data directory by its
+    SHA-256 (never by the name it came with)."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    proposal_id: Mapped[int | None] = mapped_column(ForeignKey("proposals.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Question(Base):
+    """A supplier's question on a project; published with the buyer's answer, without the asker's name."""
+
+    __tablename__ = "questions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    supplier_id: Mapped[int | None] = mapped_column(ForeignKey("suppliers.id", ondelete="SET NULL"))
+    email: Mapped[str] = mapped_column(String(254))
+    text: Mapped[str] = mapped_column(Text)
+    asked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None] = mapped_column()
+
+
+class Proposal(Base):
+    """A supplier's variant proposal: sealed (its author and the project's buyer only), editable until the
+    deadline, then decided by the buyer."""
+
+    __tablename__ = "proposals"
+    __table_args__ = (UniqueConstraint("project_id", "supplier_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    supplier_id: Mapped[int] = mapped_column(ForeignKey("suppliers.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(254))  # the verified address that submitted it
+    text: Mapped[str] = mapped_column(Text)
+    varied_requirement: Mapped[str] = mapped_column(Text, default="")  # which requirement the variant changes
+    price_band: Mapped[str | None] = mapped_column(String(80))
+    # Field -> whether the supplier consents to its disclosure (business secrets stay sealed otherwise).
+    consent: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decision: Mapped[str | None] = mapped_column(String(20))
+    decision_message: Mapped[str] = mapped_column(Text, default="")
+    decided_at: Mapped[datetime | None] = mapped_column()
+
+
+class SourcingEvent(Base):
+    """One line of a project's sourcing log: what happened, when, who did it. Written by vivier.projects only,
+    never updated: the log a buyer shows an auditor."""
+
+    __tablename__ = "sourcing_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(300))  # "acheteur : x@ville.fr", "fournisseur : Tri Connect", ...
+    kind: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Subscription(Base):
+    """A supplier's wish to hear of new projects: by categories and departments, or a saved search."""
+
+    __tablename__ = "subscriptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    supplier_id: Mapped[int] = mapped_column(ForeignKey("suppliers.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(254))
+    categories: Mapped[list[Any]] = mapped_column(default=list)
+    departments: Mapped[list[Any]] = mapped_column(default=list)
+    query: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

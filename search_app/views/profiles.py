@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from search_app.extensions import external_url, form_rate_limit, limiter, reindex_now
+from search_app.identity import SUPPLIER_SESSION_KEY
 from search_app.forms import (NAME_MAX_CHARS, ClaimForm, DeletionForm, EditLinkForm, NewProfileForm, ProfileForm,
                               form_data_from_profile, honeypot_filled, profile_from_form)
 from search_app.views.suppliers import merged_target
@@ -36,8 +37,8 @@ from vivier.models import (REVIEW_PENDING, SEARCHABLE_STATUSES, STATUS_MERGED, S
 
 bp = Blueprint("profiles", __name__)
 
-# Where the Flask session keeps the editing session opened by a private link.
-EDIT_SESSION_KEY = "profile_edit"
+# Where the Flask session keeps the editing session opened by a private link (read by search_app.identity too).
+EDIT_SESSION_KEY = SUPPLIER_SESSION_KEY
 # Duplicate suggestions while a company types its name: a short list it reads at a glance.
 DUPLICATE_LIMIT = 5
 # Fewer characters than this match half the directory ("ma", "e-").
