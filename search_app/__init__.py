@@ -72,6 +72,8 @@ def create_app(settings: Settings | None = None, encoder=None) -> Flask:
     from search_app.extensions import csrf, init_extensions
     from search_app.views import documents, exports, profiles, search, shortlist, suppliers
     from search_app.views import moderation
+    from search_app.views import participation
+    from search_app.views import buyers, moderation_buyers, projects
 
     init_extensions(app)
     # A search by document reads and changes nothing; its form is also reached from the GET search form, whose
@@ -85,6 +87,10 @@ def create_app(settings: Settings | None = None, encoder=None) -> Flask:
     app.register_blueprint(documents.bp)
     app.register_blueprint(profiles.bp)
     app.register_blueprint(moderation.bp)  # the operators' back-office, /moderation
+    app.register_blueprint(participation.bp)  # questions, sealed proposals, sourcing log of purchase projects
+    app.register_blueprint(buyers.bp)  # buyers' sign-in links and their projects, /acheteurs
+    app.register_blueprint(projects.bp)  # purchase projects, /projets
+    app.register_blueprint(moderation_buyers.bp)  # buyers' verification, /moderation/acheteurs
 
     @app.after_request
     def security_headers(response):

@@ -93,6 +93,17 @@ def client(app):
     return app.test_client()
 
 
+@pytest.fixture
+def db(tmp_path):
+    """An empty, migrated database of its own (SQLite under tmp_path)."""
+    from vivier.db import Database
+
+    database = Database(make_settings(tmp_path))
+    database.migrate()
+    yield database
+    database.dispose()
+
+
 @pytest.fixture()
 def private_settings(indexed_settings, tmp_path):
     """A copy of the indexed fixture directory (database and index) that one test may change: submissions,

@@ -6,9 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from tests.conftest import make_settings
 from vivier import projects as pj
-from vivier.db import Database
 from vivier.models import (PROJECT_ARCHIVED, PROJECT_CLOSED, PROJECT_DRAFT, PROJECT_PUBLISHED, Buyer, Supplier)
 from vivier.profiles import SourceInfo, upsert_profile
 
@@ -18,14 +16,6 @@ PROJECT = {"title": "Capteurs de remplissage des colonnes de tri", "need": "Mesu
            "à verre pour optimiser les tournées de collecte.", "contract_model": "marche-public",
            "categories": ["waste"], "departments": ["29"], "deadline": DEADLINE, "variants_allowed": True,
            "variant_requirements": "Autonomie de 5 ans au moins."}
-
-
-@pytest.fixture
-def db(tmp_path):
-    database = Database(make_settings(tmp_path))
-    database.migrate()
-    yield database
-    database.dispose()
 
 
 @pytest.fixture
@@ -164,9 +154,11 @@ def test_attachments_are_checked_on_their_bytes_and_stored_by_hash(s, tmp_path):
     png = pj.store_attachment(s, tmp_path, "plan.jpg", b"\x89PNG\r\n\x1a\n" + b"1" * 10, project=project)
     assert png.filename == "plan.png" and png.content_type == "image/png"  # what it is, not what it says
     for name, data in (("virus.exe", b"MZ\x90\x00"), ("page.html", b"<script>alert(1)</script>"),
-                       ("vide.pdf", b""), ("faux.pdf", b"not a pdf")):
-        with pytest.raises(pj.ProjectError):
+                       ("notes.txt", b"du texte"), ("faux.pdf", b"not a pdf")):
+        with pytest.raises(pj.ProjectError, match="Type de fichier refusé"):
             pj.store_attachment(s, tmp_path, name, data, project=project)
+    with pytest.raises(pj.ProjectError, match="vide"):
+        pj.store_attachment(s, tmp_path, "vide.pdf", b"", project=project)
     with pytest.raises(pj.ProjectError, match="volumineux"):
         pj.store_attachment(s, tmp_path, "gros.pdf", b"%PDF-" + b"0" * pj.MAX_ATTACHMENT_BYTES, project=project)
 
@@ -191,3 +183,8 @@ def test_public_listing_shows_published_projects_only_and_filters(s):
     assert pj.public_projects(s, category="waste", department="29", now=NOW) == [project]
     assert pj.public_projects(s, department="35", now=NOW) == []
     assert pj.public_projects(s, status=PROJECT_CLOSED, now=DEADLINE) == [project]  # closed by its deadline
+
+
+def test_a_project_slug_never_takes_a_page_s_address(s):
+    buyer = verified_buyer(s)
+    assert pj.create_project(s, buyer, {**PROJECT, "title": "Nouveau"}, now=NOW).slug == "nouveau-2"

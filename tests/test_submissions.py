@@ -9,7 +9,6 @@ from sqlalchemy import func, select
 
 from tests.conftest import make_settings
 from vivier import submissions as sub
-from vivier.db import Database
 from vivier.models import (CLAIM_BY_DOMAIN, CLAIM_BY_OPERATOR, CLAIM_VERIFIED, REVIEW_APPROVED, REVIEW_REJECTED,
                            STATUS_CRAWLED, STATUS_HIDDEN, STATUS_VERIFIED, FieldProvenance, Submission, Supplier,
                            utcnow)
@@ -18,14 +17,6 @@ from vivier.profiles import SourceInfo, upsert_profile
 CRAWLED = {"name": "Tri Connect", "pitch": "Capteurs de remplissage", "description": "Des capteurs.",
            "website": "https://www.triconnect.fr", "commune": "Brest", "postcode": "29200", "siren": "732829320",
            "categories": ["waste"]}
-
-
-@pytest.fixture
-def db(tmp_path):
-    database = Database(make_settings(tmp_path))
-    database.migrate()
-    yield database
-    database.dispose()
 
 
 @pytest.fixture

@@ -45,6 +45,8 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     PROJECT_CLOSED: (PROJECT_ARCHIVED,),
     PROJECT_ARCHIVED: (),
 }
+# Slugs that would collide with the pages under /projets/ (search_app.views.projects).
+RESERVED_SLUGS = frozenset({"nouveau", "flux", "thematiques", "departements"})
 # A published project is listed publicly; drafts are their buyer's only.
 PUBLIC_STATUSES = (PROJECT_PUBLISHED, PROJECT_CLOSED, PROJECT_ARCHIVED)
 # Best-matching suppliers found at publication and shown to the buyer.
@@ -65,6 +67,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 JPEG_MAGIC = b"\xff\xd8\xff"
 MAX_ATTACHMENT_BYTES = textfiles.MAX_UPLOAD_BYTES
 MAX_ATTACHMENTS = 10
+REFUSED_TYPE = "Type de fichier refusé : joignez un PDF, un document .docx ou .odt, ou une image PNG ou JPEG."
 
 
 class ProjectError(ValueError):
@@ -164,7 +167,7 @@ def _slug(session: Session, title: str) -> str:
     ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower()
     base = re.sub(r"[^a-z0-9]+", "-", ascii_title).strip("-")[:120] or "projet"
     slug, n = base, 1
-    while session.scalar(select(Project.id).where(Project.slug == slug)) is not None:
+    while slug in RESERVED_SLUGS or session.scalar(select(Project.id).where(Project.slug == slug)) is not None:
         n += 1
         slug = f"{base}-{n}"
     return slug
@@ -416,11 +419,10 @@ def attachment_kind(filename: str, data: bytes) -> str:
         return "jpg"
     try:
         kind = textfiles.detect_kind(filename, data)
-    except textfiles.UnreadableDocument as error:
-        raise ProjectError(str(error)) from None
+    except textfiles.UnreadableDocument:  # its messages speak of searching by document (.txt is fine there)
+        kind = None
     if kind not in ATTACHMENT_TYPES:
-        raise ProjectError("Type de fichier refusé : joignez un PDF, un document .docx ou .odt, ou une image "
-                           "PNG ou JPEG.")
+        raise ProjectError(REFUSED_TYPE)
     return kind
 
 

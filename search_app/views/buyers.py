@@ -1,0 +1,99 @@
+"""Public buyers without a password: a sign-in link sent to their address opens a buyer session (signed cookie,
+search_app.identity). An address on an allow-listed public-sector domain is verified at once; any other is
+verified by an operator (search_app.views.moderation_buyers) and may only prepare drafts until then.
+
+The link request page says the same thing whatever the address, so that it tells nobody who is a buyer.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from sqlalchemy import select
+
+from search_app.extensions import external_url, form_rate_limit, limiter
+from search_app.forms import honeypot_filled
+from search_app.identity import current_buyer, end_buyer_session, now, open_buyer_session
+from search_app.project_forms import BuyerSignInForm
+from search_app.views.profiles import error_summary, lifetime_text
+from search_app.views.projects import STATUS_LABELS
+from vivier import projects as service
+from vivier.mail import send_mail
+from vivier.models import Project
+
+bp = Blueprint("buyers", __name__)
+
+SIGN_IN_SUBJECT = "Vivier : votre lien de connexion acheteur"
+
+
+def _database():
+    return current_app.extensions["vivier"]["database"]
+
+
+def _settings():
+    return current_app.extensions["vivier"]["settings"]
+
+
+@bp.route("/acheteurs/connexion", methods=["GET", "POST"])
+@limiter.limit(form_rate_limit, methods=["POST"])
+def sign_in():
+    form = BuyerSignInForm()
+    if form.is_submitted() and honeypot_filled(form):  # a bot sees the same page; nothing is stored or sent
+        return render_template("buyers/link_sent.html", email=form.email.data)
+    if form.validate_on_submit():
+        with _database().session() as session:
+            raw = service.buyer_sign_in_token(session, form.email.data, form.organisation.data or "", now())
+            body = render_template("buyers/mail/sign_in.txt", link=external_url("buyers.access", token=raw),
+                                   lifetime=lifetime_text(service.BUYER_LINK_LIFETIME),
+                                   session_lifetime=lifetime_text(service.BUYER_SESSION_LIFETIME))
+            send_mail(session, _settings(), form.email.data, SIGN_IN_SUBJECT, body)
+        return render_template("buyers/link_sent.html", email=form.email.data)
+    status = 400 if form.errors else 200
+    return render_template("buyers/sign_in.html", form=form, errors=error_summary(form)), status
+
+
+@bp.get("/acheteurs/acces/<token>")
+def access(token: str):
+    """Redeem a sign-in link (once): the buyer's session opens and the buyer lands on its projects."""
+    with _database().session() as session:
+        try:
+            buyer = service.open_buyer_session(session, token, now())
+        except service.TokenError as error:
+            return _link_error(error)
+        open_buyer_session(buyer)
+    return redirect(url_for("buyers.projects"), code=303)
+
+
+def _link_error(error: service.TokenError):
+    """410 for a link that expired or served already, 404 for an unknown one; both offer a new link."""
+    pages = {
+        "expired": ("Lien expiré", "Ce lien de connexion n'est plus valable : pour votre sécurité, il a une durée "
+                                   "limitée."),
+        "used": ("Lien déjà utilisé", "Ce lien de connexion a déjà servi : chaque lien ne fonctionne qu'une fois."),
+        "unknown": ("Lien inconnu", "Ce lien n'existe pas ou plus. Vérifiez qu'il a été copié en entier."),
+    }
+    title, message = pages.get(error.reason, pages["unknown"])
+    status = 404 if error.reason not in ("expired", "used") else 410
+    return render_template("profiles/notice.html", title=title, status=status, paragraphs=[message],
+                           links=[(url_for("buyers.sign_in"), "Recevoir un nouveau lien de connexion")]), status
+
+
+@bp.post("/acheteurs/deconnexion")
+def sign_out():
+    end_buyer_session()
+    flash("Vous êtes déconnecté.")
+    return redirect(url_for("projects.index"), code=303)
+
+
+@bp.get("/acheteurs/projets")
+def projects():
+    """The buyer's projects, every state, newest first."""
+    with _database().session() as session:
+        buyer = current_buyer(session)
+        if buyer is None:
+            flash("Connectez-vous pour voir vos projets : nous vous envoyons un lien par courriel.")
+            return redirect(url_for("buyers.sign_in"), code=303)
+        rows = list(session.scalars(select(Project).where(Project.buyer_id == buyer.id)
+                                    .order_by(Project.created_at.desc(), Project.id.desc())))
+        for project in rows:
+            service.refresh_status(session, project, now())
+        return render_template("buyers/projects.html", buyer=buyer, projects=rows, status_labels=STATUS_LABELS)

@@ -1,0 +1,425 @@
+"""Purchase projects on the web: a verified buyer prepares, publishes, closes and archives a project; everyone
+reads the published ones, searches them and follows them by Atom feeds.
+
+The rules live in vivier.projects (states, who may publish, the sourcing log); these views parse the forms
+(search_app.project_forms), store the preliminary studies' files, run the matching at publication (a hybrid
+search of the directory on the project's own words, categories and territory), tell subscribed suppliers by
+e-mail, and render. Time always comes from search_app.identity.now (tests move it across deadlines).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timezone
+from typing import Any
+
+from feedgen.feed import FeedGenerator
+from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request, send_file,
+                   url_for)
+from markupsafe import Markup
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from indexer.backends.base import IndexNotReady, SearchUnavailable
+from search_app.extensions import external_url, form_rate_limit, limiter
+from search_app.identity import current_buyer, now
+from search_app.project_forms import (MAX_MILESTONES, ProjectForm, form_data_from_project, is_blank_upload,
+                                      milestones_from_form, project_from_form, utc_to_paris)
+from search_app.timeline import render_svg, timeline_marks
+from search_app.views.profiles import error_summary
+from vivier import geo, taxonomy
+from vivier import projects as service
+from vivier.mail import send_mail
+from vivier.models import (CONTRACT_MODELS, PROJECT_ARCHIVED, PROJECT_CLOSED, PROJECT_DRAFT, PROJECT_PUBLISHED,
+                           Attachment, Buyer, Project)
+
+bp = Blueprint("projects", __name__)
+
+STATUS_LABELS = {PROJECT_DRAFT: "Brouillon", PROJECT_PUBLISHED: "Publié", PROJECT_CLOSED: "Clos",
+                 PROJECT_ARCHIVED: "Archivé"}
+# Files one form submission may carry, and so the request size it may reach: a few studies at a time (the project
+# holds vivier.projects.MAX_ATTACHMENTS in all), each up to its cap, plus the form's text.
+FILES_PER_SUBMISSION = 5
+FORM_TEXT_BYTES = 256 * 1024
+MAX_REQUEST_BYTES = FILES_PER_SUBMISSION * (service.MAX_ATTACHMENT_BYTES + 1) + FORM_TEXT_BYTES
+UPLOAD_ENDPOINTS = ("projects.new", "projects.edit")
+# Matching: the directory searched with the project's categories and departments; with fewer hits than this the
+# territory is dropped (a good supplier elsewhere beats no supplier), the categories kept.
+MIN_LOCAL_MATCHES = 3
+# Feeds: the newest published projects; the summary is the need's first characters (a reader's preview).
+FEED_ENTRIES = 50
+SUMMARY_CHARS = 300
+# Words of the public list's text search, and characters read from the box.
+QUERY_MAX_CHARS = 200
+NEW_PROJECT_SUBJECT = "Vivier : nouveau projet d'achat « {title} »"
+
+
+# -- helpers ------------------------------------------------------------------------------------------------------
+def _database():
+    return current_app.extensions["vivier"]["database"]
+
+
+def _settings():
+    return current_app.extensions["vivier"]["settings"]
+
+
+@bp.url_value_preprocessor
+def allow_uploads(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """Raise the request size limit of the project form before anything reads the body: the CSRF check (an app
+    before_request function) parses the form first, and url value preprocessors run before it."""
+    if endpoint in UPLOAD_ENDPOINTS and request.method == "POST":
+        request.max_content_length = MAX_REQUEST_BYTES
+
+
+@bp.app_template_filter("paris")
+def paris_filter(moment, with_time: bool = True) -> str:
+    """A stored UTC datetime as a French reader reads it: Paris time."""
+    if moment is None:
+        return ""
+    local = utc_to_paris(moment)
+    return f"{local:%d/%m/%Y} à {local:%H}h{local:%M}" if with_time else f"{local:%d/%m/%Y}"
+
+
+def _signed_in_buyer(session: Session) -> Buyer:
+    """The buyer of this browser, or a redirect to the sign-in page."""
+    buyer = current_buyer(session)
+    if buyer is None:
+        flash("Connectez-vous comme acheteur : nous vous envoyons un lien de connexion par courriel.")
+        abort(redirect(url_for("buyers.sign_in"), code=303))
+    return buyer
+
+
+def _project_or_404(session: Session, slug: str) -> Project:
+    project = session.scalar(select(Project).where(Project.slug == slug[:140]))
+    if project is None:
+        abort(404)
+    return project
+
+
+def _owned_project(session: Session, slug: str) -> tuple[Buyer, Project]:
+    """The signed-in buyer and its project; another buyer's project is 403."""
+    buyer = _signed_in_buyer(session)
+    project = _project_or_404(session, slug)
+    if project.buyer_id != buyer.id:
+        abort(403)
+    return buyer, project
+
+
+def _visible_project(session: Session, slug: str) -> tuple[Project, bool]:
+    """A project anyone may read (published, closed, archived), or a draft its own buyer reads; 404 otherwise
+    (a draft's existence is not public)."""
+    project = _project_or_404(session, slug)
+    service.refresh_status(session, project, now())
+    buyer = current_buyer(session)
+    owner = buyer is not None and buyer.id == project.buyer_id
+    if project.status == PROJECT_DRAFT and not owner:
+        abort(404)
+    return project, owner
+
+
+def _refused(project: Project, message: str, status: int = 400):
+    return render_template("profiles/notice.html", title="Action impossible", status=status, paragraphs=[message],
+                           links=[(url_for("projects.detail", slug=project.slug), "Retour au projet")]), status
+
+
+def _project_attachments(session: Session, project: Project) -> list[Attachment]:
+    """The preliminary studies' files (never a proposal's: those are sealed)."""
+    return list(session.scalars(select(Attachment).where(Attachment.project_id == project.id,
+                                                         Attachment.proposal_id.is_(None))
+                                .order_by(Attachment.uploaded_at, Attachment.id)))
+
+
+# -- uploads ------------------------------------------------------------------------------------------------------
+def _uploads(form: ProjectForm) -> list[tuple[str, bytes]]:
+    """(name, bytes) of each file posted, read up to one byte past the cap (enough to refuse it)."""
+    return [(storage.filename, storage.stream.read(service.MAX_ATTACHMENT_BYTES + 1))
+            for storage in (form.files.data or []) if not is_blank_upload(storage)]
+
+
+def check_uploads(files: list[tuple[str, bytes]], already: int) -> list[str]:
+    """A French message per refused file (its name first); empty when every file may be stored."""
+    errors = []
+    if len(files) > FILES_PER_SUBMISSION:
+        errors.append(f"{FILES_PER_SUBMISSION} fichiers au plus par envoi.")
+    if already + len(files) > service.MAX_ATTACHMENTS:
+        errors.append(f"{service.MAX_ATTACHMENTS} pièces jointes au plus par projet ({already} déjà jointes).")
+    for name, data in files:
+        try:
+            service.attachment_kind(name, data)
+        except service.ProjectError as error:
+            errors.append(f"{name} : {error}")
+    return errors
+
+
+def _store_uploads(session: Session, project: Project, files: list[tuple[str, bytes]]) -> None:
+    for name, data in files:
+        service.store_attachment(session, _settings().data_dir, name, data, project=project, now=now())
+
+
+# -- matching and notifications -----------------------------------------------------------------------------------
+def matching_hits(project: Project) -> list | None:
+    """The directory's best suppliers for the project, or None when the search cannot answer (publication goes on
+    without them)."""
+    search = current_app.extensions["vivier"]["search"]
+    text = service.search_text(project)
+    filters = {"category": list(project.categories or []), "department": list(project.departments or [])}
+    try:
+        hits = search.search(text, filters=filters, per_page=service.MATCH_COUNT, mode="hybrid").hits
+        if len(hits) < MIN_LOCAL_MATCHES and filters["department"]:
+            wider = search.search(text, filters={"category": filters["category"]}, per_page=service.MATCH_COUNT,
+                                  mode="hybrid").hits
+            seen = {hit.id for hit in hits}
+            hits = hits + [hit for hit in wider if hit.id not in seen]
+        return hits[:service.MATCH_COUNT]
+    except (IndexNotReady, SearchUnavailable) as error:
+        current_app.logger.warning("matching skipped for project %s: %s", project.slug, error)
+        return None
+
+
+def notify_subscribers(session: Session, project: Project) -> int:
+    """One e-mail per subscribed address the project concerns; how many were sent."""
+    addresses = list(dict.fromkeys(s.email for s in service.subscribers(session, project)))
+    link = external_url("projects.detail", slug=project.slug)
+    for address in addresses:
+        body = render_template("projects/mail/new_project.txt", project=project, link=link,
+                               contract_label=CONTRACT_MODELS.get(project.contract_model, ""))
+        send_mail(session, _settings(), address, NEW_PROJECT_SUBJECT.format(title=project.title[:200]), body)
+    return len(addresses)
+
+
+# -- the buyer's form ---------------------------------------------------------------------------------------------
+def number_milestone_labels(form: ProjectForm) -> None:
+    """Each row's fields named after their row ("Étape 2 : date"): eight "Date" fields read out alike otherwise."""
+    for number, entry in enumerate(form.milestones.entries, start=1):
+        entry.form.date.label.text = f"Étape {number} : date"
+        entry.form.label.label.text = f"Étape {number} : intitulé"
+
+
+def _render_form(form: ProjectForm, project: Project | None, status: int, file_errors: list[str] = (),
+                 attachments: list[Attachment] = ()):
+    number_milestone_labels(form)
+    # A row's fields already say their row ("Étape 3 : intitulé"): the summary's block prefix would repeat it.
+    errors = [(anchor, re.sub(r"^milestones \d+ : ", "", label), message)
+              for anchor, label, message in error_summary(form)]
+    errors += [("files", "Documents", message) for message in file_errors]
+    return render_template("projects/form.html", form=form, project=project, errors=errors,
+                           file_errors=list(file_errors), attachments=list(attachments),
+                           max_milestones=MAX_MILESTONES), status
+
+
+@bp.route("/projets/nouveau", methods=["GET", "POST"])
+@limiter.limit(form_rate_limit, methods=["POST"])
+def new():
+    with _database().session() as session:
+        buyer = _signed_in_buyer(session)
+        form = ProjectForm(deadline_after=now())
+        if not form.validate_on_submit():
+            return _render_form(form, None, 400 if form.errors else 200)
+        files = _uploads(form)
+        file_errors = check_uploads(files, 0)
+        if file_errors:
+            return _render_form(form, None, 400, file_errors)
+        project = service.create_project(session, buyer, project_from_form(form), milestones_from_form(form), now())
+        _store_uploads(session, project, files)
+        slug = project.slug
+    flash("Projet enregistré en brouillon : relisez-le, puis publiez-le.")
+    return redirect(url_for("projects.detail", slug=slug), code=303)
+
+
+@bp.route("/projets/<slug>/modifier", methods=["GET", "POST"])
+@limiter.limit(form_rate_limit, methods=["POST"])
+def edit(slug: str):
+    """A draft is edited freely, a published project with every change logged; a closed one is frozen."""
+    with _database().session() as session:
+        buyer, project = _owned_project(session, slug)
+        service.refresh_status(session, project, now())
+        if project.status not in (PROJECT_DRAFT, PROJECT_PUBLISHED):
+            return _refused(project, "Ce projet est clos : il ne peut plus être modifié.")
+        attachments = _project_attachments(session, project)
+        form = (ProjectForm(deadline_after=now()) if request.method == "POST"
+                else ProjectForm(data=form_data_from_project(project), deadline_after=now()))
+        if not form.validate_on_submit():
+            return _render_form(form, project, 400 if form.errors else 200, attachments=attachments)
+        files = _uploads(form)
+        file_errors = check_uploads(files, len(attachments))
+        if file_errors:
+            return _render_form(form, project, 400, file_errors, attachments)
+        try:
+            service.update_project(session, project, buyer, project_from_form(form), milestones_from_form(form),
+                                   now())
+        except service.ProjectError as error:
+            return _refused(project, str(error))
+        _store_uploads(session, project, files)
+    flash("Modifications enregistrées.")
+    return redirect(url_for("projects.detail", slug=slug), code=303)
+
+
+# -- states -------------------------------------------------------------------------------------------------------
+@bp.post("/projets/<slug>/publier")
+def publish(slug: str):
+    """Publish, then find the best-matching suppliers and tell the subscribed ones (after the commit: the
+    publication stands whatever the search or the mail does)."""
+    with _database().session() as session:
+        buyer, project = _owned_project(session, slug)
+        try:
+            service.publish(session, project, buyer, now())
+        except service.ProjectError as error:
+            return _refused(project, str(error))
+        session.commit()
+        hits = matching_hits(project)
+        if hits is None:
+            flash("Projet publié. La recherche des fournisseurs correspondants n'a pas pu se faire pour l'instant.")
+        else:
+            service.record_matches(session, project, hits, now())
+            flash(f"Projet publié : {len(project.matches)} fournisseurs correspondants trouvés.")
+        session.commit()
+        notify_subscribers(session, project)
+    return redirect(url_for("projects.detail", slug=slug), code=303)
+
+
+def _change_state(slug: str, action, done: str):
+    with _database().session() as session:
+        buyer, project = _owned_project(session, slug)
+        try:
+            action(session, project, buyer, now())
+        except service.ProjectError as error:
+            return _refused(project, str(error))
+    flash(done)
+    return redirect(url_for("projects.detail", slug=slug), code=303)
+
+
+@bp.post("/projets/<slug>/cloturer")
+def close(slug: str):
+    return _change_state(slug, service.close, "Projet clos : plus aucune question ni proposition n'est acceptée.")
+
+
+@bp.post("/projets/<slug>/archiver")
+def archive(slug: str):
+    return _change_state(slug, service.archive, "Projet archivé.")
+
+
+# -- public pages -------------------------------------------------------------------------------------------------
+@bp.get("/projets")
+def index():
+    text = request.args.get("q", "")[:QUERY_MAX_CHARS]
+    category = request.args.get("thematique") or None
+    department = request.args.get("departement") or None
+    status = request.args.get("etat") or None
+    with _database().session() as session:
+        found = service.public_projects(session, text, category, department, status, now())
+        return render_template("projects/index.html", projects=found, text=text, category=category,
+                               department=department, status=status, status_labels=STATUS_LABELS,
+                               public_statuses=service.PUBLIC_STATUSES)
+
+
+def project_timeline(project: Project, at) -> Markup:
+    """The retro-planning picture: milestones, publication (planned today for a draft) and deadline, Paris time."""
+    published = project.published_at
+    marks = timeline_marks(
+        [(utc_to_paris(m.date), m.label) for m in project.milestones],
+        utc_to_paris(published or at), utc_to_paris(project.deadline),
+        publication_label="Publication" if published else "Publication (pas encore faite)")
+    return Markup(render_svg(marks, title=f"Rétroplanning : {project.title}", svg_id=f"timeline-{project.id}"))
+
+
+def buyer_links(slug: str) -> list[tuple[str, str]]:
+    """Links to the buyer's pages of the participation side (built separately: shown once they exist)."""
+    pages = (("participation.proposals", "Propositions reçues"), ("participation.log", "Journal du sourcing"))
+    return [(url_for(endpoint, slug=slug), text) for endpoint, text in pages
+            if endpoint in current_app.view_functions]
+
+
+@bp.get("/projets/<slug>")
+def detail(slug: str):
+    with _database().session() as session:
+        project, owner = _visible_project(session, slug)
+        buyer = session.get(Buyer, project.buyer_id)
+        response = render_template(
+            "projects/detail.html", project=project, owner=owner, buyer=buyer, status_labels=STATUS_LABELS,
+            contract_label=CONTRACT_MODELS.get(project.contract_model, project.contract_model),
+            attachments=_project_attachments(session, project), timeline=project_timeline(project, now()),
+            open_now=service.is_open(project, now()), buyer_links=buyer_links(project.slug) if owner else [])
+    headers = {"Cache-Control": "private, no-store"} if owner else {}
+    return response, 200, headers
+
+
+@bp.get("/projets/<slug>/pieces/<int:attachment_id>")
+def attachment(slug: str, attachment_id: int):
+    """A preliminary study's file, always as a download, in a sandbox: a file is never rendered as a page of the
+    site (a PDF with scripts, an image that is really HTML)."""
+    with _database().session() as session:
+        project, owner = _visible_project(session, slug)
+        row = session.get(Attachment, attachment_id)
+        if row is None or row.project_id != project.id or row.proposal_id is not None:
+            abort(404)
+        path = service.attachment_path(_settings().data_dir, row)
+        if not path.is_file():
+            abort(404)
+        response = send_file(path, mimetype=row.content_type, as_attachment=True, download_name=row.filename,
+                             max_age=0, etag=row.sha256)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "sandbox"
+    if project.status == PROJECT_DRAFT:
+        response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+# -- Atom feeds ---------------------------------------------------------------------------------------------------
+def feed_summary(project: Project) -> str:
+    need = " ".join(project.need.split())
+    if len(need) > SUMMARY_CHARS:
+        need = need[:SUMMARY_CHARS - 1].rstrip() + "…"
+    return f"{need}\n\nDate limite de réponse : {paris_filter(project.deadline)} (heure de Paris)."
+
+
+def build_feed(projects: list[Project], title: str, self_url: str, page_url: str) -> bytes:
+    """An Atom document of the projects, newest first."""
+    feed = FeedGenerator()
+    feed.id(self_url)
+    feed.title(title)
+    feed.language("fr")
+    feed.link(href=self_url, rel="self", type="application/atom+xml")
+    feed.link(href=page_url, rel="alternate", type="text/html")
+    dates = [p.published_at for p in projects if p.published_at] or [now()]
+    feed.updated(max(dates).replace(tzinfo=timezone.utc))
+    for project in projects:
+        url = external_url("projects.detail", slug=project.slug)
+        published = (project.published_at or project.created_at).replace(tzinfo=timezone.utc)
+        entry = feed.add_entry(order="append")
+        entry.id(url)
+        entry.title(project.title)
+        entry.link(href=url, rel="alternate", type="text/html")
+        entry.published(published)
+        entry.updated(max(published, project.updated_at.replace(tzinfo=timezone.utc)))
+        entry.summary(feed_summary(project))
+    return feed.atom_str(pretty=True)
+
+
+def _feed(title: str, category: str | None = None, department: str | None = None) -> Response:
+    with _database().session() as session:
+        found = service.public_projects(session, category=category, department=department,
+                                        status=PROJECT_PUBLISHED, now=now())[:FEED_ENTRIES]
+        page = external_url("projects.index", thematique=category, departement=department)
+        body = build_feed(found, title, request.url, page)
+    return Response(body, content_type="application/atom+xml; charset=utf-8")
+
+
+@bp.get("/projets/flux.atom")
+def feed_all():
+    return _feed("Vivier : projets d'achat publiés")
+
+
+@bp.get("/projets/thematiques/<category>.atom")
+def feed_category(category: str):
+    label = taxonomy.CATEGORY_LABELS.get(category)
+    if label is None:
+        abort(404)
+    return _feed(f"Vivier : projets d'achat — {label}", category=category)
+
+
+@bp.get("/projets/departements/<code>.atom")
+def feed_department(code: str):
+    name = geo.department_name(code)
+    if name is None:
+        abort(404)
+    return _feed(f"Vivier : projets d'achat — {code} {name}", department=code)
