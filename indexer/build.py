@@ -23,6 +23,7 @@ from indexer.documents import build_document
 from vivier.config import Settings
 from vivier.db import Database
 from vivier.models import SEARCHABLE_STATUSES, Supplier, Suppression, utcnow
+from vivier.opendata import export_after_build
 
 # Mapping/layout version of the search document: bump when documents or analysis change, to force a rebuild.
 DOCUMENT_VERSION = 1
@@ -84,7 +85,8 @@ def _meta(encoder: Encoder, dimension: int, read_at: datetime) -> dict:
             "watermark": (read_at - WATERMARK_MARGIN).isoformat()}
 
 
-def build_index(settings: Settings, encoder: Encoder, progress: bool = False) -> BuildReport:
+def build_index(settings: Settings, encoder: Encoder, progress: bool = False, export: bool = True) -> BuildReport:
+    """Rebuild the whole index from the database, then (`export`) regenerate the open-data files."""
     database = Database(settings)
     database.migrate()
     read_at = utcnow()
@@ -98,10 +100,12 @@ def build_index(settings: Settings, encoder: Encoder, progress: bool = False) ->
         vectors = np.zeros((0, encoder.dimension), dtype=np.float32)
     generation = make_backend(settings).rebuild(documents, vectors, _meta(encoder, int(vectors.shape[1]), read_at))
     database.dispose()
+    if export:  # the open-data files follow what the site shows (vivier.opendata)
+        export_after_build(settings)
     return BuildReport(len(documents), len(passages), encoded, generation)
 
 
-def update_index(settings: Settings, encoder: Encoder, progress: bool = False) -> UpdateReport:
+def update_index(settings: Settings, encoder: Encoder, progress: bool = False, export: bool = True) -> UpdateReport:
     """Apply to the live index what changed in the database since it was built; a full rebuild when there is no
     usable live index (none, no watermark, another model or document version)."""
     backend = make_backend(settings)
@@ -109,7 +113,7 @@ def update_index(settings: Settings, encoder: Encoder, progress: bool = False) -
     compatible = (status.get("ready") and status.get("watermark") and status.get("model") == encoder.model_name
                   and status.get("document_version") == DOCUMENT_VERSION)
     if not compatible:
-        report = build_index(settings, encoder, progress)
+        report = build_index(settings, encoder, progress, export)
         return UpdateReport(report.documents, 0, report.encoded, report.generation, rebuilt=True)
     since = datetime.fromisoformat(status["watermark"])
     database = Database(settings)
@@ -129,4 +133,6 @@ def update_index(settings: Settings, encoder: Encoder, progress: bool = False) -
     if not passages:
         vectors = np.zeros((0, int(status.get("dimension") or encoder.dimension)), dtype=np.float32)
     generation = backend.apply_changes(documents, vectors, removed, _meta(encoder, int(vectors.shape[1]), read_at))
+    if export:
+        export_after_build(settings)
     return UpdateReport(len(documents), len(removed), encoded, generation)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+from flask import Flask, render_template, request
 
 from indexer.backends.base import SearchUnavailable
 from vivier.config import Settings, load_settings
@@ -74,11 +74,14 @@ def create_app(settings: Settings | None = None, encoder=None) -> Flask:
     from search_app.views import moderation
     from search_app.views import participation
     from search_app.views import buyers, moderation_buyers, projects
+    from search_app import api
+    from search_app.views import opendata
 
     init_extensions(app)
     # A search by document reads and changes nothing; its form is also reached from the GET search form, whose
     # URL must stay shareable (no token in it).
     csrf.exempt(documents.bp)
+    csrf.exempt(api.bp)  # read-only GET API, no session
 
     app.register_blueprint(search.bp)
     app.register_blueprint(suppliers.bp)
@@ -91,6 +94,8 @@ def create_app(settings: Settings | None = None, encoder=None) -> Flask:
     app.register_blueprint(buyers.bp)  # buyers' sign-in links and their projects, /acheteurs
     app.register_blueprint(projects.bp)  # purchase projects, /projets
     app.register_blueprint(moderation_buyers.bp)  # buyers' verification, /moderation/acheteurs
+    app.register_blueprint(api.bp)  # the JSON API, /api/v1
+    app.register_blueprint(opendata.bp)  # sitemap.xml, robots.txt, open-data files, /donnees-ouvertes
 
     @app.after_request
     def security_headers(response):
@@ -102,6 +107,8 @@ def create_app(settings: Settings | None = None, encoder=None) -> Flask:
         return response
 
     def error_page(status: int, title: str, message: str):
+        if request.path.startswith(api.PREFIX + "/"):  # an unknown API address: a problem document, not a page
+            return api.problem_response(status)
         return render_template("errors/error.html", title=title, message=message, status=status), status
 
     for status, (title, message) in ERROR_PAGES.items():

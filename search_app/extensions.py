@@ -6,6 +6,7 @@ Every POST form carries a CSRF token (Flask-WTF), except the search by document,
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from flask import Flask, current_app, request, url_for
@@ -76,8 +77,21 @@ def reindex_now() -> bool:
     try:
         if not ext["search"].backend.status().get("ready"):
             return False
-        update_index(ext["settings"], ext["search"].encoder)
-        return True
+        update_index(ext["settings"], ext["search"].encoder, export=False)
     except (IndexNotReady, SearchUnavailable) as error:
         current_app.logger.warning("re-index postponed: %s", error)
         return False
+    # The open-data files follow, off the request: at 100k profiles a full export takes seconds.
+    threading.Thread(target=_export, args=(ext["settings"],), name="vivier-opendata-export", daemon=True).start()
+    return True
+
+
+_export_lock = threading.Lock()
+
+
+def _export(settings) -> None:
+    from vivier.opendata import export_after_build
+
+    with _export_lock:  # one export at a time; each replaces the files atomically
+        export_after_build(settings)
+

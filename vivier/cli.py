@@ -189,6 +189,22 @@ def index_update_cmd() -> None:
     _update_index(_settings())
 
 
+@main.command("export")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "all"]), default="all", show_default=True,
+              help="Which open-data files to write (the licence notice and datapackage.json always are).")
+@click.option("--output", type=click.Path(file_okay=False, path_type=Path),
+              help="Directory to write to (default: DATA_DIR/opendata, the one the site serves).")
+def export_cmd(fmt: str, output: Path | None) -> None:
+    """Write the open-data exports of the public supplier profiles (CSV, JSON Lines, licence)."""
+    from vivier.db import Database
+    from vivier.opendata import FORMATS, export_opendata
+
+    settings = _settings()
+    Database(settings).migrate()
+    report = export_opendata(settings, tuple(FORMATS) if fmt == "all" else (fmt,), output)
+    click.echo(f"exported {report.suppliers} suppliers to {report.directory}: {', '.join(report.files)}")
+
+
 # `vivier index status` lines: (label, status keys tried in order). The embedded backend names its live index a
 # generation and its mapping version a format; Elasticsearch has an alias, an index and a mapping version.
 STATUS_LINES = (

@@ -7,6 +7,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from indexer.backends.base import IndexNotReady, SearchUnavailable
+from search_app.extensions import external_url
+from search_app.jsonld import organization, script_json
 from vivier.models import SEARCHABLE_STATUSES, STATUS_MERGED, Supplier
 
 bp = Blueprint("suppliers", __name__)
@@ -59,5 +61,6 @@ def detail(slug: str):
         from search_app.maps import point_map
 
         position = point_map(supplier.latitude, supplier.longitude, f"{supplier.name}, {supplier.commune or ''}")
+    jsonld = script_json(organization(supplier, external_url("suppliers.detail", slug=supplier.slug)))
     return render_template("suppliers/detail.html", supplier=supplier, similar=similar, provenance=provenance,
-                           field_labels=FIELD_LABELS, position=position)
+                           field_labels=FIELD_LABELS, position=position, jsonld=jsonld)
