@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from search_app.extensions import external_url, form_rate_limit, limiter, reindex_now
-from search_app.identity import SUPPLIER_SESSION_KEY
+from search_app.identity import SUPPLIER_SESSION_KEY, now
 from search_app.forms import (NAME_MAX_CHARS, ClaimForm, DeletionForm, EditLinkForm, NewProfileForm, ProfileForm,
                               form_data_from_profile, honeypot_filled, profile_from_form)
 from search_app.views.suppliers import merged_target
@@ -33,7 +33,7 @@ from vivier import merge
 from vivier import submissions as service
 from vivier.mail import send_mail
 from vivier.models import (REVIEW_PENDING, SEARCHABLE_STATUSES, STATUS_MERGED, SUBMISSION_UPDATE, AccessToken,
-                           Submission, Supplier, utcnow)
+                           Submission, Supplier)
 
 bp = Blueprint("profiles", __name__)
 
@@ -139,7 +139,7 @@ def _mail(session: Session, to: str, kind: str, supplier_name: str = "", **conte
 
 def _open_edit_session(supplier_id: int, email: str) -> None:
     web_session[EDIT_SESSION_KEY] = {"supplier_id": supplier_id, "email": email,
-                                     "expires": (utcnow() + service.EDIT_SESSION_LIFETIME).isoformat()}
+                                     "expires": (now() + service.EDIT_SESSION_LIFETIME).isoformat()}
 
 
 def _end_edit_session() -> None:
@@ -159,7 +159,7 @@ def _editor_email(session: Session, supplier: Supplier) -> str:
     if not isinstance(state, dict):
         _to_link_request(supplier.slug, "Pour modifier cette fiche, demandez un lien de modification : il est "
                                         "envoyé aux adresses autorisées.")
-    if datetime.fromisoformat(state.get("expires") or "1970-01-01") <= utcnow():
+    if datetime.fromisoformat(state.get("expires") or "1970-01-01") <= now():
         _to_link_request(supplier.slug, "Votre session de modification a expiré : demandez un nouveau lien.")
     if state.get("supplier_id") != supplier.id:
         abort(make_response(render_template(
@@ -226,7 +226,7 @@ def propose():
             return redirect(url_for("profiles.proposed"), code=303)
         if form.validate():
             with _database().session() as session:
-                submission = service.submit_new(session, profile_from_form(form), form.contact_email.data)
+                submission = service.submit_new(session, profile_from_form(form), form.contact_email.data, now())
                 _mail(session, submission.email, "submitted", submission.name)
             return redirect(url_for("profiles.proposed"), code=303)
     with _database().session() as session:
@@ -262,7 +262,7 @@ def claim(slug: str):
             return render_template("profiles/claim_sent.html", supplier=supplier, by_link=False,
                                    email=form.email.data)
         if form.validate_on_submit():
-            start = service.start_claim(session, supplier, form.email.data, form.message.data or "")
+            start = service.start_claim(session, supplier, form.email.data, form.message.data or "", now())
             if start.token:
                 _mail(session, start.claim.email, "claim_link", supplier.name,
                       link=external_url("profiles.confirm_claim", token=start.token),
@@ -279,11 +279,12 @@ def confirm_claim(token: str):
     """Verify the claim's address, then open an editing session for it (see the module's docstring)."""
     with _database().session() as session:
         try:
-            claim = service.confirm_claim(session, token)
+            claim = service.confirm_claim(session, token, now())
         except service.TokenError as error:
             return _link_error(session, token, error)
         supplier = session.get(Supplier, claim.supplier_id)
-        edit = service.open_edit_session(session, service.edit_link_token(session, supplier, claim.email))
+        edit = service.open_edit_session(session, service.edit_link_token(session, supplier, claim.email, now()),
+                                         now())
         _open_edit_session(edit.supplier_id, edit.email)
         slug = supplier.slug
     flash("Votre adresse est confirmée : vous pouvez modifier la fiche de votre entreprise.")
@@ -302,7 +303,7 @@ def request_link(slug: str):
         if form.is_submitted() and honeypot_filled(form):
             return render_template("profiles/link_sent.html", supplier=supplier, email=form.email.data)
         if form.validate_on_submit():
-            raw = service.edit_link_token(session, supplier, form.email.data)
+            raw = service.edit_link_token(session, supplier, form.email.data, now())
             if raw is not None:
                 _mail(session, form.email.data, "edit_link", supplier.name,
                       link=external_url("profiles.access", token=raw),
@@ -317,7 +318,7 @@ def access(token: str):
     """Redeem an editing link (once) and open the editing session."""
     with _database().session() as session:
         try:
-            edit = service.open_edit_session(session, token)
+            edit = service.open_edit_session(session, token, now())
         except service.TokenError as error:
             return _link_error(session, token, error)
         _open_edit_session(edit.supplier_id, edit.email)
@@ -339,7 +340,7 @@ def edit(slug: str):
         # A post is exactly what was posted: initial values would fill the fields it left out.
         form = ProfileForm() if request.method == "POST" else ProfileForm(data=form_data_from_profile(initial))
         if form.validate_on_submit():
-            service.submit_update(session, supplier, profile_from_form(form), email)
+            service.submit_update(session, supplier, profile_from_form(form), email, now())
             _mail(session, email, "update_received", supplier.name,
                   page=external_url("suppliers.detail", slug=supplier.slug))
             return render_template("profiles/update_received.html", supplier=supplier, email=email)
@@ -359,7 +360,7 @@ def delete(slug: str):
         if not form.validate_on_submit():
             return _render_form("profiles/delete.html", form, 400 if form.errors else 200, supplier=supplier,
                                 email=email)
-        service.request_deletion(session, supplier, email, form.reason.data or "")
+        service.request_deletion(session, supplier, email, form.reason.data or "", now())
         _mail(session, email, "deletion_received", supplier.name)
         name = supplier.name
     _end_edit_session()
