@@ -1,6 +1,6 @@
 """Crawler benchmark: speed on a large generated directory, extraction and merging accuracy on the fixtures.
 
-    .venv/bin/python -m benchmarks.crawl [--profiles 3000] [--skip-speed] [--skip-accuracy]
+    .venv/bin/python -m benchmarks.crawl [--profiles 3000] [--skip-speed] [--skip-accuracy] [--no-record]
 
 1. Speed: a directory of N generated profiles (the annuaire's layout, profiles cloned from the fixture world)
    served on loopback, crawled with throttling off (the --loopback-fixture settings), through the whole pipeline
@@ -8,7 +8,7 @@
 2. Accuracy: the five fixture sites crawled together; every stored record is compared with what the fixture world
    says that source shows (fixtures/world.py): fields right / fields expected, per source and per field; then
    merging: fixture companies split over several suppliers, suppliers holding several fixture companies.
-The figures are printed last.
+The figures are printed last and appended to benchmarks/RESULTS.md (--no-record: not).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from rapidfuzz import fuzz
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks import results as results_file  # noqa: E402
 from fixtures import world  # noqa: E402
 from fixtures.build_sites import render_site  # noqa: E402
 from vivier.devserver import FixtureSites, StaticSite  # noqa: E402
@@ -36,6 +37,7 @@ from vivier.identifiers import canonical_url, website_domain  # noqa: E402
 from vivier.text import clean_text  # noqa: E402
 
 SOURCES_FILE = REPO / "fixtures" / "sources.yaml"
+RESULTS_SECTION = "## Crawl (`python -m benchmarks.crawl`)"
 # A description counts as right when it holds the expected text or is this similar to it (0-100): extraction
 # from main text may add a heading or the "solutions" page.
 TEXT_MIN_SIMILARITY = 90
@@ -164,6 +166,8 @@ def main() -> None:
     parser.add_argument("--profiles", type=int, default=3000, help="profiles in the generated directory")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-accuracy", action="store_true")
+    parser.add_argument("--note", default="", help="a word on this run for RESULTS.md")
+    parser.add_argument("--no-record", action="store_true", help="do not append to benchmarks/RESULTS.md")
     args = parser.parse_args()
     results = {"cpus": os.cpu_count()}
     if not args.skip_accuracy:
@@ -171,16 +175,21 @@ def main() -> None:
     if not args.skip_speed:
         results["speed"] = measure_speed(args.profiles)
     print(json.dumps(results, indent=1, ensure_ascii=False))
+    lines = []
     if "accuracy" in results:
         a = results["accuracy"]
-        print(f"extraction accuracy: {a['fields_right']}/{a['fields_expected']} fields right "
-              f"({a['fields_right'] / a['fields_expected']:.1%}); merging: {a['companies']} companies -> "
-              f"{a['live_suppliers']} suppliers, {a['companies_split']} split, "
-              f"{a['suppliers_merging_companies']} false merges")
+        lines.append(f"extraction accuracy: {a['fields_right']}/{a['fields_expected']} fields right "
+                     f"({a['fields_right'] / a['fields_expected']:.1%}); merging: {a['companies']} companies -> "
+                     f"{a['live_suppliers']} suppliers, {a['companies_split']} split, "
+                     f"{a['suppliers_merging_companies']} false merges")
     if "speed" in results:
         s = results["speed"]
-        print(f"crawl speed: {s['pages_per_s']} pages/s ({s['pages']} pages, {s['items']} profiles stored, "
-              f"{s['seconds']} s, {results['cpus']} CPUs)")
+        lines.append(f"crawl speed: {s['pages_per_s']} pages/s ({s['pages']} pages, {s['items']} profiles stored, "
+                     f"{s['seconds']} s, {results['cpus']} CPUs, load {results_file.load_average()})")
+    if not args.no_record:
+        results_file.append(RESULTS_SECTION, "\n".join(f"- {line}" for line in lines), args.note)
+    print(f"\nCrawl — {results_file.machine()}")
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":

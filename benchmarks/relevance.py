@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import itertools
 import sys
 import time
@@ -35,6 +36,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks import results as results_file
 from embeddings.encoder import Encoder
 from indexer import documents as documents_module
 from indexer import evaluation, fusion, service
@@ -43,6 +45,7 @@ from vivier.config import load_settings
 
 CORPUS = REPO / "fixtures" / "eval" / "corpus.jsonl"
 JUDGMENTS = REPO / "fixtures" / "eval" / "judgments.jsonl"
+RESULTS_SECTION = "## Relevance sweep (`python -m benchmarks.relevance`)"
 NDCG, PRECISION, RECALL = evaluation.METRICS
 
 # The values in the code before the first tuning (2026-11-26), kept to print the before/after comparison.
@@ -214,13 +217,41 @@ def golden_rows(sweep: Sweep) -> None:
             print(f"| {label} | {'; '.join(failing) or 'none'} |")
 
 
+class _Tee(io.StringIO):
+    """Standard output that is also kept, to be appended to RESULTS.md at the end."""
+
+    def __init__(self, out):
+        super().__init__()
+        self.out = out
+
+    def write(self, text: str) -> int:
+        self.out.write(text)
+        return super().write(text)
+
+    def flush(self) -> None:
+        self.out.flush()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--judgments", type=Path, default=JUDGMENTS)
     parser.add_argument("--data-dir", type=Path, default=None, help="vector cache directory (default: temporary)")
     parser.add_argument("--skip-families", action="store_true", help="only the before/after rows, grid and 2-fold")
+    parser.add_argument("--note", default="", help="a word on this run for RESULTS.md")
+    parser.add_argument("--no-record", action="store_true", help="do not append to benchmarks/RESULTS.md")
     args = parser.parse_args(argv)
+    tee = _Tee(sys.stdout)
+    with contextlib.redirect_stdout(tee):
+        in_code = _sweep(args)
+    if not args.no_record:
+        results_file.append(RESULTS_SECTION, tee.getvalue(), args.note)
+    print(f"\nRelevance — {results_file.machine()}\nvalues in the code: "
+          + ", ".join(f"{mode} nDCG@10 {scores[NDCG]:.3f}" for mode, scores in in_code.items()))
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> dict[str, dict[str, float]]:
 
     started = time.perf_counter()
     sweep = Sweep(args.corpus, args.judgments, args.data_dir)
@@ -229,7 +260,8 @@ def main(argv: list[str] | None = None) -> int:
               f"fusion weights {dict(fusion.FUSION_WEIGHTS)}, dense depth {base.DENSE_DEPTH}, dense min similarity "
               f"{base.DENSE_MIN_SIMILARITY}, fuzzy weight {embedded.FUZZY_WEIGHT}, passage words "
               f"{documents_module.PASSAGE_MAX_WORDS}, field weights {dict(embedded.FIELD_WEIGHTS)}.")
-        print(f"\n{TABLE_HEAD}\n{row('before tuning', sweep.run(**BEFORE))}\n{row('in the code', sweep.run())}")
+        in_code = sweep.run()
+        print(f"\n{TABLE_HEAD}\n{row('before tuning', sweep.run(**BEFORE))}\n{row('in the code', in_code)}")
         if not args.skip_families:
             family(sweep, "RRF k", "rrf_k", RRF_KS)
             family(sweep, "Dense weight in the fusion (keyword 1)", "dense_weight", DENSE_WEIGHTS)
@@ -269,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nSweep time: {time.perf_counter() - started:.0f} s")
     finally:
         sweep.close()
-    return 0
+    return means(in_code)
 
 
 if __name__ == "__main__":

@@ -29,10 +29,8 @@ RSS <= 1.5 GB. The figures are printed last and appended to benchmarks/RESULTS.m
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
 import random
 import resource
 import statistics
@@ -50,10 +48,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks import results
+from benchmarks.results import machine
 from vivier.config import load_settings
 from vivier.taxonomy import CATEGORIES, CATEGORY_VOCABULARY, SIZE_BANDS
 
-RESULTS_FILE = REPO / "benchmarks" / "RESULTS.md"
 RESULTS_SECTION = "## Search speed (`python -m benchmarks.search`)"
 SEED = 20240611
 # Norm of the Gaussian noise added to a passage's mixed vector before normalisation: two passages built from the
@@ -496,19 +495,6 @@ def run_probe(data_dir: Path, rounds: int) -> dict:
 
 
 # -- report --------------------------------------------------------------------------------------------------------
-def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{model}, {os.cpu_count()} CPUs, {memory:.0f} GiB, Python {platform.python_version()}"
-
-
 def table(rows: list[dict]) -> str:
     def lat(row, mode):
         return f"{row[mode]['p50']} / {row[mode]['p95']} / {row[mode]['p99']}"
@@ -529,17 +515,8 @@ def table(rows: list[dict]) -> str:
 
 
 def record(rows: list[dict], note: str) -> None:
-    """Append this run under the search-speed section of RESULTS.md (append only: others write other sections)."""
-    existing = RESULTS_FILE.read_text(encoding="utf-8") if RESULTS_FILE.exists() else ""
-    headings = [line for line in existing.splitlines() if line.startswith("## ")]
-    block = ""
-    if not headings or headings[-1].strip() != RESULTS_SECTION:
-        block += ("\n" if existing and not existing.endswith("\n\n") else "") + RESULTS_SECTION + "\n\n"
-    block += f"### {dt.datetime.now().strftime('%Y-%m-%d %H:%M')} — {machine()}"
-    block += f" — {note}\n\n" if note else "\n\n"
-    block += table(rows) + "\n\n"
-    with RESULTS_FILE.open("a", encoding="utf-8") as out:
-        out.write(block)
+    """Append this run under the search-speed section of RESULTS.md."""
+    results.append(RESULTS_SECTION, table(rows), note)
 
 
 def main() -> None:

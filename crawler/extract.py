@@ -141,7 +141,8 @@ def _offers(node: dict[str, Any]) -> list[dict[str, Any]]:
     for offer in raw if isinstance(raw, list) else [raw]:
         if not isinstance(offer, dict):
             continue
-        item = offer.get("itemOffered") if isinstance(offer.get("itemOffered"), dict) else offer
+        offered = offer.get("itemOffered")
+        item = offered if isinstance(offered, dict) else offer
         name = _text(item.get("name")) or _text(offer.get("name"))
         if not name or _types(offer) & {"OfferCatalog"}:
             continue

@@ -51,8 +51,14 @@ class SqliteCacheStorage:
             self._db.close()
             self._db = None
 
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise RuntimeError("the HTTP cache is used before open_spider or after close_spider")
+        return self._db
+
     def retrieve_response(self, spider, request):
-        row = self._db.execute("SELECT status, response_url, headers, body, stored_at FROM responses "
+        row = self.db.execute("SELECT status, response_url, headers, body, stored_at FROM responses "
                                "WHERE fingerprint = ?", (self._fingerprinter.fingerprint(request).hex(),)).fetchone()
         if row is None:
             return None
@@ -64,7 +70,7 @@ class SqliteCacheStorage:
                                    "body": zlib.decompress(body)})
 
     def store_response(self, spider, request, response) -> None:
-        self._db.execute(
+        self.db.execute(
             "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?)",
             (self._fingerprinter.fingerprint(request).hex(), request.url, response.status, response.url,
              headers_dict_to_raw(response.headers), zlib.compress(response.body, 3), time.time()))

@@ -3,12 +3,19 @@
 A crawl that stops midway (Ctrl+C, a page or time limit, a crash) leaves its Scrapy job directory
 (data/crawls/SOURCE/): the next crawl of that source resumes from it instead of starting over. A crawl that ends
 normally removes it, so the next one starts afresh (and the HTTP cache makes unchanged pages cost a 304).
+
+A crawl killed outright (SIGKILL, out of memory, power cut) cannot be resumed: Scrapy saves its queue of pending
+requests only when it stops, while it records each queued request as seen at once, so its job directory would make
+the next crawl skip the pages that were queued but never fetched. The next crawl starts over instead (what was
+stored stays; pages fetched already cost a conditional request), and the killed run, left "running", is recorded as
+interrupted.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import shutil
 import signal
@@ -41,6 +48,8 @@ SUMMARY_STATS: dict[str, tuple[str, ...]] = {
     "errors": ("vivier/errors",),
 }
 RUN_FINISHED, RUN_INTERRUPTED, RUN_FAILED, RUN_RUNNING = "finished", "interrupted", "failed", "running"
+
+logger = logging.getLogger(__name__)
 
 
 class CrawlInProgress(RuntimeError):
@@ -120,6 +129,12 @@ def job_dir(settings: Settings, source_name: str) -> Path:
     return settings.data_dir / "crawls" / source_name
 
 
+def job_saved(directory: Path) -> bool:
+    """Whether a stopped crawl's job directory can be resumed: Scrapy writes the description of its pending queue
+    (requests.queue/active.json) when it stops, never before."""
+    return (directory / "requests.queue" / "active.json").is_file()
+
+
 def _figures(stats: Mapping[str, Any]) -> dict[str, int]:
     return {key: sum(int(stats.get(stat, 0) or 0) for stat in names) for key, names in SUMMARY_STATS.items()}
 
@@ -149,8 +164,15 @@ def _run_locked(settings: Settings, names: list[str], loopback_fixture: bool, pr
             last = session.scalar(select(CrawlRun).where(CrawlRun.source_id == source.id)
                                   .order_by(CrawlRun.id.desc()).limit(1))
             directory = job_dir(settings, name)
-            resume = not restart and last is not None and last.status in (RUN_INTERRUPTED, RUN_RUNNING) \
-                and directory.exists()
+            if last is not None and last.status == RUN_RUNNING:
+                # This process holds the source's lock: the process of a run still marked running has ended without
+                # recording its end.
+                last.status, last.stats = RUN_INTERRUPTED, {**(last.stats or {}), "finish_reason": "killed"}
+            resume = not restart and last is not None and last.status == RUN_INTERRUPTED and directory.exists()
+            if resume and not job_saved(directory):
+                logger.warning("crawl of %s: the interrupted run was killed without saving its queue; starting over",
+                               name)
+                resume = False
             if not resume:
                 shutil.rmtree(directory, ignore_errors=True)
             run = CrawlRun(source_id=source.id, status=RUN_RUNNING)
@@ -184,7 +206,7 @@ def _run_locked(settings: Settings, names: list[str], loopback_fixture: bool, pr
                     shutil.rmtree(plan.directory, ignore_errors=True)
                 figures = _figures(stats)
                 failures = list(stats.get("vivier/failure_samples") or [])
-                run = session.get(CrawlRun, plan.run_id)
+                run = session.get_one(CrawlRun, plan.run_id)
                 run.finished_at, run.status = utcnow(), status
                 run.stats = {**figures, "finish_reason": reason, "resumed": plan.resume,
                              "failure_samples": failures,

@@ -39,7 +39,7 @@ def _lookup_rows(session: Session, model: str, chunk: list[str]) -> Iterable[tup
         sql = (f"SELECT content_hash, vector, dim FROM {table} "
                f"WHERE model = ? AND content_hash IN ({','.join('?' * len(chunk))})")
         driver = session.connection().connection.driver_connection  # the session's own sqlite3 connection
-        return driver.execute(sql, (model, *chunk)).fetchall()
+        return driver.execute(sql, (model, *chunk)).fetchall()  # type: ignore[union-attr]
     return session.execute(
         select(EmbeddingCache.content_hash, EmbeddingCache.vector, EmbeddingCache.dim)
         .where(EmbeddingCache.model == model, EmbeddingCache.content_hash.in_(chunk))
@@ -54,10 +54,10 @@ def _scan_rows(session: Session, model: str, wanted: int) -> Iterable[tuple[str,
         return None
     driver = session.connection().connection.driver_connection
     table = EmbeddingCache.__tablename__
-    (stored,) = driver.execute(f"SELECT count(*) FROM {table} WHERE model = ?", (model,)).fetchone()
+    (stored,) = driver.execute(f"SELECT count(*) FROM {table} WHERE model = ?", (model,)).fetchone()  # type: ignore[union-attr]
     if wanted < SCAN_MIN_SHARE * stored:
         return None
-    return driver.execute(f"SELECT content_hash, vector, dim FROM {table} WHERE model = ?", (model,))
+    return driver.execute(f"SELECT content_hash, vector, dim FROM {table} WHERE model = ?", (model,))  # type: ignore[union-attr]
 
 
 def _cached_blobs(session: Session, model: str, digests: list[str]) -> dict[str, bytes]:

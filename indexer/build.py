@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections import namedtuple
+from typing import Any, NamedTuple
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,6 +19,7 @@ from sqlalchemy import JSON, Text, cast, select
 from embeddings.cache import embed_with_cache
 from embeddings.encoder import Encoder
 from indexer.backends import make_backend
+from indexer.backends.base import RebuildInProgress
 from indexer.documents import build_document
 from vivier.config import Settings
 from vivier.db import Database
@@ -33,8 +34,31 @@ WATERMARK_MARGIN = timedelta(minutes=5)
 # The supplier columns build_document reads (and the status update_index checks), and only those: build_document
 # gets plain rows, not ORM objects, and every other column (JSON lists, dates parsed one by one) would only slow
 # the bulk read of a rebuild (100k profiles: 3.3 s with every column but two).
-INDEXED_COLUMNS = ("id", "slug", "name", "pitch", "description", "categories", "keywords", "labels", "department",
-                   "region", "commune", "size_band", "latitude", "longitude", "interoperability", "status")
+class ProfileRow(NamedTuple):
+    id: int
+    slug: str
+    name: str
+    pitch: str
+    description: str
+    categories: list[Any]
+    keywords: list[Any]
+    labels: list[Any]
+    department: str | None
+    region: str | None
+    commune: str | None
+    size_band: str | None
+    latitude: float | None
+    longitude: float | None
+    interoperability: dict[str, Any]
+    status: str
+
+
+INDEXED_COLUMNS = ProfileRow._fields
+
+
+class BuildFailed(RuntimeError):
+    """Writing the new index failed (a full disk, an unwritable directory, a search server that refused it). The
+    backend removed what it had written: the live index is unchanged and keeps serving."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +78,6 @@ class UpdateReport:
     rebuilt: bool = False
 
 
-ProfileRow = namedtuple("ProfileRow", INDEXED_COLUMNS)
 _JSON_COLUMNS = frozenset(name for name in INDEXED_COLUMNS if isinstance(Supplier.__table__.columns[name].type, JSON))
 # Distinct JSON texts decoded once: category and label lists repeat across thousands of profiles.
 _decode_json = functools.lru_cache(maxsize=4096)(json.loads)
@@ -98,8 +121,14 @@ def build_index(settings: Settings, encoder: Encoder, progress: bool = False, ex
         vectors, encoded = embed_with_cache(session, encoder, passages, progress=progress)
     if not passages:
         vectors = np.zeros((0, encoder.dimension), dtype=np.float32)
-    generation = make_backend(settings).rebuild(documents, vectors, _meta(encoder, int(vectors.shape[1]), read_at))
     database.dispose()
+    backend = make_backend(settings)
+    try:
+        generation = backend.rebuild(documents, vectors, _meta(encoder, int(vectors.shape[1]), read_at))
+    except RebuildInProgress:
+        raise
+    except (OSError, RuntimeError, ValueError) as error:  # tantivy and numpy report I/O failures as ValueError
+        raise BuildFailed(f"the index build failed, the live index is unchanged: {error}") from error
     if export:  # the open-data files follow what the site shows (vivier.opendata)
         export_after_build(settings)
     return BuildReport(len(documents), len(passages), encoded, generation)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
+from vivier.centrals import interop_facts
 from vivier.geo import region_of
-from vivier.models import Supplier
 from vivier.taxonomy import CATEGORY_LABELS, LABEL_LABELS
 
 # A dense passage holds at most this many words: all-MiniLM-L6-v2 reads 256 word pieces, and French text takes
@@ -33,6 +33,9 @@ class SearchDocument:
     latitude: float | None = None
     longitude: float | None = None
     passages: tuple[str, ...] = field(default=())
+    # Interoperability facts but the licence (open_source says it): "open_standards", "documented_api",
+    # "data_export" (vivier.centrals.interop_facts).
+    interop: tuple[str, ...] = field(default=())
 
     @property
     def category_text(self) -> str:
@@ -47,7 +50,8 @@ class SearchDocument:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "SearchDocument":
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**fields)
 
 
 def split_passages(text: str, max_words: int = PASSAGE_MAX_WORDS) -> list[str]:
@@ -84,7 +88,42 @@ def document_passages(name: str, pitch: str, categories: tuple[str, ...], keywor
     return (headline, *split_passages(description, PASSAGE_MAX_WORDS))
 
 
-def build_document(supplier: Supplier) -> SearchDocument:
+class ProfileFields(Protocol):
+    """What build_document reads of a profile: a Supplier, or a plain row of its columns (indexer.build)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def slug(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def pitch(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def categories(self) -> list[Any]: ...
+    @property
+    def keywords(self) -> list[Any]: ...
+    @property
+    def labels(self) -> list[Any]: ...
+    @property
+    def department(self) -> str | None: ...
+    @property
+    def region(self) -> str | None: ...
+    @property
+    def commune(self) -> str | None: ...
+    @property
+    def size_band(self) -> str | None: ...
+    @property
+    def latitude(self) -> float | None: ...
+    @property
+    def longitude(self) -> float | None: ...
+    @property
+    def interoperability(self) -> dict[str, Any]: ...
+
+
+def build_document(supplier: ProfileFields) -> SearchDocument:
     categories = tuple(supplier.categories or ())
     keywords = tuple(supplier.keywords or ())
     licence = (supplier.interoperability or {}).get("licence")
@@ -106,6 +145,7 @@ def build_document(supplier: Supplier) -> SearchDocument:
         longitude=supplier.longitude,
         passages=document_passages(supplier.name, supplier.pitch or "", categories, keywords,
                                    supplier.description or ""),
+        interop=tuple(f for f in interop_facts(supplier.interoperability) if f != "open_source"),
     )
 
 

@@ -164,7 +164,7 @@ def _check_corpus_record(where: str, record: dict[str, Any]) -> None:
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
             raise EvaluationError(f"{where}: `{name}` must be a list of strings")
         unknown = [v for v in values if vocabulary is not None and v not in vocabulary]
-        if unknown:
+        if unknown and vocabulary is not None:
             raise EvaluationError(f"{where}: unknown {name} {', '.join(map(repr, unknown))}; "
                                   f"known: {', '.join(vocabulary)}")
     if record.get("size_band") is not None and record["size_band"] not in SIZE_LABELS:

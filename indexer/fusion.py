@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
+from typing import TypeVar
+
+DocId = TypeVar("DocId", bound=Hashable)
 
 # k damps the head of each list (Cormack, Clarke & Büttcher 2009 found 60 robust for equally good lists). Ours are
 # not equally good, and with the weights below a smaller k keeps the first keyword hits ahead while agreement still
@@ -19,8 +22,8 @@ RRF_K = 10
 FUSION_WEIGHTS: dict[str, float] = {"keyword": 1.0, "dense": 0.5}
 
 
-def reciprocal_rank_fusion(rankings: Sequence[Sequence[Hashable]], k: int | None = None,
-                           weights: Sequence[float] | None = None) -> list[tuple[Hashable, float]]:
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[DocId]], k: int | None = None,
+                           weights: Sequence[float] | None = None) -> list[tuple[DocId, float]]:
     """Fuse ranked id lists: score(d) = sum over lists containing d of weight / (k + rank), ranks 1-based.
 
     `k` defaults to RRF_K (read at call time); `weights` holds one positive weight per list, 1 each by default (a
@@ -31,7 +34,7 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[Hashable]], k: int | None
     weights = (1.0,) * len(rankings) if weights is None else tuple(weights)
     if len(weights) != len(rankings) or any(w <= 0 for w in weights):
         raise ValueError(f"expected {len(rankings)} positive weights, got {weights}")
-    scores: dict[Hashable, float] = {}
+    scores: dict[DocId, float] = {}
     for ranking, weight in zip(rankings, weights):
         for rank, doc_id in enumerate(ranking, start=1):
             scores[doc_id] = scores.get(doc_id, 0.0) + weight / (k + rank)

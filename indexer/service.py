@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 
@@ -12,6 +13,9 @@ from indexer.backends import make_backend
 from indexer.backends.base import FACET_FIELDS, MODES, GeoFilter, SearchRequest, SearchResponse
 from indexer.documents import PASSAGE_MAX_WORDS, split_passages
 from vivier.config import Settings
+
+if TYPE_CHECKING:
+    from vivier.communes import Commune
 
 # Results one call returns at most: a page shows 20, an export reads its 500 rows in one call (one query
 # embedding, one retrieval) rather than page by page.
@@ -38,7 +42,7 @@ class Place:
     """A buyer's "near this commune" entry, resolved against the bundled communes table."""
     text: str
     radius_km: int
-    commune: object | None = None  # vivier.communes.Commune
+    commune: Commune | None = None
     candidates: list = field(default_factory=list)
 
     @property
@@ -113,7 +117,9 @@ class SearchService:
         return self.encoder.encode(chunks, threads=self.settings.query_threads)
 
     def search(self, text: str | None = "", filters: Mapping[str, Sequence[str]] | None = None, page: int = 1,
-               per_page: int = 20, mode: str = "hybrid", near: GeoFilter | None = None) -> SearchResponse:
+               per_page: int = 20, mode: str = "hybrid", near: GeoFilter | None = None,
+               only_ids: Collection[str] | None = None) -> SearchResponse:
+        """One search. `only_ids` restricts results and facet counts to these document ids (None: no restriction)."""
         text = clean_query(text, self.settings.query_max_chars)
         mode = mode if mode in MODES else "hybrid"
         vector = None
@@ -121,5 +127,5 @@ class SearchService:
             vector = self.embed_query(text)
         request = SearchRequest(text=text, filters=clean_filters(filters), page=min(max(1, page), MAX_PAGE),
                                 per_page=min(max(1, per_page), MAX_PER_PAGE), mode=mode, query_vector=vector,
-                                near=near)
+                                near=near, only_ids=None if only_ids is None else frozenset(only_ids))
         return self.backend.search(request)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 from flask import Flask, render_template, request
 
 from indexer.backends.base import SearchUnavailable
@@ -14,6 +16,11 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
+# Browser features no page of the site uses: denied to it, and so to anything injected into it.
+PERMISSIONS_POLICY = ("camera=(), microphone=(), geolocation=(), payment=(), usb=(), serial=(), bluetooth=(), "
+                      "midi=(), browsing-topics=()")
+# Two years (the HSTS preload list's minimum); sent only when the site's address (VIVIER_BASE_URL) is https.
+STRICT_TRANSPORT_SECURITY = "max-age=63072000; includeSubDomains"
 
 
 def facet_label(facet: str, value: str) -> str:
@@ -28,10 +35,30 @@ def facet_label(facet: str, value: str) -> str:
         return taxonomy.SIZE_LABELS.get(value, value)
     if facet == "open_source":
         return "Solution sous licence libre" if value == "oui" else value
+    if facet == "interop":
+        from vivier.centrals import INTEROP_FACTS
+
+        return INTEROP_FACTS.get(value, value)
+    if facet == "central":
+        return _central_label(value)
     if facet == "department":
         name = geo.department_name(value)
         return f"{value} {name}" if name else value
     return value
+
+
+def _central_label(value: str) -> str:
+    """The purchasing-central filter's chip: any central, or one central by name."""
+    from flask import current_app
+
+    from search_app.views.search import ANY_CENTRAL
+    from vivier.centrals import central_by_slug
+
+    if value == ANY_CENTRAL:
+        return "Achetable via une centrale d'achat"
+    with current_app.extensions["vivier"]["database"].session() as session:
+        central = central_by_slug(session, value)
+        return f"Achetable via {central.name}" if central else value
 
 
 # Status -> (title, message) of the error pages, in French like the rest of the interface.
@@ -46,13 +73,34 @@ ERROR_PAGES: dict[int, tuple[str, str]] = {
     503: ("Service indisponible", "Le service de recherche est momentanément indisponible ; réessayez dans quelques "
                                   "instants. Les fiches des fournisseurs restent accessibles."),
 }
+# The 503 page when the database cannot take a request (locked by a long job, full disk).
+DATABASE_UNAVAILABLE_PAGE = (
+    "Service momentanément indisponible",
+    "La base de données est momentanément indisponible (occupée ou saturée) ; réessayez dans quelques instants. "
+    "Si vous envoyiez un formulaire, revenez en arrière et envoyez-le de nouveau.")
+# Retry-After of that page, seconds: a lock outlasting the web app's wait (vivier.db.WEB_BUSY_TIMEOUT_S) is a
+# long job's, seldom over in less.
+DATABASE_RETRY_AFTER_S = 10
+# What SQLite says when the database cannot take a request now, as opposed to a mistake in SQL ("no such table",
+# a syntax error), which it reports as OperationalError too. Other databases' OperationalError (PostgreSQL: refused
+# connection, lock timeout, full disk) is always of the first kind.
+SQLITE_UNAVAILABLE_MESSAGES = ("database is locked", "database table is locked", "database or disk is full",
+                               "disk I/O error", "unable to open database file")
+
+
+def database_unavailable(error: Exception) -> bool:
+    """Whether a SQLAlchemy OperationalError means the database cannot take the request now (answered 503)."""
+    original = getattr(error, "orig", None)
+    if isinstance(original, sqlite3.Error):
+        return any(message in str(original) for message in SQLITE_UNAVAILABLE_MESSAGES)
+    return True
 
 
 def create_app(settings: Settings | None = None, encoder=None) -> Flask:
     """App factory. `encoder` may be shared (tests load the model once); otherwise it loads on first query."""
     from embeddings.encoder import Encoder
     from indexer.service import SearchService
-    from vivier.db import Database
+    from vivier.db import WEB_BUSY_TIMEOUT_S, Database
     from vivier.models import utcnow
 
     settings = settings or load_settings()
@@ -60,7 +108,10 @@ def create_app(settings: Settings | None = None, encoder=None) -> Flask:
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH,
                       JSON_AS_ASCII=False, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True,
                       SESSION_COOKIE_SECURE=bool(settings.base_url and settings.base_url.startswith("https:")))
-    database = Database(settings)
+    from search_app.converters import SegmentConverter
+
+    app.url_map.converters.update(default=SegmentConverter, string=SegmentConverter)  # before any route
+    database = Database(settings, busy_timeout=WEB_BUSY_TIMEOUT_S)
     app.extensions["vivier"] = {
         "settings": settings,
         "database": database,
@@ -76,6 +127,8 @@ def create_app(settings: Settings | None = None, encoder=None) -> Flask:
     from search_app.views import buyers, moderation_buyers, projects
     from search_app import api
     from search_app.views import opendata
+    from search_app.views import statistics
+    from search_app.views import centrals, moderation_centrals
 
     init_extensions(app)
     # A search by document reads and changes nothing; its form is also reached from the GET search form, whose
@@ -96,6 +149,9 @@ def create_app(settings: Settings | None = None, encoder=None) -> Flask:
     app.register_blueprint(moderation_buyers.bp)  # buyers' verification, /moderation/acheteurs
     app.register_blueprint(api.bp)  # the JSON API, /api/v1
     app.register_blueprint(opendata.bp)  # sitemap.xml, robots.txt, open-data files, /donnees-ouvertes
+    app.register_blueprint(statistics.bp)  # public statistics, /statistiques
+    app.register_blueprint(centrals.bp)  # purchasing centrals' catalogues, /centrales
+    app.register_blueprint(moderation_centrals.bp)  # centrals and referencings, /moderation/centrales
 
     @app.after_request
     def security_headers(response):
@@ -103,6 +159,10 @@ def create_app(settings: Settings | None = None, encoder=None) -> Flask:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        if (settings.base_url or "").startswith("https:"):
+            response.headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)
         response.headers.add("Vary", "HX-Request, HX-History-Restore-Request")
         return response
 
@@ -121,6 +181,25 @@ def create_app(settings: Settings | None = None, encoder=None) -> Flask:
                                   "la page et envoyez-le de nouveau."))
     # A search server that does not answer, wherever it is asked: 503, the rest of the site keeps working.
     app.register_error_handler(SearchUnavailable, lambda e: error_page(503, *ERROR_PAGES[503]))
+    from sqlalchemy.exc import OperationalError
+
+    def database_error(error: OperationalError):
+        """A database locked beyond the app's wait, or full: 503 with Retry-After, never a 500. The failed
+        transaction was rolled back (vivier.db.Database.session): nothing half-written is kept."""
+        if not database_unavailable(error):
+            raise error  # a mistake in SQL: the usual 500
+        app.logger.warning("database unavailable on %s %s: %s", request.method, request.path, error.orig)
+        if request.path.startswith(api.PREFIX + "/"):
+            response = api.problem_response(503, "the database is busy or full; retry later",
+                                            title="Database unavailable")
+        else:
+            title, message = DATABASE_UNAVAILABLE_PAGE
+            response = app.make_response((render_template("errors/error.html", title=title, message=message,
+                                                          status=503), 503))
+        response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
+        return response
+
+    app.register_error_handler(OperationalError, database_error)
 
     @app.context_processor
     def template_globals():
@@ -128,4 +207,7 @@ def create_app(settings: Settings | None = None, encoder=None) -> Flask:
 
         return {"taxonomy": taxonomy, "geo": geo, "facet_label": facet_label}
 
+    from search_app import logredact
+
+    logredact.install(app)  # once every route is known: private links' tokens and secrets never reach a log
     return app

@@ -19,6 +19,7 @@ from indexer.backends.base import IndexNotReady, SearchUnavailable
 from indexer.service import MAX_PAGE
 from search_app import api_models as m
 from search_app.extensions import limiter
+from search_app.search_counter import count_search
 
 PREFIX = "/api/v1"
 bp = Blueprint("api", __name__, url_prefix=PREFIX)
@@ -96,8 +97,15 @@ bp.register_error_handler(HTTPException, lambda e: problem_response(e.code or 50
 
 
 # -- cursors ------------------------------------------------------------------------------------------------------
+def _secret_key() -> str | bytes:
+    key = current_app.secret_key
+    if not key:  # create_app always sets one (vivier.config validates it)
+        raise RuntimeError("the app has no SECRET_KEY")
+    return key
+
+
 def encode_cursor(page: int, per_page: int) -> str:
-    return URLSafeSerializer(current_app.secret_key, salt=CURSOR_SALT).dumps([page, per_page])
+    return URLSafeSerializer(_secret_key(), salt=CURSOR_SALT).dumps([page, per_page])
 
 
 def decode_cursor(cursor: str | None, per_page: int) -> int:
@@ -106,7 +114,7 @@ def decode_cursor(cursor: str | None, per_page: int) -> int:
     if not cursor:
         return 1
     try:
-        page, size = URLSafeSerializer(current_app.secret_key, salt=CURSOR_SALT).loads(cursor)
+        page, size = URLSafeSerializer(_secret_key(), salt=CURSOR_SALT).loads(cursor)
     except (BadSignature, TypeError, ValueError):
         raise ApiProblem(400, "cursor: not a cursor of this API") from None
     if not isinstance(page, int) or size != per_page or not 1 <= page <= MAX_PAGE:
@@ -127,9 +135,9 @@ def next_link(page: int, per_page: int, total: int, max_page: int | None = None)
 def search_args(query: m.SearchQuery) -> dict:
     """The API parameters as the page's search arguments (search_app.views.search.parse_search_args)."""
     filters = {facet: getattr(query, facet) for facet in ("category", "department", "region", "label", "size",
-                                                          "open_source")}
+                                                          "open_source", "interop")}
     return {"text": query.q, "filters": filters, "page": 1, "mode": query.mode, "place": query.near,
-            "radius": query.radius}
+            "radius": query.radius, "central": query.central}
 
 
 def hit_out(hit) -> m.SupplierHit:
@@ -137,7 +145,8 @@ def hit_out(hit) -> m.SupplierHit:
     return m.SupplierHit(
         id=int(hit.id), slug=doc.slug, name=doc.name, pitch=doc.pitch, categories=list(doc.categories),
         labels=list(doc.labels), department=doc.department, region=doc.region, commune=doc.commune,
-        size=doc.size_band, open_source=doc.open_source, score=hit.score, distance_km=hit.distance_km,
+        size=doc.size_band, open_source=doc.open_source, interop=list(doc.interop or ()), score=hit.score,
+        distance_km=hit.distance_km,
         url=url_for("suppliers.detail", slug=doc.slug, _external=True),
         api_url=url_for("api.supplier", supplier_id=int(hit.id), _external=True))
 
@@ -150,6 +159,7 @@ def search():
     from search_app.views.search import run_search
 
     query: m.SearchQuery = request.context.query
+    count_search(search_args(query))  # counted once the answer is a success (search_app.search_counter)
     page = decode_cursor(query.cursor, query.per_page)
     try:
         response, place = run_search(current_app.extensions["vivier"]["search"], search_args(query), page=page,

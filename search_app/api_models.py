@@ -55,6 +55,10 @@ class SearchQuery(Paging):
     label: list[str] = Field([], max_length=MAX_FILTER_VALUES, description="label slug (repeatable)")
     size: list[str] = Field([], max_length=MAX_FILTER_VALUES, description="size band slug (repeatable)")
     open_source: list[Literal["oui"]] = Field([], max_length=1, description="'oui': open-source solutions only")
+    interop: list[Literal["open_standards", "documented_api", "data_export"]] = Field(
+        [], max_length=3, description="interoperability facts the supplier states (repeatable, OR-ed)")
+    central: list[str] = Field([], max_length=10, description="purchasable today without a tender of one's own: "
+                               "'toutes' (through any purchasing central) or central slugs (repeatable, OR-ed)")
     near: str = Field("", description="commune name: only suppliers within `radius` km of it")
     radius: int | None = Field(None, ge=1, le=MAX_RADIUS_KM, description="km around `near` (default 50)")
     mode: Literal["hybrid", "keyword", "dense"] = "hybrid"
@@ -79,6 +83,7 @@ class SupplierHit(BaseModel):
     commune: str | None
     size: str | None
     open_source: bool
+    interop: list[str] = Field([], description="interoperability facts: open_standards, documented_api, data_export")
     score: float
     distance_km: float | None = None
     url: str = Field(description="the supplier's page")

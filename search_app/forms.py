@@ -16,7 +16,7 @@ from datetime import date
 from typing import Any, Mapping
 
 from flask_wtf import FlaskForm
-from wtforms import (BooleanField, EmailField, FieldList, Form, FormField, SelectChoice, SelectField,
+from wtforms import (BooleanField, EmailField, FieldList, Form, FormField, PasswordField, SelectChoice, SelectField,
                      SelectMultipleField, StringField, TextAreaField)
 from wtforms.meta import DefaultMeta
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, ValidationError
@@ -45,12 +45,22 @@ TIERS = (("basic", "Basique"), ("medium", "Intermédiaire"), ("complex", "Comple
 # The name of the honeypot field: a plausible field that bots fill and people never see (visually hidden,
 # out of the tab order, excluded from autofill).
 HONEYPOT_FIELD = "fax"
+# Characters removed from everything typed into a form or a search box (see without_controls).
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class FrenchMeta(DefaultMeta):
-    """WTForms' built-in messages (invalid choice...) in French, from its own catalogue (no Flask-Babel)."""
+    """WTForms' built-in messages (invalid choice...) in French, from its own catalogue (no Flask-Babel); and every
+    field's value without control characters, before its own filters and validators."""
 
     locales = ("fr",)
+
+    def bind_field(self, form, unbound_field, options):
+        # A password is checked as typed, never stored; blocks filter their own fields.
+        if issubclass(unbound_field.field_class, (PasswordField, FieldList, FormField)):
+            return super().bind_field(form, unbound_field, options)
+        filters = [without_controls, *unbound_field.kwargs.get("filters", ())]
+        return unbound_field.bind(form=form, **{**options, "filters": filters})
 
 
 class FrenchFlaskForm(FlaskForm):
@@ -66,6 +76,16 @@ class FrenchSubform(Form):
 
 
 # -- filters and validators -------------------------------------------------------------------------------------
+def without_controls(value: Any) -> Any:
+    """Text without C0 control characters (tab and line breaks kept) nor DEL: nobody types them; PostgreSQL refuses
+    NUL in text, and the others corrupt e-mails, CSV exports and logs. Lists are cleaned item by item."""
+    if isinstance(value, str):
+        return CONTROL_CHARACTERS.sub("", value)
+    if isinstance(value, list):
+        return [without_controls(item) for item in value]
+    return value
+
+
 def strip(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
@@ -106,7 +126,7 @@ def choice_count(minimum: int, maximum: int, too_few: str, too_many: str):
             raise ValidationError(too_few)
         if count > maximum:
             raise ValidationError(too_many)
-    check.field_flags = {"required": True} if minimum else {}  # the label says "(obligatoire)"
+    check.field_flags = {"required": True} if minimum else {}  # type: ignore[attr-defined]  # label "(obligatoire)"
     return check
 
 

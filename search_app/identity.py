@@ -9,6 +9,7 @@ a buyer removed or a claim revoked ends the session at once.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, TypeGuard
 
 from flask import current_app
 from flask import session as web_session
@@ -37,7 +38,7 @@ def end_buyer_session() -> None:
     web_session.pop(BUYER_SESSION_KEY, None)
 
 
-def _live(state) -> bool:
+def _live(state: Any) -> TypeGuard[dict[str, Any]]:
     return isinstance(state, dict) and datetime.fromisoformat(state.get("expires") or "1970-01-01") > now()
 
 

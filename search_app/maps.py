@@ -216,7 +216,8 @@ def _frames(data: Outlines) -> list[Markup]:
     """Frames and names of the insets: the five overseas departments and the Paris zoom."""
     parts = [Markup('<g class="map-frames" aria-hidden="true">')]
     framed = [(t.box, data.departments[t.name].name) for t in data.transforms if t.box and t.name in data.departments]
-    framed.append((data.zoom.box, data.zoom_title))
+    if data.zoom.box:
+        framed.append((data.zoom.box, data.zoom_title))
     for box, name in framed:
         x, y, width, height = box
         parts.append(Markup('<rect class="map-inset-frame" x="{}" y="{}" width="{}" height="{}"></rect>'

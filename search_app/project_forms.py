@@ -12,6 +12,7 @@ from datetime import date, datetime, time, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from werkzeug.datastructures import FileStorage
 from wtforms import (BooleanField, DateField, FieldList, FormField, MultipleFileField, SelectChoice, SelectField,
                      StringField, TextAreaField, TimeField)
 from wtforms.validators import DataRequired, Optional, ValidationError
@@ -186,5 +187,6 @@ def form_data_from_project(project) -> dict[str, Any]:
 
 
 def is_blank_upload(storage) -> bool:
-    """A file input left empty still posts one part with no name."""
-    return storage is None or not (storage.filename or "").strip()
+    """A file input left empty still posts one part with no name; a text field of the same name (a hand-made
+    request) is no file either."""
+    return not isinstance(storage, FileStorage) or not (storage.filename or "").strip()

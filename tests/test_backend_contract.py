@@ -20,6 +20,7 @@ from vivier.geo import region_of
 TOWNS = {"29": (47.9960, -4.1020), "35": (48.1173, -1.6778), "44": (47.2184, -1.5536), "69": (45.7640, 4.8357),
          "13": (43.2965, 5.3698)}
 OPEN_SOURCE = {"8", "10"}
+INTEROP = {"3": ("open_standards", "documented_api"), "6": ("open_standards",), "7": ("data_export",)}
 
 
 def doc(id, name, pitch="", description="", categories=(), labels=(), department=None, size=None):
@@ -27,7 +28,7 @@ def doc(id, name, pitch="", description="", categories=(), labels=(), department
     return SearchDocument(id=id, slug=f"s{id}", name=name, pitch=pitch, description=description,
                           categories=tuple(categories), labels=tuple(labels), keywords=(), department=department,
                           region=region_of(department), commune=None, size_band=size, open_source=id in OPEN_SOURCE,
-                          latitude=latitude, longitude=longitude,
+                          latitude=latitude, longitude=longitude, interop=INTEROP.get(id, ()),
                           passages=(f"{name}. {pitch}", *([description] if description else [])))
 
 
@@ -298,6 +299,31 @@ def test_region_and_open_source_facets(backend, encoder):
     assert [(fv.value, fv.count) for fv in response.facets["open_source"]] == [("oui", 2)]
     assert sorted(ids(search(backend, encoder, filters={"open_source": ["oui"]}))) == ["10", "8"]
     assert set(ids(search(backend, encoder, filters={"region": ["Bretagne"]}))) == {"1", "2", "3", "5"}
+
+
+def test_interoperability_facet(backend, encoder):
+    response = search(backend, encoder, "capteurs")
+    counts = {fv.value: fv.count for fv in response.facets["interop"]}
+    assert counts["open_standards"] == 2 and counts["documented_api"] == 1
+    assert sorted(ids(search(backend, encoder, filters={"interop": ["open_standards"]}))) == ["3", "6"]
+    # OR within the facet, as every facet.
+    assert sorted(ids(search(backend, encoder, filters={"interop": ["documented_api", "data_export"]}))) == ["3", "7"]
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "keyword", "dense"])
+def test_only_ids_restrict_every_retrieval_and_facet(backend, encoder, mode):
+    allowed = frozenset({"3", "6", "7", "unknown"})
+    response = search(backend, encoder, "capteurs collecte qualité de l'air", mode=mode, only_ids=allowed)
+    assert response.hits and set(ids(response)) <= {"3", "6", "7"}
+    assert sum(fv.count for fv in response.facets["department"]) == response.total
+    everything = search(backend, encoder, only_ids=allowed)
+    assert sorted(ids(everything)) == ["3", "6", "7"]
+    assert {fv.value: fv.count for fv in everything.facets["department"]} == {"29": 1, "69": 2}
+    # With facet filters and the distance filter, AND-ed; an empty set keeps nothing.
+    assert ids(search(backend, encoder, filters={"department": ["69"]}, only_ids=frozenset({"3", "7"}))) == ["7"]
+    near_lyon = GeoFilter(latitude=45.7640, longitude=4.8357, radius_km=50)
+    assert sorted(ids(search(backend, encoder, near=near_lyon, only_ids=allowed))) == ["6", "7"]
+    assert search(backend, encoder, "capteurs", mode=mode, only_ids=frozenset()).total == 0
 
 
 @pytest.mark.parametrize("mode", ["hybrid", "keyword", "dense"])

@@ -30,7 +30,8 @@ DOC = SearchDocument(id="42", slug="tri-connect", name="Tri Connect", pitch="Cap
                      description="Optimisation des tournées.", categories=("waste", "iot-networks"),
                      labels=("french-tech",), keywords=("LoRa",), department="29", region="Bretagne",
                      commune="Quimper", size_band="10-49", open_source=True, latitude=47.996, longitude=-4.102,
-                     passages=("Tri Connect. Capteurs de remplissage", "Optimisation des tournées."))
+                     passages=("Tri Connect. Capteurs de remplissage", "Optimisation des tournées."),
+                     interop=("open_standards", "documented_api"))
 # Dyadic fractions: exact in float32 and in JSON.
 VECTORS = np.array([[0.5, 0.5, 0.5, 0.5], [1.0, 0.0, 0.0, 0.0]], dtype=np.float32)
 QUERY_ROWS = np.array([[0.5, -0.5, 0.5, 0.5], [0.0, 0.0, 1.0, 0.0]], dtype=np.float32)
@@ -75,6 +76,17 @@ def test_knn_search_for_the_results_and_for_a_facet():
 def test_empty_query_with_disjunctive_aggregations():
     assert_golden("browse", browse_body(FILTERS, NEAR, 20, 10))
     assert_golden("browse_unfiltered", browse_body({}, None, 0, 20))
+
+
+def test_an_id_restriction_filters_every_search_of_the_plan_and_the_browse():
+    """Suppliers a purchasing central references today: an `ids` filter beside the facets, in the keyword and kNN
+    searches of the results and of each facet, and in the browse query (so aggregations count only them)."""
+    request = SearchRequest(text="capteurs", filters={"category": ["waste"]}, query_vector=QUERY_ROWS[:1],
+                            only_ids=frozenset({"7", "12", "3"}))
+    plan = search_plan(request, query_terms(request.text, 48), "int8_hnsw")
+    assert_golden("msearch_only_ids", {"searches": [[p.scope, p.kind] for p in plan],
+                                       "lines": msearch_lines(p.body for p in plan)})
+    assert_golden("browse_only_ids", browse_body({}, None, 0, 20, frozenset({"3", "12"})))
 
 
 def test_suggestion_and_term_frequency_and_similar_bodies():
@@ -133,7 +145,8 @@ def test_a_document_round_trips_through_its_source_with_exact_vectors():
     assert document_from_source(source) == DOC
     assert np.array_equal(decode_vectors(source["vectors"], 4), VECTORS)
     assert source["facets"] == {"category": ["waste", "iot-networks"], "region": ["Bretagne"], "department": ["29"],
-                                "label": ["french-tech"], "size": ["10-49"], "open_source": ["oui"]}
+                                "label": ["french-tech"], "size": ["10-49"], "open_source": ["oui"],
+                                "interop": ["open_standards", "documented_api"]}
     closed = document_source(SearchDocument(**{**DOC.__dict__, "open_source": False, "latitude": None}), VECTORS)
     assert closed["facets"]["open_source"] == [] and "location" not in closed
 

@@ -22,7 +22,7 @@ import pytest
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from indexer.backends.base import IndexNotReady, RebuildInProgress, SearchRequest, SearchUnavailable
+from indexer.backends.base import FACET_FIELDS, IndexNotReady, RebuildInProgress, SearchRequest, SearchUnavailable
 from indexer.backends.elasticsearch import (MAPPING_VERSION, TRANSPORT_RETRIES, ElasticsearchBackend,
                                             ElasticsearchRefused, IndexLoadError, NothingToRollBack, encode_vectors)
 from indexer.documents import SearchDocument
@@ -549,7 +549,7 @@ def test_an_empty_query_reads_hits_and_disjunctive_aggregations(fake):
         assert body["post_filter"] == {"bool": {"filter": [{"terms": {"facets.department": ["29"]}}]}}
         buckets = {facet: {"doc_count": 3, "values": {"doc_count_error_upper_bound": 0, "sum_other_doc_count": 0,
                                                        "buckets": []}} for facet in
-                   ("category", "region", "department", "label", "size", "open_source")}
+                   FACET_FIELDS}
         buckets["department"]["values"]["buckets"] = [{"key": "29", "doc_count": 2}, {"key": "35", "doc_count": 1}]
         return [{**search_response([hit(DOCS[0]), hit(DOCS[1])]), "aggregations": buckets,
                  "hits": {"total": {"value": 2, "relation": "eq"}, "hits": [hit(DOCS[0]), hit(DOCS[1])]}}]

@@ -174,11 +174,15 @@ def index_group() -> None:
 @index_group.command("build")
 def index_build_cmd() -> None:
     """Rebuild the search index from the database (only changed texts are re-embedded)."""
-    from indexer.build import build_index
+    from indexer.backends.base import RebuildInProgress
+    from indexer.build import BuildFailed, build_index
 
     settings = _settings()
     started = time.perf_counter()
-    report = build_index(settings, _encoder(settings), progress=sys.stderr.isatty())
+    try:
+        report = build_index(settings, _encoder(settings), progress=sys.stderr.isatty())
+    except (BuildFailed, RebuildInProgress) as error:
+        raise click.ClickException(str(error)) from None
     click.echo(f"indexed {report.documents} profiles ({report.passages} passages, {report.encoded} newly embedded) "
                f"in {time.perf_counter() - started:.1f}s -> {report.generation}")
 
@@ -210,6 +214,7 @@ def export_cmd(fmt: str, output: Path | None) -> None:
 STATUS_LINES = (
     ("backend", ("backend",)),
     ("ready", ("ready",)),
+    ("problem", ("problem",)),  # a damaged index, or an intact previous one served in its place
     ("alias", ("alias", "root")),
     ("index", ("index", "generation")),
     ("documents", ("documents",)),
@@ -441,6 +446,74 @@ def operator_password_cmd(email: str, password_stdin: bool) -> None:
     click.echo(f"password of {operator.email} changed")
 
 
+# The demo's purchasing centrals, imported after its crawl.
+DEMO_CENTRALS = REPO_ROOT / "fixtures" / "centrals.yaml"
+# Exit status of a refused import file (as for a usage error): scripts tell it from a crash (1).
+CENTRALS_REFUSED_EXIT = 2
+
+
+class _CentralsRefused(click.ClickException):
+    exit_code = CENTRALS_REFUSED_EXIT
+
+
+@main.group("centrals")
+def centrals_group() -> None:
+    """Purchasing centrals and the offers they reference (ordered by their members without a tender)."""
+
+
+@centrals_group.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def centrals_import_cmd(path: Path) -> None:
+    """Load centrals and referencings from a YAML file (see fixtures/centrals.yaml); importing it again changes
+    nothing. A refused entry writes nothing at all."""
+    from vivier.centrals import CentralError, import_file
+
+    database = _operator_database()
+    try:
+        with database.session() as session:
+            counts = import_file(session, path)
+    except CentralError as error:
+        raise _CentralsRefused(str(error)) from None
+    finally:
+        database.dispose()
+    click.echo(f"{counts['centrals']} centrals, {counts['referencings']} referencings added, "
+               f"{counts['unchanged']} already recorded")
+
+
+@centrals_group.command("list")
+@click.option("--on", "day", type=click.DateTime(["%Y-%m-%d"]), help="Count as on this day (default: today, UTC).")
+def centrals_list_cmd(day) -> None:
+    """Centrals with their count of active, expired, upcoming and ended referencings."""
+    from vivier.centrals import ACTIVE, ENDED, EXPIRED, UPCOMING, centrals, status_counts
+    from vivier.models import utcnow
+
+    today = (day or utcnow()).date()
+    database = _operator_database()
+    with database.session() as session:
+        for central, _ in centrals(session, today):
+            counts = status_counts(central, today)
+            click.echo(f"{central.slug}  {central.name}  ({central.kind})  active {counts[ACTIVE]}  "
+                       f"expired {counts[EXPIRED]}  upcoming {counts[UPCOMING]}  ended {counts[ENDED]}")
+    database.dispose()
+
+
+def _import_demo_centrals(database) -> None:
+    """The demo's centrals: a referencing whose supplier the crawl did not find is skipped with a warning, and a
+    refused file leaves the demo running without centrals."""
+    from vivier.centrals import CentralError, import_file
+
+    skipped: list[str] = []
+    try:
+        with database.session() as session:
+            counts = import_file(session, DEMO_CENTRALS, skipped=skipped)
+    except CentralError as error:
+        click.echo(f"warning: purchasing centrals not imported: {error}", err=True)
+        return
+    for message in skipped:
+        click.echo(f"warning: referencing skipped: {message}", err=True)
+    click.echo(f"centrals: {counts['centrals']} centrals, {counts['referencings']} referencings added")
+
+
 def _serve(settings: Settings, host: str, port: int) -> None:
     from werkzeug.serving import run_simple
 
@@ -513,6 +586,7 @@ def demo_cmd(sites: Path, sources_file: Path, host: str, port: int, no_serve: bo
         summaries = run_crawls(settings, [s.name for s in specs], loopback_fixture=True,
                                progress=sys.stderr.isatty(), restart=True)
     _print_summaries(summaries)
+    _import_demo_centrals(database)
     report = build_index(settings, _encoder(settings), progress=sys.stderr.isatty())
     click.echo(f"index: {report.documents} profiles, {report.passages} passages, {report.encoded} newly embedded")
     click.echo(f"ready in {time.perf_counter() - started:.1f}s")

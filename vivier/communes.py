@@ -217,7 +217,12 @@ def _ranked(communes: list[Commune]) -> list[Commune]:
 
 def _unique(communes: list[Commune]) -> list[Commune]:
     seen: set[str] = set()
-    return [c for c in communes if not (c.insee in seen or seen.add(c.insee))]
+    unique = []
+    for commune in communes:
+        if commune.insee not in seen:
+            seen.add(commune.insee)
+            unique.append(commune)
+    return unique
 
 
 def _split_hint(text: str) -> tuple[str, str | None, str | None]:

@@ -16,6 +16,9 @@ from typing import Mapping
 DEFAULT_QUERY_MAX_CHARS = 30_000
 DEFAULT_MODEL = "packaged:all-MiniLM-L6-v2"
 BACKENDS = ("embedded", "elasticsearch")
+# Engines that run the embedding model (embeddings/encoder.py): torch, or the model exported once to ONNX and run by
+# ONNX Runtime (float32 or int8 weights) or by OpenVINO. benchmarks/RESULTS.md compares their speed and relevance.
+EMBEDDING_BACKENDS = ("torch", "onnx", "onnx-int8", "openvino")
 # dense_vector index_options types an operator may choose (Elasticsearch 8.15+); int8_hnsw quarters vector memory
 # for a recall loss the fusion hardly sees.
 ES_VECTOR_INDEX_TYPES = ("hnsw", "int8_hnsw", "int4_hnsw", "bbq_hnsw", "flat", "int8_flat", "int4_flat", "bbq_flat")
@@ -30,6 +33,7 @@ class Settings:
     data_dir: Path
     database_url: str
     embedding_model: str = DEFAULT_MODEL
+    embedding_backend: str = "torch"
     backend: str = "embedded"
     elasticsearch_url: str | None = None
     # Index names start with this prefix (`{prefix}-profiles-v{mapping}-{timestamp}`, alias `{prefix}-profiles`).
@@ -108,6 +112,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if vector_index not in ES_VECTOR_INDEX_TYPES:
         raise ConfigError(f"VIVIER_ES_VECTOR_INDEX must be one of {', '.join(ES_VECTOR_INDEX_TYPES)}, "
                           f"got {vector_index!r}")
+    embedding_backend = env.get("VIVIER_EMBEDDING_BACKEND") or "torch"
+    if embedding_backend not in EMBEDDING_BACKENDS:
+        raise ConfigError(f"VIVIER_EMBEDDING_BACKEND must be one of {', '.join(EMBEDDING_BACKENDS)}, "
+                          f"got {embedding_backend!r}")
     smtp_url = env.get("VIVIER_SMTP_URL") or None
     if smtp_url and not re.match(r"smtps?://[^/]+", smtp_url):
         raise ConfigError("VIVIER_SMTP_URL must look like smtp://user:password@host:587 or smtps://host:465")
@@ -118,6 +126,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         data_dir=data_dir,
         database_url=database_url,
         embedding_model=env.get("VIVIER_EMBEDDING_MODEL") or DEFAULT_MODEL,
+        embedding_backend=embedding_backend,
         backend=backend,
         elasticsearch_url=elasticsearch_url,
         elasticsearch_prefix=prefix,

@@ -152,7 +152,7 @@ def names_match(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     return same_town(a, b) and name_similarity(a["name"], b["name"]) >= NAME_MATCH_MIN_SCORE
 
 
-def best_name_match(record: Mapping[str, Any], candidates: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+def best_name_match(record: Mapping[str, Any], candidates: Iterable[Mapping[Any, Any]]) -> Mapping[Any, Any] | None:
     """The candidate the fuzzy rule accepts with the highest similarity (ties: lowest id), or None."""
     best, best_key = None, None
     for candidate in candidates:

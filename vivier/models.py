@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
@@ -466,3 +466,75 @@ class Subscription(Base):
     departments: Mapped[list[Any]] = mapped_column(default=list)
     query: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# Kinds of purchasing bodies whose referenced offers a buyer may order without a tender of its own.
+CENTRAL_KINDS = {
+    "centrale": "Centrale d'achat",
+    "accord-cadre": "Accord-cadre",
+    "catalogue": "Catalogue de services",
+}
+
+
+class PurchasingCentral(Base):
+    """A purchasing central, a framework-agreement holder or a public body selling service packs from a catalogue:
+    its members order the offers it references without running a tender of their own."""
+
+    __tablename__ = "purchasing_centrals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(120), unique=True, index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))  # a key of CENTRAL_KINDS
+    description: Mapped[str] = mapped_column(Text, default="")
+    website: Mapped[str | None] = mapped_column(String(500))
+    # Who may order: its members in words ("les communes membres de l'intercommunale") and the departments it serves.
+    members: Mapped[str] = mapped_column(Text, default="")
+    departments: Mapped[list[Any]] = mapped_column(default=list)
+    # How ordering works: lead time, minimum order, membership fee ("commande sous 20 jours").
+    ordering: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    referencings: Mapped[list["Referencing"]] = relationship(
+        back_populates="central", cascade="all, delete-orphan", order_by="Referencing.id")
+
+
+class Referencing(Base):
+    """One supplier offer referenced by a central for a lot or theme, between two dates. Active while today lies
+    between start and end (inclusive) and no operator ended it early: expiry needs no job, it is read with the
+    clock (vivier.centrals)."""
+
+    __tablename__ = "referencings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    central_id: Mapped[int] = mapped_column(ForeignKey("purchasing_centrals.id", ondelete="CASCADE"), index=True)
+    supplier_id: Mapped[int] = mapped_column(ForeignKey("suppliers.id", ondelete="CASCADE"), index=True)
+    theme: Mapped[str] = mapped_column(String(40))  # a taxonomy category code
+    lot: Mapped[str] = mapped_column(String(200), default="")  # "Lot 3 : capteurs de remplissage"
+    contract_type: Mapped[str] = mapped_column(String(60))  # "accord-cadre multi-attributaires", "catalogue", ...
+    # The offer as referenced: its name (one of the supplier's offers, or a pack of the central's catalogue), scope,
+    # price band, equipment, tiers {"basic", "medium", "complex"} and interoperability facts.
+    offer: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    start_date: Mapped[date] = mapped_column()
+    end_date: Mapped[date] = mapped_column(index=True)
+    conditions: Mapped[str] = mapped_column(Text, default="")
+    # Who may order under this referencing when narrower than the central's members: words and departments.
+    eligible: Mapped[str] = mapped_column(Text, default="")
+    eligible_departments: Mapped[list[Any]] = mapped_column(default=list)
+    ended_at: Mapped[datetime | None] = mapped_column()  # ended early by an operator
+    created_by: Mapped[str] = mapped_column(String(254), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    central: Mapped[PurchasingCentral] = relationship(back_populates="referencings")
+    supplier: Mapped[Supplier] = relationship()
+
+
+class SearchDay(Base):
+    """How many searches were made on one day (UTC): a count, nothing about who searched or what."""
+
+    __tablename__ = "search_days"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    searches: Mapped[int] = mapped_column(Integer, default=0)

@@ -24,7 +24,7 @@ class UnsafeAddress(ValueError):
 def system_resolver(host: str) -> list[str]:
     """Every address the system resolver gives for `host` (IPv4 and IPv6)."""
     infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    return sorted({info[4][0] for info in infos})
+    return sorted({str(info[4][0]) for info in infos})
 
 
 def is_public_address(address: str) -> bool:

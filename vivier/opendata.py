@@ -195,7 +195,7 @@ class _AtomicFiles:
         handle = tempfile.NamedTemporaryFile("w", encoding="utf-8", newline=newline, dir=self.directory,
                                              prefix=f".{name}.", suffix=".tmp", delete=False)
         self.pending.append((Path(handle.name), self.directory / name))
-        return handle
+        return handle  # type: ignore[return-value]  # a NamedTemporaryFile wrapper behaves as the TextIO it wraps
 
     def commit(self) -> None:
         for temporary, target in self.pending:

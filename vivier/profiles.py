@@ -97,7 +97,7 @@ def find_matches(session: Session, record: Mapping[str, Any]) -> dict[str, Suppl
         ).mappings().all()
         best = merge.best_name_match(record, rows)
         if best is not None:
-            matches["name"] = session.get(Supplier, best["id"])
+            matches["name"] = session.get_one(Supplier, best["id"])
     return matches
 
 
@@ -213,6 +213,7 @@ def upsert_profile(session: Session, profile: Mapping[str, Any], source: SourceI
     if record is not None and record.content_hash == digest:
         record.last_seen = now
         supplier = _follow(session, record.supplier)
+        assert supplier is not None, "a source record always belongs to a supplier"
         if supplier is not record.supplier:  # merged since: the record follows its company
             record.supplier = supplier
         session.flush()

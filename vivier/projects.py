@@ -439,8 +439,13 @@ def store_attachment(session: Session, data_dir: Path, filename: str, data: byte
                      now: datetime | None = None) -> Attachment:
     """Check and store a file under data_dir/attachments/<sha256> (never under a name it chose)."""
     kind = attachment_kind(filename, data)
-    owner_count = session.scalar(select(func.count(Attachment.id)).where(
-        Attachment.proposal_id == proposal.id if proposal is not None else Attachment.project_id == project.id))
+    if proposal is not None:
+        owner = Attachment.proposal_id == proposal.id
+    elif project is not None:
+        owner = Attachment.project_id == project.id
+    else:
+        raise ValueError("an attachment belongs to a project or a proposal")
+    owner_count = session.scalar(select(func.count(Attachment.id)).where(owner)) or 0
     if owner_count >= MAX_ATTACHMENTS:
         raise ProjectError(f"{MAX_ATTACHMENTS} pièces jointes au plus.")
     digest = hashlib.sha256(data).hexdigest()

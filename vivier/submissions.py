@@ -176,10 +176,10 @@ def approve(session: Session, submission: Submission, operator: str, now: dateti
         if supplier is None:
             outcome = upsert_profile(session, submission.data, SUBMITTED_SOURCE, url=None,
                                      record_key=f"submission:{submission.id}", now=now)
-            supplier = session.get(Supplier, outcome.supplier_id)
-            record = session.scalar(select(SourceRecord).where(
+            supplier = session.get_one(Supplier, outcome.supplier_id)
+            record = session.scalars(select(SourceRecord).where(
                 SourceRecord.source_name == SUBMITTED_SOURCE.name,
-                SourceRecord.record_key == f"submission:{submission.id}"))
+                SourceRecord.record_key == f"submission:{submission.id}")).one()
             record.record_key = f"supplier:{supplier.id}"  # its later updates find it by supplier
             if outcome.outcome == NEW:  # the submitter created this profile: it may edit it
                 _verified_claim(session, supplier, submission.email, CLAIM_BY_OPERATOR, operator, now)
@@ -279,7 +279,7 @@ def start_claim(session: Session, supplier: Supplier, email: str, message: str =
                 now: datetime | None = None) -> ClaimStart:
     now = now or utcnow()
     domain = merge.identifying_domain(supplier.website_domain)
-    on_domain = bool(domain) and (email_domain(email) == domain or email_domain(email).endswith("." + domain))
+    on_domain = bool(domain) and (email_domain(email) == domain or email_domain(email).endswith(f".{domain}"))
     claim = Claim(supplier_id=supplier.id, email=email, method=CLAIM_BY_DOMAIN if on_domain else CLAIM_BY_OPERATOR,
                   status=CLAIM_PENDING, message=message, created_at=now)
     session.add(claim)

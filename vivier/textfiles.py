@@ -1,7 +1,9 @@
 """Plain text from an uploaded specification (PDF, DOCX, ODT or plain text), to search with it.
 
 Pure: bytes in, text out, nothing written to disk. The type is read from the content (magic bytes); the file name
-only words the error messages. Every failure raises `UnreadableDocument` with a French message for the buyer.
+only words the error messages. Every failure raises `UnreadableDocument` with a French message for the buyer;
+`UnsafeDocument` when a file of an accepted type is refused for what it could do once opened (a PDF with scripts,
+a web page with a PDF header, a hand-made file name), which the project attachments refuse too.
 """
 
 from __future__ import annotations
@@ -29,6 +31,23 @@ MIN_LETTERS_PER_PDF_PAGE = 25
 MAX_CONTROL_SHARE = 0.01
 ACCEPTED_EXTENSIONS = (".pdf", ".docx", ".odt", ".txt")
 
+# What makes a PDF act rather than show: scripts, programs launched, files carried inside, forms run by a plug-in,
+# data sent away. A specification needs none of them; a reader that runs them would run them for an attacker.
+PDF_ACTIVE_KEYS = frozenset({"/JavaScript", "/JS", "/Launch", "/EmbeddedFiles", "/EmbeddedFile", "/RichMedia",
+                             "/XFA"})
+PDF_ACTIVE_ACTIONS = frozenset({"/JavaScript", "/Launch", "/ImportData", "/SubmitForm", "/GoToE",
+                                "/RichMediaExecute"})
+# Those looked for in the raw bytes too (where pypdf cannot read the file): the long ones only, which compressed
+# binary streams do not spell out by chance (a 10 MB stream holds "/JS" followed by a delimiter about every other
+# file).
+PDF_RAW_ACTIVE_NAMES = frozenset(name for name in PDF_ACTIVE_KEYS | PDF_ACTIVE_ACTIONS if len(name) >= 6)
+# Objects visited at most while looking for them: a 500-page report has a few tens of thousands.
+MAX_PDF_OBJECTS = 200_000
+# Markup before a "%PDF-" (which readers look for in the first 1024 bytes), or at the start of a "text" file: a web
+# page or an SVG image dressed up as a document (a polyglot a browser would render and run).
+MARKUP_START = re.compile(rb"<\s*(?:[!?]|html|head|body|script|svg|iframe|object|embed|img|meta|a\s)",
+                          re.IGNORECASE)
+
 PDF_MAGIC = b"%PDF-"
 ZIP_MAGIC = b"PK\x03\x04"
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .doc/.xls, and password-protected Office files
@@ -42,6 +61,13 @@ PROTECTED_PDF = ("Ce PDF est protégé par un mot de passe : enregistrez-en une 
                  "son texte dans la zone de recherche.")
 SCANNED = ("Ce PDF ne contient pas de texte (document scanné ?). Joignez la version d'origine (.docx, .odt) ou "
            "collez le texte dans la zone de recherche.")
+ACTIVE_PDF = ("Ce PDF contient du contenu actif (script, programme à lancer ou fichier incorporé) : pour votre "
+              "sécurité, il est refusé. Enregistrez-le de nouveau avec « Imprimer en PDF », ou joignez la version "
+              "d'origine (.docx, .odt).")
+BAD_NAME = ("Le nom du fichier contient « .. » ou des caractères de contrôle : renommez le fichier, puis "
+            "envoyez-le de nouveau.")
+MARKUP = ("Ce fichier est une page web ou une image SVG, pas un document : joignez un PDF, un document Word (.docx) "
+          "ou OpenDocument (.odt).")
 
 
 class UnreadableDocument(ValueError):
@@ -50,6 +76,24 @@ class UnreadableDocument(ValueError):
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
+
+
+class UnsafeDocument(UnreadableDocument):
+    """A document of an accepted type refused for what it could do: active PDF content, a web page carrying a PDF
+    header, a hand-made file name."""
+
+
+def unsafe_reason(filename: str, data: bytes) -> str | None:
+    """The French reason why this file, of a type otherwise accepted, is refused as dangerous; None for any other
+    file (accepted, or merely unreadable). The words for a refused attachment, whose own message only names the
+    accepted types."""
+    try:
+        detect_kind(filename, data)
+    except UnsafeDocument as error:
+        return error.message
+    except UnreadableDocument:
+        return None
+    return None
 
 
 def extract_text(filename: str, data: bytes, max_chars: int = MAX_TEXT_CHARS) -> str:
@@ -69,8 +113,12 @@ def extract_text(filename: str, data: bytes, max_chars: int = MAX_TEXT_CHARS) ->
 
 def detect_kind(filename: str, data: bytes) -> str:
     """'pdf', 'docx', 'odt' or 'txt', from the content; a name that promises another type is a damaged file."""
+    _check_name(filename)
     extension = _extension(filename)
     if data.startswith(PDF_MAGIC) or (extension == ".pdf" and PDF_MAGIC in data[:1024]):  # junk before %PDF- is allowed
+        if MARKUP_START.search(data[:data.find(PDF_MAGIC)]):  # but not a web page's start
+            raise UnsafeDocument(MARKUP)
+        check_pdf_passive(data)
         return "pdf"
     if data.startswith(ZIP_MAGIC):
         return _zip_kind(data)
@@ -84,9 +132,20 @@ def detect_kind(filename: str, data: bytes) -> str:
     if extension in (".pdf", ".docx", ".odt"):
         raise UnreadableDocument(f"Ce fichier n'est pas un {KIND_NAMES[extension[1:]]} valide "
                                  "(fichier endommagé ou mal nommé).")
-    if _decode_text(data) is None:
+    text = _decode_text(data)
+    if text is None:
         raise UnreadableDocument(UNSUPPORTED)
+    if MARKUP_START.match(text.lstrip("\ufeff \t\r\n").encode("utf-8", "replace")):  # not a type we take
+        raise UnreadableDocument(MARKUP)
     return "txt"
+
+
+def _check_name(filename: str) -> None:
+    """A browser sends a file's own name (old ones its folders too): a ".." folder or a control character (a NUL
+    cutting "rapport.pdf\\0.exe" short) is a hand-made request."""
+    name = filename or ""
+    if ".." in (part.strip() for part in re.split(r"[\\/]", name)) or _NAME_CONTROLS.search(name):
+        raise UnsafeDocument(BAD_NAME)
 
 
 def _extension(filename: str) -> str:
@@ -106,6 +165,15 @@ def _open_zip(data: bytes) -> zipfile.ZipFile:
         raise UnreadableDocument("Le document est trop volumineux une fois décompressé.")
     if any(entry.flag_bits & 0x1 for entry in entries):
         raise UnreadableDocument("Les documents protégés par mot de passe ne sont pas pris en charge.")
+    # An entry that inflates past its declared size (a bomb lying about it) stops there and fails its CRC: each is
+    # read through once, so a lying archive is refused here rather than stored or handed to a parser.
+    try:
+        for entry in entries:
+            with archive.open(entry) as part:
+                while part.read(1024 * 1024):
+                    pass
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError) as error:
+        raise UnreadableDocument("Le fichier est endommagé : l'archive du document est illisible.") from error
     return archive
 
 
@@ -185,6 +253,59 @@ def _pdf_paragraphs(data: bytes, max_chars: int) -> list[str]:
     return paragraphs
 
 
+def check_pdf_passive(data: bytes) -> None:
+    """Raise UnsafeDocument when the PDF holds active content (PDF_ACTIVE_KEYS, PDF_ACTIVE_ACTIONS), found in its
+    raw bytes or, compressed object streams and escaped names included, in the objects pypdf reads. A PDF pypdf
+    cannot open or decrypt is judged on its raw bytes alone (reading it then fails elsewhere if it must)."""
+    names = {_pdf_name(raw) for raw in re.findall(rb"/[A-Za-z0-9#]{5,}", data)}
+    if names & PDF_RAW_ACTIVE_NAMES:
+        raise UnsafeDocument(ACTIVE_PDF)
+    from pypdf import PasswordType, PdfReader
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and _decrypt_with_empty_password(reader) == PasswordType.NOT_DECRYPTED:
+            return
+        active = _active_objects(reader.trailer)
+    except Exception:  # noqa: BLE001 - pypdf raises many kinds of errors on damaged or crafted files
+        return
+    if active:
+        raise UnsafeDocument(ACTIVE_PDF)
+
+
+def _pdf_name(raw: bytes) -> str:
+    """A PDF name with its #xx escapes decoded (/J#61vaScript is /JavaScript)."""
+    return re.sub(rb"#([0-9A-Fa-f]{2})", lambda m: bytes([int(m.group(1), 16)]), raw).decode("latin-1")
+
+
+def _active_objects(root) -> bool:
+    """Whether any object reachable from `root` is active content; past MAX_PDF_OBJECTS objects, a file too
+    tangled to check counts as active."""
+    from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
+
+    seen: set[tuple[int, int]] = set()
+    stack, visited = [root], 0
+    while stack:
+        item = stack.pop()
+        if isinstance(item, IndirectObject):
+            if (item.idnum, item.generation) in seen:
+                continue
+            seen.add((item.idnum, item.generation))
+            item = item.get_object()
+        visited += 1
+        if visited > MAX_PDF_OBJECTS:
+            return True
+        if isinstance(item, DictionaryObject):
+            action = item.get("/S")
+            action = action.get_object() if isinstance(action, IndirectObject) else action
+            if PDF_ACTIVE_KEYS.intersection(item.keys()) or action in PDF_ACTIVE_ACTIONS:
+                return True
+            stack.extend(item.values())
+        elif isinstance(item, ArrayObject):
+            stack.extend(item)
+    return False
+
+
 def _decrypt_with_empty_password(reader):
     from pypdf import PasswordType
 
@@ -242,7 +363,7 @@ def _docx_paragraphs(data: bytes, max_chars: int) -> list[str]:
         document = docx.Document(io.BytesIO(data))
         body = document.element.body
         fallback = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
-        texts = []
+        texts: list[str] = []
         # Every w:p in document order: body paragraphs, table cells, text boxes and content controls alike.
         for element in body.iter("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}p"):
             if any(ancestor.tag == fallback for ancestor in element.iterancestors()):
@@ -286,6 +407,7 @@ def _odt_paragraphs(data: bytes, max_chars: int) -> list[str]:
 # --- Plain text -----------------------------------------------------------------------------------------------
 
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+_NAME_CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _decode_text(data: bytes) -> str | None:

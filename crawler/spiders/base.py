@@ -55,11 +55,10 @@ class SourceSpider(scrapy.Spider):
         if not source:
             raise ValueError(f"{self.name} spider needs a source name (-a source=NAME)")
         self.source_name = source
-        if isinstance(config, str):
-            config = json.loads(config)
-        if config is None and sources_file:
-            config = self._from_file(Path(sources_file), source, vars)
-        self._config = config
+        parsed: dict[str, Any] | None = json.loads(config) if isinstance(config, str) else config
+        if parsed is None and sources_file:
+            parsed = self._from_file(Path(sources_file), source, vars)
+        self._config = parsed
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):

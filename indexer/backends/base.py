@@ -32,9 +32,21 @@ FACET_FIELDS: dict[str, str] = {
     "label": "labels",
     "size": "size_band",
     "open_source": "open_source",
+    # Open standards, documented API, data export (vivier.centrals.INTEROP_FACTS; the licence is open_source).
+    "interop": "interop",
 }
 # The single value of the open-source facet ("solution sous licence libre"); other documents have none.
 OPEN_SOURCE_VALUE = "oui"
+
+
+def facet_values(document: SearchDocument, facet: str) -> tuple[str, ...]:
+    """The values a document holds for a facet (both backends index exactly these)."""
+    value = getattr(document, FACET_FIELDS[facet])
+    if isinstance(value, bool):
+        return (OPEN_SOURCE_VALUE,) if value else ()
+    if value is None:
+        return ()
+    return tuple(value) if isinstance(value, tuple) else (value,)
 MODES = ("hybrid", "keyword", "dense")
 
 # Keyword hits taken into fusion and facets. Deeper than any page a person reads; bounds the cost of a query.
@@ -69,6 +81,10 @@ class SearchRequest:
     # (dim,) or (chunks, dim), rows L2-normalised.
     query_vector: np.ndarray | None = None
     near: GeoFilter | None = None
+    # Only these document ids may be returned or counted (None: no restriction). Set from the database at query
+    # time, for restrictions that change with the calendar rather than with the profiles, e.g. the suppliers a
+    # purchasing central references today (vivier.centrals): nothing to re-index when a referencing expires.
+    only_ids: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)

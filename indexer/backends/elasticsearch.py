@@ -75,7 +75,7 @@ from elasticsearch.helpers import streaming_bulk
 from indexer import suggest
 from indexer.analysis import ANALYZER_NAME, ELISIONS, EXTRA_STOP_WORDS, MAX_TOKEN_LENGTH, analyze, query_terms
 from indexer.backends.base import (DENSE_DEPTH, DENSE_MIN_SIMILARITY, FACET_FIELDS, KEYWORD_DEPTH, MAX_QUERY_TERMS,
-                                   OPEN_SOURCE_VALUE, FacetValue, GeoFilter, Hit, IndexNotReady, NothingToRollBack,
+                                   FacetValue, GeoFilter, Hit, IndexNotReady, NothingToRollBack, facet_values,
                                    RebuildInProgress, SearchRequest, SearchResponse, SearchUnavailable, check_vectors)
 from indexer.backends.embedded import FIELD_WEIGHTS, FUZZY_WEIGHT, KEYWORD_TIE_BREAKER, SNIPPET_CHARS, fuzzy_words
 from indexer.documents import SearchDocument
@@ -87,7 +87,7 @@ logger = logging.getLogger(__name__)
 
 # Version of the mapping and of the document layout below: bump it when either changes. Index names carry it, and
 # an index of another version is not ready for this code (status() says so; `vivier index build` makes a new one).
-MAPPING_VERSION = 1
+MAPPING_VERSION = 2  # 2: the interoperability facet
 # One primary shard: BM25 statistics and kNN neighbours are then computed over the whole corpus, so rankings are
 # exact and reproducible; 100k supplier profiles are far below the size where a shard needs splitting.
 NUMBER_OF_SHARDS = 1
@@ -187,15 +187,6 @@ class IndexLoadError(RuntimeError):
 
 
 # -- documents ----------------------------------------------------------------------------------------------------
-def facet_values(document: SearchDocument, facet: str) -> list[str]:
-    value = getattr(document, FACET_FIELDS[facet])
-    if isinstance(value, bool):
-        return [OPEN_SOURCE_VALUE] if value else []
-    if value is None:
-        return []
-    return list(value) if isinstance(value, tuple) else [value]
-
-
 def encode_vectors(vectors: np.ndarray) -> str:
     return base64.b64encode(np.ascontiguousarray(vectors, dtype="<f4").tobytes()).decode("ascii")
 
@@ -211,7 +202,7 @@ def document_source(document: SearchDocument, vectors: np.ndarray) -> dict[str, 
     source.update({
         "categories_text": document.category_text,
         "name_sort": document.name.casefold(),  # the embedded backend's order for empty queries
-        "facets": {facet: facet_values(document, facet) for facet in FACET_FIELDS},
+        "facets": {facet: list(facet_values(document, facet)) for facet in FACET_FIELDS},
         "chunks": [{"vector": [float(x) for x in row]} for row in np.asarray(vectors, dtype=np.float32)],
         "vectors": encode_vectors(vectors),
     })
@@ -282,10 +273,14 @@ def alias_actions(alias: str, new_index: str, old_indices: Sequence[str]) -> lis
 
 
 # -- search bodies ------------------------------------------------------------------------------------------------
-def filter_clauses(filters: Mapping[str, Sequence[str]], near: GeoFilter | None) -> list[dict[str, Any]]:
-    """Values within a facet are OR-ed (terms), facets AND-ed (a filter each), the distance filter besides."""
+def filter_clauses(filters: Mapping[str, Sequence[str]], near: GeoFilter | None,
+                   only_ids: frozenset[str] | None = None) -> list[dict[str, Any]]:
+    """Values within a facet are OR-ed (terms), facets AND-ed (a filter each), the distance filter and the id
+    restriction besides."""
     clauses: list[dict[str, Any]] = [{"terms": {f"facets.{facet}": list(values)}}
                                      for facet, values in filters.items() if values]
+    if only_ids is not None:
+        clauses.append({"ids": {"values": sorted(only_ids)}})
     if near is not None:
         clauses.append({"geo_distance": {"distance": f"{near.radius_km}km",
                                          "location": {"lat": near.latitude, "lon": near.longitude}}})
@@ -359,10 +354,10 @@ def knn_body(vector: np.ndarray, clauses: Sequence[dict[str, Any]], vector_index
 
 
 def browse_body(filters: Mapping[str, Sequence[str]], near: GeoFilter | None, start: int,
-                size: int) -> dict[str, Any]:
+                size: int, only_ids: frozenset[str] | None = None) -> dict[str, Any]:
     """An empty query: every document passing the filters, by name then id, with disjunctive facet aggregations
     (the hits are filtered by post_filter, each facet's counts by the other facets' filters)."""
-    geo = filter_clauses({}, near)
+    geo = filter_clauses({}, near, only_ids)
     body: dict[str, Any] = {
         "query": {"bool": {"filter": geo}} if geo else {"match_all": {}},
         "sort": [{"name_sort": "asc"}, {"id": "asc"}],
@@ -432,13 +427,13 @@ def search_plan(request: SearchRequest, terms: Sequence[str], vector_index_type:
     filters = {f: tuple(v) for f, v in request.filters.items() if f in FACET_FIELDS and v}
     use_keyword = request.mode in ("hybrid", "keyword") and bool(terms)
     use_dense = request.mode in ("hybrid", "dense") and request.query_vector is not None
-    rows = np.atleast_2d(request.query_vector) if use_dense else np.zeros((0, 0))
+    rows = np.atleast_2d(request.query_vector) if use_dense and request.query_vector is not None else np.zeros((0, 0))
     plan: list[PlannedSearch] = []
     scopes: dict[str, Mapping[str, Sequence[str]]] = {RESULTS: filters}
     scopes.update({facet: {f: v for f, v in filters.items() if f != facet} for facet in filters})
     fuzzy = fuzzy_words(request.text) if use_keyword else []
     for scope, active in scopes.items():
-        clauses = filter_clauses(active, request.near)
+        clauses = filter_clauses(active, request.near, request.only_ids)
         facet = None if scope == RESULTS else scope
         if use_keyword:
             plan.append(PlannedSearch(scope, "keyword", keyword_body(terms, clauses, facet, fuzzy)))
@@ -860,7 +855,7 @@ class ElasticsearchBackend:
                 suggestion = suggestion_from_response(request.text, suggestion_words(request.text), response)
             elif planned.kind == "keyword":
                 self._read_keyword(scopes[planned.scope], hits)
-            else:
+            elif rows is not None:  # a dense search is planned only with a query vector
                 self._read_dense(scopes[planned.scope], hits, rows.shape[1])
         for retrieved in scopes.values():
             if retrieved.vectors and rows is not None:
@@ -914,7 +909,7 @@ class ElasticsearchBackend:
     def _browse(self, request: SearchRequest, filters: Mapping[str, Sequence[str]]) -> SearchResponse:
         """An empty query: the filtered documents by name, facets from aggregations."""
         page = max(1, request.page)
-        body = browse_body(filters, request.near, (page - 1) * request.per_page, request.per_page)
+        body = browse_body(filters, request.near, (page - 1) * request.per_page, request.per_page, request.only_ids)
         response = self._msearch([body])[0]
         hits = []
         for hit in response["hits"]["hits"]:

@@ -6,6 +6,12 @@ Layout of `root`:
     .lock                       held while a rebuild runs
 Searchers notice a new CURRENT on their next query and switch; older generations are kept a little while so
 that a searcher still holding one keeps working, then deleted.
+
+A generation's meta.json is written last and records the size of each of its files: a generation without it is
+the debris of a build that did not finish (deleted by the next one), and a generation whose files are missing, cut
+short or unreadable is refused when opened (IndexCorrupted) rather than searched. A searcher whose live generation
+is damaged serves the newest intact other one, with a warning, until a build replaces it; with none, searches
+answer 503 until `vivier index build`.
 """
 
 from __future__ import annotations
@@ -13,9 +19,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import multiprocessing
 import os
 import shutil
+import sys
 import threading
 import time
 import uuid
@@ -32,11 +40,14 @@ from indexer.analysis import (ANALYZER_NAME, FOLDED_WORDS_ANALYZER_NAME, WORDS_A
 from indexer import fusion, suggest
 from indexer.backends import ann
 from indexer.backends.base import (DENSE_DEPTH, DENSE_MIN_SIMILARITY, FACET_FIELDS, KEYWORD_DEPTH, MAX_QUERY_TERMS,
-                                   OPEN_SOURCE_VALUE, FacetValue, GeoFilter, Hit, IndexNotReady, NothingToRollBack,
-                                   RebuildInProgress, SearchRequest, SearchResponse, check_vectors)
+                                   FacetValue, GeoFilter, Hit, IndexNotReady, NothingToRollBack, facet_values,
+                                   RebuildInProgress, SearchRequest, SearchResponse, SearchUnavailable,
+                                   check_vectors)
 from indexer.documents import SearchDocument
 from indexer.fusion import FUSION_WEIGHTS, reciprocal_rank_fusion
 from vivier.geo import haversine_km
+
+logger = logging.getLogger(__name__)
 
 # BM25 weight per field: the pitch says what a company does, the category labels and keywords say it in the
 # taxonomy's and the company's words, a long description says more than that. The name counts as much as the
@@ -68,26 +79,99 @@ KEEP_GENERATIONS = 2
 # Characters of context around highlighted terms.
 SNIPPET_CHARS = {"name": 200, "pitch": 300, "description": 240}
 # Version 2: region and open-source facets, vocabulary for suggestions. Version 3: no stemmed catch-all field;
-# vocabulary and typo tolerance on unstemmed word fields. Older generations must be rebuilt.
-FORMAT_VERSION = 3
+# vocabulary and typo tolerance on unstemmed word fields. Version 4: interoperability facet. Older generations must
+# be rebuilt.
+FORMAT_VERSION = 4
 VOCABULARY_FIELD = "vocabulary"
 # Meta keys a generation computes itself (not carried over from the previous generation by an update).
-_DERIVED_META = ("format", "documents", "passages", "dimension", "built_at")
+_DERIVED_META = ("format", "documents", "passages", "dimension", "built_at", "files")
+# Written last: a generation without it did not finish; it lists the generation's files with their sizes.
+META_FILE = "meta.json"
+
+
+class IndexCorrupted(SearchUnavailable):
+    """The live generation's files are missing, cut short, unreadable or inconsistent (a disk fault, a copy cut
+    short, a hand edit): no search is answered from it. Pages that search answer 503, like for a search server
+    that does not answer; `vivier index build` writes a new generation."""
+
+
+def _file_sizes(target: Path) -> dict[str, int]:
+    """Size of every file of a generation but its meta.json, by path relative to it; tantivy's lock and
+    bookkeeping files (names starting with a dot) aside."""
+    return {str(path.relative_to(target)): path.stat().st_size for path in sorted(target.rglob("*"))
+            if path.is_file() and not path.name.startswith(".") and path != target / META_FILE}
+
+
+def _checked_meta(target: Path) -> dict[str, Any]:
+    """The meta.json of a finished generation, once its files are found at the sizes its build wrote and its
+    vectors' header matches (a few stat calls and one small read, not a checksum: a truncated, missing or replaced
+    file is caught when the generation is opened). IndexCorrupted when it is not; IndexNotReady when it was written
+    in another format."""
+    if not target.is_dir():
+        raise IndexCorrupted(f"the generation {target.name} is not under {target.parent}")
+    try:
+        meta = json.loads((target / META_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise IndexCorrupted(f"{target.name} is incomplete (no {META_FILE}): its build did not finish") from None
+    except (OSError, ValueError) as error:
+        raise IndexCorrupted(f"{target.name}/{META_FILE} is unreadable: {error}") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("files", {}), dict):
+        raise IndexCorrupted(f"{target.name}/{META_FILE} is not an index description")
+    if meta.get("format") != FORMAT_VERSION:
+        raise IndexNotReady(f"the index under {target.parent} has format {meta.get('format')}, this version reads "
+                            f"{FORMAT_VERSION}: run `vivier index build`")
+    for name, size in meta.get("files", {}).items():  # generations built before sizes were recorded have none
+        try:
+            actual = (target / name).stat().st_size
+        except OSError:
+            raise IndexCorrupted(f"{target.name}/{name} is missing") from None
+        if actual != size:
+            raise IndexCorrupted(f"{target.name}/{name} has {actual} bytes, its build wrote {size}")
+    try:  # the vectors' header (a hundred bytes) must describe the matrix the build wrote
+        with open(target / "vectors.npy", "rb") as file:
+            shape, dtype, _ = ann._npy_layout(file)
+    except (OSError, ValueError) as error:
+        raise IndexCorrupted(f"{target.name}/vectors.npy is unreadable: {error}") from None
+    if dtype != np.float32 or shape[:1] != (meta.get("passages"),):
+        raise IndexCorrupted(f"{target.name}/vectors.npy holds {shape} {dtype}, its build wrote "
+                             f"{meta.get('passages')} float32 rows")
+    return meta
+
+
+def _built_stamp(target: Path) -> int | None:
+    """When a finished, intact generation was built (its meta.json's mtime, ns); None for any other."""
+    try:
+        _checked_meta(target)
+        return (target / META_FILE).stat().st_mtime_ns
+    except (IndexCorrupted, IndexNotReady, OSError):
+        return None
 
 
 def _start_in_child(work: Callable[[], None], what: str) -> Callable[[], None]:
-    """Run `work` in a forked process and return a function that waits for it and raises if it failed. Where the
-    platform cannot fork, `work` runs at once and the returned function does nothing."""
+    """Run `work` in a forked process and return a function that waits for it and raises, with the child's error
+    ("No space left on device"...), if it failed. Where the platform cannot fork, `work` runs at once and the
+    returned function does nothing."""
     if "fork" not in multiprocessing.get_all_start_methods():
         work()
         return lambda: None
-    process = multiprocessing.get_context("fork").Process(target=work, name=f"vivier-index-{what}", daemon=True)
+    context = multiprocessing.get_context("fork")
+    errors, error_out = context.Pipe(duplex=False)
+
+    def run() -> None:
+        try:
+            work()
+        except Exception as error:
+            error_out.send(str(error))
+            sys.exit(1)
+
+    process = context.Process(target=run, name=f"vivier-index-{what}", daemon=True)
     process.start()
 
     def wait() -> None:
         process.join()
         if process.exitcode != 0:
-            raise RuntimeError(f"writing the index's {what} failed (exit code {process.exitcode})")
+            detail = errors.recv() if errors.poll() else f"exit code {process.exitcode}"
+            raise RuntimeError(f"writing the index's {what} failed: {detail}")
 
     return wait
 
@@ -140,15 +224,6 @@ def _facet_code_matrix(masks: list[np.ndarray], size: int) -> np.ndarray:
     return codes
 
 
-def _facet_values(document: SearchDocument, facet: str) -> tuple[str, ...]:
-    value = getattr(document, FACET_FIELDS[facet])
-    if isinstance(value, bool):
-        return (OPEN_SOURCE_VALUE,) if value else ()
-    if value is None:
-        return ()
-    return tuple(value) if isinstance(value, tuple) else (value,)
-
-
 @dataclass
 class _Snapshot:
     generation: str
@@ -170,6 +245,8 @@ class _Snapshot:
     # Built on first use from facet_masks: counting a facet is then one bincount instead of a mask per value.
     facet_codes: dict[str, np.ndarray] = dataclass_field(default_factory=dict)
     ids: list[str] = dataclass_field(default_factory=list)  # document id by ord
+    # Why this generation is served instead of the one CURRENT names (damaged); None when it is the live one.
+    problem: str | None = None
 
     @property
     def size(self) -> int:
@@ -228,13 +305,14 @@ class EmbeddedBackend:
         """Write a new generation and make it live atomically; on failure the live one stays."""
         generation = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
         target = self.root / generation
+        tmp = self.root / f"CURRENT.{uuid.uuid4().hex}"
         try:
             self._write_generation(target, documents, passage_vectors, meta)
-            tmp = self.root / f"CURRENT.{uuid.uuid4().hex}"
             tmp.write_text(generation)
             os.replace(tmp, self.root / "CURRENT")
         except BaseException:
             shutil.rmtree(target, ignore_errors=True)
+            tmp.unlink(missing_ok=True)
             raise
         self._collect_garbage(generation)
         return generation
@@ -260,8 +338,8 @@ class EmbeddedBackend:
                 wait()
         full_meta = {**meta, "format": FORMAT_VERSION, "documents": len(documents),
                      "passages": int(vectors.shape[0]), "dimension": int(vectors.shape[1]) if vectors.ndim == 2 else 0,
-                     "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-        (target / "meta.json").write_text(json.dumps(full_meta, ensure_ascii=False, indent=1))
+                     "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "files": _file_sizes(target)}
+        (target / META_FILE).write_text(json.dumps(full_meta, ensure_ascii=False, indent=1))
 
     def _write_index(self, target: Path, documents: Sequence[SearchDocument]) -> None:
         schema = _schema()
@@ -276,7 +354,7 @@ class EmbeddedBackend:
             }
             fields[VOCABULARY_FIELD] = fields[FUZZY_FIELD] = list(fields.values())
             for facet in FACET_FIELDS:
-                values = _facet_values(doc, facet)
+                values = facet_values(doc, facet)
                 if values:
                     fields[facet] = list(values)
             tdoc = tantivy.Document(**fields)
@@ -296,18 +374,9 @@ class EmbeddedBackend:
             if not pointer.exists():
                 raise IndexNotReady(f"no index under {self.root}: nothing to roll back")
             live = self.root / pointer.read_text().strip()
-
-            def built(generation: Path) -> int | None:  # meta.json is written last: its absence means incomplete
-                try:
-                    if json.loads((generation / "meta.json").read_text()).get("format") != FORMAT_VERSION:
-                        return None
-                    return (generation / "meta.json").stat().st_mtime_ns
-                except (OSError, ValueError):
-                    return None
-
-            live_built = built(live) or 0
+            live_built = _built_stamp(live) or 0
             older = sorted((stamp, g.name) for g in self.root.glob("gen-*")
-                           if g != live and (stamp := built(g)) is not None and stamp < live_built)
+                           if g != live and (stamp := _built_stamp(g)) is not None and stamp < live_built)
             if not older:
                 raise NothingToRollBack(f"no complete generation older than {live.name} is kept under {self.root}")
             previous = older[-1][1]
@@ -317,25 +386,47 @@ class EmbeddedBackend:
             return previous
 
     def _collect_garbage(self, live: str) -> None:
-        generations = sorted(p for p in self.root.glob("gen-*") if p.is_dir() and p.name != live)
-        for old in generations[: max(0, len(generations) - (KEEP_GENERATIONS - 1))]:
-            shutil.rmtree(old, ignore_errors=True)
+        """Delete the generations no searcher needs: unfinished or damaged ones (a build killed midway, a disk
+        fault) and finished ones beyond the KEEP_GENERATIONS - 1 newest. Runs under the rebuild lock: no other
+        generation is being written."""
+        intact = []
+        for path in self.root.glob("gen-*"):
+            if path.name == live or not path.is_dir():
+                continue
+            stamp = _built_stamp(path)
+            if stamp is None:
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                intact.append((stamp, path.name))
+        for _, old in sorted(intact, reverse=True)[KEEP_GENERATIONS - 1:]:
+            shutil.rmtree(self.root / old, ignore_errors=True)
         for stale in self.root.glob("CURRENT.*"):
             stale.unlink(missing_ok=True)
 
     # -- loading ------------------------------------------------------------------------------------------------
     def _load(self, generation: str) -> _Snapshot:
+        """Open a generation; IndexCorrupted when its files are not what its build wrote or do not read."""
         target = self.root / generation
+        meta = _checked_meta(target)
+        try:
+            return self._read(target, meta)
+        except (OSError, ValueError, KeyError, TypeError) as error:  # tantivy and numpy raise ValueError
+            raise IndexCorrupted(f"{generation} is damaged: {error}") from error
+
+    def _read(self, target: Path, meta: dict[str, Any]) -> _Snapshot:
+        generation = target.name
         index = tantivy.Index.open(str(target / "tantivy"))
         _register_analyzers(index)
         documents = [SearchDocument.from_dict(d) for d in json.loads((target / "docs.json").read_text())]
         # A large index searches its cluster-ordered copy (indexer.backends.ann): this matrix is then only read
         # row by row, so it is mapped rather than loaded.
         vectors = ann.map_rows(target / "vectors.npy") if ann.present(target) else np.load(target / "vectors.npy")
-        meta = json.loads((target / "meta.json").read_text())
-        if meta.get("format") != FORMAT_VERSION:
-            raise IndexNotReady(f"the index under {self.root} has format {meta.get('format')}, this version reads "
-                                f"{FORMAT_VERSION}: run `vivier index build`")
+        passages, indexed = sum(len(d.passages) for d in documents), index.searcher().num_docs
+        if not (meta.get("documents") == len(documents) == indexed and meta.get("passages") == passages
+                == vectors.shape[0]):
+            raise IndexCorrupted(f"{generation} is inconsistent: its build wrote {meta.get('documents')} documents "
+                                 f"and {meta.get('passages')} passages; found {len(documents)} documents, {indexed} "
+                                 f"in tantivy, {passages} passages, {vectors.shape[0]} vectors")
         vocabulary = suggest.Vocabulary.from_dict(json.loads((target / "vocabulary.json").read_text()))
         coordinates = np.array(
             [(d.latitude if d.latitude is not None else np.nan, d.longitude if d.longitude is not None else np.nan)
@@ -350,7 +441,7 @@ class EmbeddedBackend:
         facet_masks: dict[str, dict[str, np.ndarray]] = {facet: {} for facet in FACET_FIELDS}
         for ord_, doc in enumerate(documents):
             for facet in FACET_FIELDS:
-                for value in _facet_values(doc, facet):
+                for value in facet_values(doc, facet):
                     mask = facet_masks[facet].get(value)
                     if mask is None:
                         mask = facet_masks[facet][value] = np.zeros(len(documents), dtype=bool)
@@ -365,12 +456,41 @@ class EmbeddedBackend:
             stat = pointer.stat()
         except FileNotFoundError:
             raise IndexNotReady(f"no index under {self.root}: run `vivier index build`") from None
+        except OSError as error:  # the directory is there but cannot be read (permissions, a file in its place)
+            raise IndexCorrupted(f"the index under {self.root} cannot be read: {error.strerror}") from None
         stamp = (stat.st_ino, stat.st_mtime_ns)
         with self._lock:
             if self._snapshot is None or stamp != self._current_stamp:
-                self._snapshot = self._load(pointer.read_text().strip())
+                self._snapshot = self._open_live(pointer)
                 self._current_stamp = stamp
             return self._snapshot
+
+    def _open_live(self, pointer: Path) -> _Snapshot:
+        """The generation CURRENT names; when it is damaged, the newest intact other one (a warning is logged and
+        `status` says so) until a build replaces it; IndexCorrupted when there is none."""
+        generation = ""
+        try:
+            try:
+                generation = pointer.read_text(encoding="utf-8").strip()
+            except (OSError, ValueError) as error:
+                raise IndexCorrupted(f"{pointer} is unreadable: {error}") from None
+            if not generation.startswith("gen-") or "/" in generation:
+                raise IndexCorrupted(f"{pointer} holds {generation[:80]!r}, not a generation name")
+            return self._load(generation)
+        except IndexCorrupted as error:
+            damaged = error
+        intact = sorted(((stamp, p.name) for p in self.root.glob("gen-*")
+                         if p.name != generation and (stamp := _built_stamp(p)) is not None), reverse=True)
+        for _, fallback in intact:
+            try:
+                snapshot = self._load(fallback)
+            except (IndexCorrupted, IndexNotReady):
+                continue
+            snapshot.problem = (f"the live index is damaged ({damaged}); serving the newest intact one, {fallback}, "
+                                f"until `vivier index build` replaces it")
+            logger.warning("%s", snapshot.problem)
+            return snapshot
+        raise IndexCorrupted(f"{damaged}: run `vivier index build`") from None
 
     # -- searching ----------------------------------------------------------------------------------------------
     def _keyword_query(self, snap: _Snapshot, terms: list[str], fuzzy_words: Sequence[str] = ()) -> tantivy.Query:
@@ -400,7 +520,7 @@ class EmbeddedBackend:
         return mask
 
     def _keyword_ranking(self, snap: _Snapshot, query: tantivy.Query | None,
-                         filters: Mapping[str, Sequence[str]], near_mask: np.ndarray | None = None) -> list[int]:
+                         filters: Mapping[str, Sequence[str]], restriction: np.ndarray | None = None) -> list[int]:
         if query is None or snap.size == 0:
             return []
         clauses = [(tantivy.Occur.Must, query)]
@@ -409,16 +529,17 @@ class EmbeddedBackend:
                 clauses.append((tantivy.Occur.Must, tantivy.Query.const_score_query(
                     tantivy.Query.term_set_query(snap.schema, facet, list(values)), 0.0)))
         searcher = snap.index.searcher()
-        # The distance filter is applied after retrieval: take every match so that the nearby ones are all found.
-        limit = KEYWORD_DEPTH if near_mask is None else max(KEYWORD_DEPTH, snap.size)
+        # The distance filter and the id restriction apply after retrieval: take every match so that the kept ones
+        # are all found.
+        limit = KEYWORD_DEPTH if restriction is None else max(KEYWORD_DEPTH, snap.size)
         hits = searcher.search(tantivy.Query.boolean_query(clauses), limit=limit, count=False).hits
         if not hits:
             return []
-        ords = searcher.fast_field_values("ord", [address for _, address in hits])
-        ords = np.asarray(ords, dtype=np.int64)  # by score, then id, then ord (one vectorised sort)
+        # by score, then id, then ord (one vectorised sort)
+        ords = np.asarray(searcher.fast_field_values("ord", [address for _, address in hits]), dtype=np.int64)
         ranking = ords[np.lexsort((ords, snap.id_order[ords], -np.array([score for score, _ in hits])))].tolist()
-        if near_mask is not None:
-            ranking = [o for o in ranking if near_mask[o]][:KEYWORD_DEPTH]
+        if restriction is not None:
+            ranking = [o for o in ranking if restriction[o]][:KEYWORD_DEPTH]
         return ranking
 
     def _document_similarities(self, snap: _Snapshot, vector: np.ndarray) -> np.ndarray:
@@ -471,25 +592,28 @@ class EmbeddedBackend:
         filters = {f: tuple(v) for f, v in request.filters.items() if f in FACET_FIELDS and v}
         terms = self._keyword_terms(snap, request.text) if request.text.strip() else []
         distances = self._distance_km(snap, request.near) if request.near is not None else None
-        near_mask = None
-        if distances is not None:
+        restriction = None  # documents the distance filter and the id restriction keep; None: all
+        if distances is not None and request.near is not None:
             with np.errstate(invalid="ignore"):
-                near_mask = distances <= request.near.radius_km
+                restriction = distances <= request.near.radius_km
+        if request.only_ids is not None:
+            allowed = np.zeros(snap.size, dtype=bool)
+            allowed[[snap.id_to_ord[i] for i in request.only_ids if i in snap.id_to_ord]] = True
+            restriction = allowed if restriction is None else restriction & allowed
         use_keyword = request.mode in ("hybrid", "keyword") and bool(terms)
-        use_dense = (request.mode in ("hybrid", "dense") and request.query_vector is not None
-                     and bool(request.text.strip()))
+        vector = request.query_vector if request.mode in ("hybrid", "dense") and request.text.strip() else None
         query = self._keyword_query(snap, terms, fuzzy_words(request.text)) if use_keyword else None
-        similarities = self._document_similarities(snap, request.query_vector) if use_dense else None
+        similarities = self._document_similarities(snap, vector) if vector is not None else None
         has_query = bool(request.text.strip())
 
         def members(active: Mapping[str, Sequence[str]]) -> tuple[np.ndarray, list[int], list[int]]:
             mask = self._filter_mask(snap, active)
-            if near_mask is not None:
-                mask &= near_mask
+            if restriction is not None:
+                mask &= restriction
             if not has_query:
                 return mask, [], []
-            keyword = self._keyword_ranking(snap, query, active, near_mask)
-            dense = self._dense_ranking(snap, similarities, mask, request.query_vector)
+            keyword = self._keyword_ranking(snap, query, active, restriction)
+            dense = self._dense_ranking(snap, similarities, mask, vector)
             found = np.zeros(snap.size, dtype=bool)
             found[keyword] = True
             found[dense] = True
@@ -527,9 +651,9 @@ class EmbeddedBackend:
         start = (page - 1) * request.per_page
         keyword_rank = {o: r for r, o in enumerate(keyword, start=1)}
         dense_rank = {o: r for r, o in enumerate(dense, start=1)}
-        if similarities is not None and snap.ann_index is not None:  # exact similarity of every hit shown
+        if vector is not None and similarities is not None and snap.ann_index is not None:  # every hit's exact one
             with ann.query_blas_threads():
-                ann.fill_similarities(snap.ann_index, request.query_vector, similarities,
+                ann.fill_similarities(snap.ann_index, vector, similarities,
                                       docs=np.array([o for o, _ in ranked[start:start + request.per_page]], np.int64))
         hits = []
         for ord_, score in ranked[start:start + request.per_page]:
@@ -538,8 +662,8 @@ class EmbeddedBackend:
                       dense_rank=dense_rank.get(ord_),
                       dense_similarity=float(similarities[ord_]) if similarities is not None else None,
                       distance_km=round(float(distances[ord_]), 1) if distances is not None else None)
-            if ord_ in dense_rank:
-                hit.semantic_passage = self._best_passage(snap, ord_, request.query_vector)
+            if ord_ in dense_rank and vector is not None:
+                hit.semantic_passage = self._best_passage(snap, ord_, vector)
             hits.append(hit)
         if query is not None:
             self._explain(snap, query, terms, hits)
@@ -578,7 +702,7 @@ class EmbeddedBackend:
             return
         searcher = snap.index.searcher()
         term_set = set(terms)
-        generators = {}
+        generators: dict[str, tantivy.SnippetGenerator] = {}
         for field, chars in SNIPPET_CHARS.items():
             generator = tantivy.SnippetGenerator.create(searcher, query, snap.schema, field)
             generator.set_max_num_chars(chars)
@@ -589,14 +713,14 @@ class EmbeddedBackend:
                      "keywords": " ; ".join(doc.keywords), "description": doc.description}
             matched = set()
             for field, text in texts.items():
-                generator = generators.get(field)
-                if generator is None:  # short fields: analysing them is cheaper than a snippet
+                field_generator = generators.get(field)
+                if field_generator is None:  # short fields: analysing them is cheaper than a snippet
                     if term_set.intersection(analyze(text)):
                         matched.add(field)
                     continue
                 # The snippet's highlights are exactly the query's terms found in the field: no second analysis
                 # of a long description.
-                snippet = generator.snippet_from_doc(tantivy.Document(**{field: text}))
+                snippet = field_generator.snippet_from_doc(tantivy.Document(**{field: text}))
                 if snippet.highlighted():
                     matched.add(field)
                     hit.highlights[field] = snippet.to_html()
@@ -621,9 +745,14 @@ class EmbeddedBackend:
         return [snap.documents[int(o)] for o in order]
 
     def status(self) -> dict[str, Any]:
+        """The live generation's description; `problem` says what is wrong when the index is damaged (then not
+        ready) or when an intact previous generation is served in place of a damaged live one."""
         try:
             snap = self._current()
+        except IndexCorrupted as error:
+            return {"backend": "embedded", "ready": False, "root": str(self.root), "problem": str(error)}
         except IndexNotReady:
             return {"backend": "embedded", "ready": False, "root": str(self.root)}
+        meta = {k: v for k, v in snap.meta.items() if k != "files"}
         return {"backend": "embedded", "ready": True, "root": str(self.root), "generation": snap.generation,
-                **snap.meta}
+                **meta, **({"problem": snap.problem} if snap.problem else {})}

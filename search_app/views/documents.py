@@ -82,8 +82,8 @@ def search_document():
         return _error_page(args, None, 400, "Choisissez un document (PDF, DOCX, ODT ou TXT) à envoyer.")
     data = upload.stream.read(MAX_UPLOAD_BYTES + 1)
     upload.close()
-    try:
-        text = extract_text(name, data, max_chars=_max_chars())
+    try:  # the name as sent: a hand-made one (a ".." folder, a NUL) is refused, not tidied
+        text = extract_text(upload.filename or name, data, max_chars=_max_chars())
     except UnreadableDocument as error:
         return _error_page(args, name, 400, error.message)
     return render_search_page({**args, "text": text, "page": 1}, source_name=name)

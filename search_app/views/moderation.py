@@ -13,7 +13,6 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
-from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 from werkzeug.exceptions import HTTPException
@@ -22,6 +21,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from indexer.backends.base import IndexNotReady, SearchUnavailable
 from search_app.extensions import OperatorUser, external_url, limiter, reindex_now
+from search_app.forms import FrenchFlaskForm, without_controls
 from search_app.views import suppliers as public_pages
 from vivier import submissions as service
 from vivier.identifiers import website_domain
@@ -74,20 +74,20 @@ CLAIM_SUBJECTS = {True: "Votre adresse peut modifier la fiche sur Vivier",
 REQUEST_LINK_ENDPOINT = "profiles.request_link"
 
 
-class LoginForm(FlaskForm):
+class LoginForm(FrenchFlaskForm):
     email = EmailField("Adresse électronique", validators=[
         DataRequired("Indiquez votre adresse électronique."), Length(max=MAX_EMAIL_LENGTH)])
     password = PasswordField("Mot de passe", validators=[
         DataRequired("Indiquez votre mot de passe."), Length(max=MAX_PASSWORD_LENGTH)])
 
 
-class RejectForm(FlaskForm):
+class RejectForm(FrenchFlaskForm):
     reason = TextAreaField("Motif du refus (envoyé à l'entreprise)", validators=[
         DataRequired("Indiquez le motif du refus : il est envoyé à l'entreprise."),
         Length(max=MAX_REASON_LENGTH, message=f"Le motif dépasse {MAX_REASON_LENGTH} caractères.")])
 
 
-class ClaimRefuseForm(FlaskForm):
+class ClaimRefuseForm(FrenchFlaskForm):
     reason = TextAreaField("Motif (facultatif, envoyé à la personne)", validators=[
         Optional(), Length(max=MAX_REASON_LENGTH, message=f"Le motif dépasse {MAX_REASON_LENGTH} caractères.")])
 
@@ -125,7 +125,7 @@ def safe_next(target: str | None) -> str:
     if not target:
         return fallback
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not parts.path.startswith(bp.url_prefix + "/") or "\\" in target:
+    if parts.scheme or parts.netloc or not parts.path.startswith(bp.url_prefix + "/") or "\\" in target:  # type: ignore[operator]
         return fallback
     try:
         current_app.url_map.bind("localhost").match(parts.path, method="GET")
@@ -399,7 +399,7 @@ def refuse_claim(claim_id: int):
 @login_required
 def suppliers():
     """Find a profile by name (any status, hidden ones too) to open its moderation page."""
-    text = request.args.get("q", "").strip()[:LOOKUP_MAX_CHARS]
+    text = without_controls(request.args.get("q", "")).strip()[:LOOKUP_MAX_CHARS]
     found: list[Supplier] = []
     if text:
         pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

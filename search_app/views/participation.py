@@ -37,7 +37,7 @@ from search_app.participation_forms import (AnswerForm, DecisionForm, ProposalFo
 from search_app.views.exports import CSV_DELIMITER, CSV_ENCODING, neutralise
 from search_app.views.profiles import error_summary
 from vivier import projects as pj
-from vivier import taxonomy
+from vivier import taxonomy, textfiles
 from vivier.mail import send_mail
 from vivier.models import (DECISIONS, PROJECT_DRAFT, Attachment, Buyer, Project, Proposal, Question,
                            SourcingEvent, Subscription, Supplier)
@@ -194,7 +194,7 @@ def _require_buyer(session: Session, project: Project) -> Buyer:
     if not _is_buyer_of(buyer, project):
         _notice("Accès réservé à l'acheteur", ["Cette page est réservée à l'acheteur qui a publié le projet : "
                                                "connectez-vous avec le lien reçu par courriel."], 403)
-    return buyer
+    return buyer  # type: ignore[return-value]
 
 
 def _require_supplier(session: Session) -> tuple[Supplier, str]:
@@ -362,7 +362,7 @@ def _proposal_form(proposal: Proposal | None) -> ProposalForm:
     else:
         data = {"text": proposal.text, "varied_requirement": proposal.varied_requirement,
                 "price_band": proposal.price_band or ""}
-        data.update({consent_name(name): pj.disclosed(proposal, name) for name in pj.CONSENT_FIELDS})
+        data.update({consent_name(name): pj.disclosed(proposal, name) for name in pj.CONSENT_FIELDS})  # type: ignore[misc]
         form = ProposalForm(data=data)
     return form
 
@@ -389,7 +389,8 @@ def file_errors(files: Sequence[tuple[str, bytes]], kept: int) -> list[tuple[str
         try:
             pj.attachment_kind(name, data)
         except pj.ProjectError as error:
-            errors.append(("attachments", f"Pièce jointe « {name[:120]} »", str(error)))
+            errors.append(("attachments", f"Pièce jointe « {name[:120]} »",
+                           textfiles.unsafe_reason(name, data) or str(error)))
     return errors
 
 
@@ -521,7 +522,7 @@ def decision(slug: str, proposal_id: int):
         except pj.ProjectError as error:
             _notice("Décision refusée", [str(error)], 409,
                     [(url_for("participation.proposal", slug=slug, proposal_id=proposal_id), "Retour")])
-        _mail(session, found.email, "decision", project, proposal=found, label=DECISIONS[found.decision],
+        _mail(session, found.email, "decision", project, proposal=found, label=DECISIONS[found.decision],  # type: ignore[index]
               link=external_url("participation.proposal_form", slug=slug))
     flash("La décision est enregistrée et envoyée au fournisseur.")
     return redirect(url_for("participation.proposal", slug=slug, proposal_id=proposal_id), code=303)

@@ -126,7 +126,7 @@ def _listed_supplier(session: Session, slug: str) -> Supplier:
     if supplier is not None and supplier.status == STATUS_MERGED:
         target = merged_target(session, supplier)
         if target is not None:
-            abort(redirect(url_for(request.endpoint, slug=target.slug)))
+            abort(redirect(url_for(request.endpoint, slug=target.slug)))  # type: ignore[arg-type]
     if supplier is None or supplier.status not in SEARCHABLE_STATUSES:
         abort(404)
     return supplier
@@ -283,9 +283,9 @@ def confirm_claim(token: str):
         except service.TokenError as error:
             return _link_error(session, token, error)
         supplier = session.get(Supplier, claim.supplier_id)
-        edit = service.open_edit_session(session, service.edit_link_token(session, supplier, claim.email, now()),
+        edit = service.open_edit_session(session, service.edit_link_token(session, supplier, claim.email, now()),  # type: ignore[arg-type]
                                          now())
-        _open_edit_session(edit.supplier_id, edit.email)
+        _open_edit_session(edit.supplier_id, edit.email)  # type: ignore[arg-type]
         slug = supplier.slug
     flash("Votre adresse est confirmée : vous pouvez modifier la fiche de votre entreprise.")
     return redirect(url_for("profiles.edit", slug=slug), code=303)
@@ -321,7 +321,7 @@ def access(token: str):
             edit = service.open_edit_session(session, token, now())
         except service.TokenError as error:
             return _link_error(session, token, error)
-        _open_edit_session(edit.supplier_id, edit.email)
+        _open_edit_session(edit.supplier_id, edit.email)  # type: ignore[arg-type]
         slug = session.get(Supplier, edit.supplier_id).slug
     return redirect(url_for("profiles.edit", slug=slug), code=303)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import timezone
+from collections.abc import Sequence
 from typing import Any
 
 from feedgen.feed import FeedGenerator
@@ -27,7 +28,7 @@ from search_app.project_forms import (MAX_MILESTONES, ProjectForm, form_data_fro
                                       milestones_from_form, project_from_form, utc_to_paris)
 from search_app.timeline import render_svg, timeline_marks
 from search_app.views.profiles import error_summary
-from vivier import geo, taxonomy
+from vivier import geo, taxonomy, textfiles
 from vivier import projects as service
 from vivier.mail import send_mail
 from vivier.models import (CONTRACT_MODELS, PROJECT_ARCHIVED, PROJECT_CLOSED, PROJECT_DRAFT, PROJECT_PUBLISHED,
@@ -147,7 +148,7 @@ def check_uploads(files: list[tuple[str, bytes]], already: int) -> list[str]:
         try:
             service.attachment_kind(name, data)
         except service.ProjectError as error:
-            errors.append(f"{name} : {error}")
+            errors.append(f"{name[:120]} : {textfiles.unsafe_reason(name, data) or error}")
     return errors
 
 
@@ -195,8 +196,8 @@ def number_milestone_labels(form: ProjectForm) -> None:
         entry.form.label.label.text = f"Étape {number} : intitulé"
 
 
-def _render_form(form: ProjectForm, project: Project | None, status: int, file_errors: list[str] = (),
-                 attachments: list[Attachment] = ()):
+def _render_form(form: ProjectForm, project: Project | None, status: int, file_errors: Sequence[str] = (),
+                 attachments: Sequence[Attachment] = ()):
     number_milestone_labels(form)
     # A row's fields already say their row ("Étape 3 : intitulé"): the summary's block prefix would repeat it.
     errors = [(anchor, re.sub(r"^milestones \d+ : ", "", label), message)

@@ -10,9 +10,16 @@ from werkzeug.datastructures import MultiDict
 
 from indexer.backends.base import FACET_FIELDS, MODES, IndexNotReady, SearchResponse, SearchUnavailable
 from indexer.service import RADII_KM, Place, SearchService, clean_filters, clean_query, resolve_place
+from search_app.search_counter import count_search
 
 bp = Blueprint("search", __name__)
 PER_PAGE = 20
+# The purchasing-central filter's parameter: "toutes" (any central) or central slugs. It is not an index facet: the
+# suppliers a central references today are read from the database at query time (vivier.centrals), so that an
+# expired referencing stops matching the day after its end without re-indexing.
+CENTRAL_PARAM = "centrale"
+ANY_CENTRAL = "toutes"
+MAX_CENTRAL_VALUES = 10
 
 
 def parse_search_args(args: MultiDict) -> dict:
@@ -25,6 +32,7 @@ def parse_search_args(args: MultiDict) -> dict:
     return {
         "text": args.get("q", ""),
         "filters": {facet: args.getlist(facet) for facet in FACET_FIELDS},
+        "central": args.getlist(CENTRAL_PARAM),
         "page": page,
         "mode": mode if mode in MODES else "hybrid",
         "place": args.get("commune", ""),
@@ -37,15 +45,49 @@ def run_search(service: SearchService, args: dict, page: int | None = None,
     """The search `args` describe (page overridable), with its commune resolved; what every result view calls."""
     place = resolve_place(args.get("place"), args.get("radius"))
     response = service.search(args["text"], args["filters"], page=args["page"] if page is None else page,
-                              per_page=per_page, mode=args["mode"], near=place.filter if place else None)
+                              per_page=per_page, mode=args["mode"], near=place.filter if place else None,
+                              only_ids=central_restriction(clean_centrals(args.get("central"))))
     return response, place
+
+
+def clean_centrals(values) -> tuple[str, ...]:
+    """The central filter's values: "toutes" alone when given, else distinct slugs, bounded."""
+    kept = tuple(dict.fromkeys(v.strip()[:120] for v in values or () if v and v.strip()))[:MAX_CENTRAL_VALUES]
+    return (ANY_CENTRAL,) if ANY_CENTRAL in kept else kept
+
+
+def central_restriction(values: tuple[str, ...]) -> frozenset[str] | None:
+    """Document ids of the suppliers purchasable today through the chosen centrals (any, for "toutes"); None
+    without a central filter."""
+    if not values:
+        return None
+    from search_app.identity import now
+    from vivier import centrals
+
+    slugs = () if values == (ANY_CENTRAL,) else values
+    with current_app.extensions["vivier"]["database"].session() as session:
+        return frozenset(str(i) for i in centrals.active_supplier_ids(session, now().date(), slugs))
+
+
+def central_context(hits, selected: tuple[str, ...]) -> dict:
+    """What the page shows of purchasing centrals: the filter's options (centrals with an active referencing) and
+    each hit's badges ("achetable via ... jusqu'au ...")."""
+    from search_app.identity import now
+    from vivier import centrals
+
+    today = now().date()
+    with current_app.extensions["vivier"]["database"].session() as session:
+        options = [(c.slug, c.name, count) for c, count in centrals.centrals(session, today) if count]
+        badges = centrals.badges(session, [int(h.id) for h in hits if h.id.isdigit()], today)
+    return {"central_options": options, "central_selected": selected,
+            "central_badges": {str(k): v for k, v in badges.items()}}
 
 
 def _query_string(text: str, filters: dict, page: int | None = None, mode: str = "hybrid",
                   place: Place | None = None) -> list[tuple[str, str]]:
     pairs = [("q", text)] if text else []
     for facet, values in filters.items():
-        pairs.extend((facet, v) for v in values)
+        pairs.extend((CENTRAL_PARAM if facet == "central" else facet, v) for v in values)
     if place is not None:
         pairs.extend((("commune", place.text), ("rayon", str(place.radius_km))))
     if mode != "hybrid":
@@ -63,6 +105,7 @@ def index():
 def render_search_page(args: dict, source_name: str | None = None):
     """Run the search described by `args` (as parse_search_args returns) and render the full page, or the results
     partial for htmx. `source_name` names an uploaded document the query text was read from."""
+    count_search(args)  # one search in the day's count once the response is a success (search_app.search_counter)
     service = current_app.extensions["vivier"]["search"]
     text = args["text"]
     max_chars = service.settings.query_max_chars
@@ -80,13 +123,17 @@ def render_search_page(args: dict, source_name: str | None = None):
                                query_string=_query_string, mode=args["mode"], truncated=False,
                                source_name=source_name, place=None, radii=RADII_KM), 503
     filters = clean_filters(args["filters"])
+    chosen_centrals = clean_centrals(args.get("central"))
+    if chosen_centrals:
+        filters["central"] = chosen_centrals  # kept in links and shown as an active filter
     pages = max(1, -(-response.total // PER_PAGE))
     q = clean_query(text, max_chars)
     query_string = partial(_query_string, place=place)
     context = dict(q=q, response=response, filters=filters, pages=pages, query_string=query_string,
                    mode=args["mode"], truncated=truncated, unavailable=False, source_name=source_name, place=place,
                    radii=RADII_KM, with_filter=with_filter, department_map=_department_map(response, q, filters,
-                                                                                         args["mode"], query_string))
+                                                                                         args["mode"], query_string),
+                   **central_context(response.hits, chosen_centrals))
     return render_template("search/_results.html" if htmx else "search/index.html", **context)
 
 

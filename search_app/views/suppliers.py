@@ -8,7 +8,9 @@ from sqlalchemy.orm import selectinload
 
 from indexer.backends.base import IndexNotReady, SearchUnavailable
 from search_app.extensions import external_url
+from search_app.identity import now
 from search_app.jsonld import organization, script_json
+from vivier.centrals import badges
 from vivier.models import SEARCHABLE_STATUSES, STATUS_MERGED, Supplier
 
 bp = Blueprint("suppliers", __name__)
@@ -48,6 +50,8 @@ def detail(slug: str):
                 return redirect(url_for("suppliers.detail", slug=target.slug), code=301)
         if supplier is None or supplier.status not in SEARCHABLE_STATUSES:
             abort(404)
+        # Active referencings at purchasing centrals: buyers may order these without a tender of their own.
+        purchasable = badges(session, [supplier.id], now().date()).get(supplier.id, [])
         session.expunge(supplier)
     try:
         similar = ext["search"].backend.similar(str(supplier.id), SIMILAR_COUNT)
@@ -63,4 +67,4 @@ def detail(slug: str):
         position = point_map(supplier.latitude, supplier.longitude, f"{supplier.name}, {supplier.commune or ''}")
     jsonld = script_json(organization(supplier, external_url("suppliers.detail", slug=supplier.slug)))
     return render_template("suppliers/detail.html", supplier=supplier, similar=similar, provenance=provenance,
-                           field_labels=FIELD_LABELS, position=position, jsonld=jsonld)
+                           field_labels=FIELD_LABELS, position=position, jsonld=jsonld, purchasable=purchasable)

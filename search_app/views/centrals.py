@@ -1,0 +1,53 @@
+"""Purchasing centrals' catalogues: who a buyer may order from without a tender of its own (issue 10).
+
+Public pages read vivier.centrals with today's date from the app clock: a referencing past its end date, or ended
+early by an operator, is simply not shown; nothing has to run for it to disappear.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, render_template
+
+from search_app.identity import now
+from search_app.views.exports import date_in_words
+from vivier import centrals as service
+from vivier.models import CENTRAL_KINDS
+
+bp = Blueprint("centrals", __name__)
+
+
+def _database():
+    return current_app.extensions["vivier"]["database"]
+
+
+@bp.app_template_filter("date_longue")
+def long_date(day) -> str:
+    """« 31 décembre 2028 », « 1er janvier 2027 »: the dates of referencings, on the catalogues and the supplier
+    pages."""
+    if not day:
+        return ""
+    words = date_in_words(day)
+    return f"1er{words[1:]}" if day.day == 1 else words  # French writes the first of the month as an ordinal
+
+
+@bp.context_processor
+def labels():
+    return {"kind_labels": CENTRAL_KINDS, "tier_labels": service.TIERS, "interop_labels": service.INTEROP_FACTS}
+
+
+@bp.get("/centrales")
+def index():
+    with _database().session() as session:
+        listed = service.centrals(session, now().date())
+        return render_template("centrals/index.html", listed=listed)
+
+
+@bp.get("/centrales/<central_slug>")
+def catalogue(central_slug: str):
+    today = now().date()
+    with _database().session() as session:
+        central = service.central_by_slug(session, central_slug[:120])
+        if central is None:
+            abort(404)
+        themes = service.catalogue(session, central, today)
+        return render_template("centrals/catalogue.html", central=central, themes=themes, today=today)
