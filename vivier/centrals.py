@@ -13,7 +13,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from vivier import geo
@@ -109,10 +109,15 @@ def active_supplier_ids(session: Session, today: date, central_slugs: Iterable[s
 
 
 def centrals(session: Session, today: date) -> list[tuple[PurchasingCentral, int]]:
-    """Every central with its count of active referencings, by name."""
-    listed = session.scalars(select(PurchasingCentral).options(selectinload(PurchasingCentral.referencings))
-                             .order_by(PurchasingCentral.name, PurchasingCentral.id)).all()
-    return [(c, sum(status_of(r, today) == ACTIVE for r in c.referencings)) for c in listed]
+    """Every central with its count of active referencings, by name: one grouped query (the search page's
+    filter asks on every search)."""
+    active = func.coalesce(func.sum(case((_active(today), 1), else_=0)), 0)
+    rows = session.execute(
+        select(PurchasingCentral, active)
+        .outerjoin(Referencing, Referencing.central_id == PurchasingCentral.id)
+        .group_by(PurchasingCentral.id)
+        .order_by(PurchasingCentral.name, PurchasingCentral.id)).all()
+    return [(central, int(count)) for central, count in rows]
 
 
 def central_by_slug(session: Session, slug: str) -> PurchasingCentral | None:

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from search_app.extensions import external_url
 from search_app.identity import now
 from search_app.project_forms import BuyerDomainForm
+from search_app.views.moderation import private_headers
 from search_app.views.profiles import error_summary
 from vivier import projects as service
 from vivier.mail import send_mail
@@ -30,12 +31,7 @@ def _database():
     return current_app.extensions["vivier"]["database"]
 
 
-@bp.after_request
-def private_headers(response):
-    """Buyers' addresses are personal data: not for search engines, not for caches."""
-    response.headers["X-Robots-Tag"] = "noindex, nofollow"
-    response.headers["Cache-Control"] = "no-store"
-    return response
+bp.after_request(private_headers)  # buyers' addresses are personal data: not for search engines, not for caches
 
 
 def _page(form: BuyerDomainForm, status: int = 200):

@@ -16,6 +16,7 @@ from sqlalchemy.orm import selectinload
 from search_app.central_forms import (CentralForm, ReferencingForm, central_arguments, form_data_from_central,
                                       referencing_arguments)
 from search_app.identity import now
+from search_app.views.moderation import private_headers
 from search_app.views.profiles import error_summary
 from vivier import centrals as service
 from vivier.models import CENTRAL_KINDS, PurchasingCentral, Referencing
@@ -31,12 +32,7 @@ def _log(action: str, target: str) -> None:
     current_app.logger.info("moderation: %s %s %s", current_user.email, action, target)
 
 
-@bp.after_request
-def private_headers(response):
-    """Back-office pages: not for search engines, not for caches."""
-    response.headers["X-Robots-Tag"] = "noindex, nofollow"
-    response.headers["Cache-Control"] = "no-store"
-    return response
+bp.after_request(private_headers)  # the back-office's: not for search engines, not for caches
 
 
 @bp.context_processor
