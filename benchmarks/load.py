@@ -484,7 +484,7 @@ def main() -> None:
     from embeddings.encoder import Encoder
     from vivier.config import load_settings
 
-    encoder = Encoder(load_settings({}).embedding_model)  # loads only if a corpus must be prepared
+    encoder = Encoder.from_settings(load_settings({}))  # loads only if a corpus must be prepared
     rows = []
     with tempfile.TemporaryDirectory(prefix="vivier-load-") as tmp:
         work = args.work_dir or Path(tmp)

@@ -534,7 +534,7 @@ def main() -> None:
 
     from embeddings.encoder import Encoder
 
-    encoder = Encoder(load_settings({}).embedding_model)
+    encoder = Encoder.from_settings(load_settings({}))
     rows = []
     with tempfile.TemporaryDirectory(prefix="vivier-bench-") as tmp:
         work = args.work_dir or Path(tmp)

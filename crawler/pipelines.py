@@ -41,8 +41,9 @@ def theme_matcher(model: str):
 
 
 class CategorisePipeline:
-    """Themes for what exact names could not map: unknown category names by meaning, and profiles without any
-    category from their pitch and description (crawler.categorise). The model loads on first need only."""
+    """Themes for the category names exact names could not map, by meaning (crawler.categorise). Profiles without
+    any category get a theme guessed at index time (indexer.themes), not here. The model loads on first need
+    only."""
 
     def __init__(self, model: str, stats):
         self.model = model
@@ -59,18 +60,12 @@ class CategorisePipeline:
 
     def process_item(self, item: dict[str, Any], spider=None) -> dict[str, Any]:
         unmapped = item.pop("_unmapped_categories", [])
-        if item["categories"]:
+        if item["categories"] or not unmapped:
             return item
         mapped = [slug for slug in (self.matcher.best(name) for name in unmapped) if slug]
         if mapped:
             item["categories"] = list(dict.fromkeys(mapped))
             self.stats.inc_value("vivier/categories_mapped_by_meaning")
-            return item
-        text = " ".join(x for x in (item.get("pitch"), item.get("description"), " ".join(item["keywords"])) if x)
-        inferred = self.matcher.best(text) if text else None
-        if inferred:
-            item["inferred_categories"] = [inferred]
-            self.stats.inc_value("vivier/categories_inferred")
         return item
 
 

@@ -9,6 +9,7 @@ import numpy as np
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from embeddings import seeds
 from embeddings.encoder import Encoder
 from vivier.models import EmbeddingCache, utcnow
 
@@ -77,7 +78,8 @@ def _cached_blobs(session: Session, model: str, digests: list[str]) -> dict[str,
 
 def embed_with_cache(session: Session, encoder: Encoder, texts: list[str],
                      progress: bool = False) -> tuple[np.ndarray, int]:
-    """Vectors for `texts` in order (float32, one row per text), and how many had to be encoded (cache misses).
+    """Vectors for `texts` in order (float32, one row per text), and how many had to be encoded (cache misses
+    found in no seed file of the encoder, embeddings.seeds).
 
     Each distinct text is looked up once; the result is built by joining the stored rows' bytes, without a Python
     object per vector, so a rebuild from a warm cache costs a few database round trips and one copy."""
@@ -89,14 +91,17 @@ def embed_with_cache(session: Session, encoder: Encoder, texts: list[str],
     missing = [h for h in unique if h not in found]
     if missing:
         text_of = dict(zip(hashes, texts))
-        encoded = encoder.encode([text_of[h] for h in missing], progress=progress).astype(np.float32)
+        seeded = seeds.lookup(encoder.seeds, encoder.model_name, missing)  # shipped vectors (embeddings.seeds)
+        to_encode = [h for h in missing if h not in seeded]
+        encoded = (encoder.encode([text_of[h] for h in to_encode], progress=progress).astype(np.float32)
+                   if to_encode else np.zeros((0, 0), dtype=np.float32))
+        found.update(seeded)
+        found.update((digest, vector.tobytes()) for digest, vector in zip(to_encode, encoded))
         now = utcnow()
-        rows = []
-        for digest, vector in zip(missing, encoded):
-            found[digest] = vector.tobytes()
-            rows.append({"model": encoder.model_name, "content_hash": digest, "dim": int(vector.shape[0]),
-                         "vector": found[digest], "created_at": now})
+        rows = [{"model": encoder.model_name, "content_hash": digest, "dim": len(found[digest]) // 4,
+                 "vector": found[digest], "created_at": now} for digest in missing]
         for chunk in _chunks(rows, INSERT_CHUNK):
             session.execute(insert(EmbeddingCache), chunk)
+        missing = to_encode
     joined = bytearray().join(found[h] for h in hashes)  # a bytearray: the array below is writable
     return np.frombuffer(joined, dtype=np.float32).reshape(len(hashes), -1), len(missing)

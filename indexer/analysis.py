@@ -8,6 +8,7 @@ words -> Snowball French stemmer (handles plurals: "déchets" -> "déchet") -> A
 from __future__ import annotations
 
 import functools
+import math
 
 import tantivy
 
@@ -51,6 +52,12 @@ def words_analyzer() -> tantivy.TextAnalyzer:
 @functools.lru_cache(maxsize=1)
 def folded_words_analyzer() -> tantivy.TextAnalyzer:
     return _words_then(tantivy.Filter.ascii_fold())
+
+
+def bm25_idf(documents: int, frequency: int) -> float:
+    """BM25's inverse document frequency of a term held by `frequency` of `documents` documents (Lucene's form,
+    never negative)."""
+    return math.log(1 + (documents - frequency + 0.5) / (frequency + 0.5))
 
 
 def analyze(text: str) -> list[str]:

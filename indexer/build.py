@@ -7,6 +7,7 @@ data was read, less a margin for transactions that were still open then.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from typing import Any, NamedTuple
@@ -20,14 +21,16 @@ from embeddings.cache import embed_with_cache
 from embeddings.encoder import Encoder
 from indexer.backends import make_backend
 from indexer.backends.base import RebuildInProgress
-from indexer.documents import build_document
+from indexer import themes
+from indexer.documents import SearchDocument, build_document
 from vivier.config import Settings
 from vivier.db import Database
 from vivier.models import SEARCHABLE_STATUSES, Supplier, Suppression, utcnow
 from vivier.opendata import export_after_build
 
 # Mapping/layout version of the search document: bump when documents or analysis change, to force a rebuild.
-DOCUMENT_VERSION = 1
+# Version 2: themes guessed at index time (indexer.themes), never as indexed text.
+DOCUMENT_VERSION = 2
 # A change committed up to this long after the index read the database, but stamped before, is still picked up
 # by the next update (a crawl writes one short transaction per profile). Re-indexing a profile twice is harmless.
 WATERMARK_MARGIN = timedelta(minutes=5)
@@ -103,6 +106,27 @@ def _profile_rows(session, condition=None) -> list[ProfileRow]:
     return rows
 
 
+def with_guessed_themes(session, encoder: Encoder, documents: list[SearchDocument],
+                        vectors: np.ndarray) -> list[SearchDocument]:
+    """`documents` with a theme guessed (indexer.themes) for each one declaring none, from its text and its
+    passages' rows of `vectors` (documents' passages in order)."""
+    thresholds = themes.guess_thresholds_for(encoder.model_name)
+    if thresholds == themes.NO_GUESS or all(d.categories for d in documents):
+        return documents
+    theme_vectors, _ = embed_with_cache(session, encoder, themes.theme_texts())
+    guesser = themes.ThemeGuesser(theme_vectors, thresholds)
+    guessed, start = [], 0
+    for document in documents:
+        count = len(document.passages)
+        if not document.categories:
+            text = " ".join(x for x in (document.pitch, document.description, " ".join(document.keywords)) if x)
+            theme = guesser.guess(text, vectors[start:start + count])
+            document = dataclasses.replace(document, inferred_categories=(theme,) if theme else ())
+        guessed.append(document)
+        start += count
+    return guessed
+
+
 def _meta(encoder: Encoder, dimension: int, read_at: datetime) -> dict:
     return {"model": encoder.model_name, "dimension": dimension, "document_version": DOCUMENT_VERSION,
             "watermark": (read_at - WATERMARK_MARGIN).isoformat()}
@@ -119,6 +143,8 @@ def build_index(settings: Settings, encoder: Encoder, progress: bool = False, ex
         documents = [build_document(row) for row in _profile_rows(session) if row.status in SEARCHABLE_STATUSES]
         passages = [p for d in documents for p in d.passages]
         vectors, encoded = embed_with_cache(session, encoder, passages, progress=progress)
+        if passages:
+            documents = with_guessed_themes(session, encoder, documents, vectors)
     if not passages:
         vectors = np.zeros((0, encoder.dimension), dtype=np.float32)
     database.dispose()
@@ -156,6 +182,8 @@ def update_index(settings: Settings, encoder: Encoder, progress: bool = False, e
             Suppression.created_at >= since, Suppression.supplier_id.is_not(None)))]
         passages = [p for d in documents for p in d.passages]
         vectors, encoded = embed_with_cache(session, encoder, passages, progress=progress)
+        if passages:
+            documents = with_guessed_themes(session, encoder, documents, vectors)
     database.dispose()
     if not changed and not removed:
         return UpdateReport(0, 0, 0, None)

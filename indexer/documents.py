@@ -36,6 +36,8 @@ class SearchDocument:
     # Interoperability facts but the licence (open_source says it): "open_standards", "documented_api",
     # "data_export" (vivier.centrals.interop_facts).
     interop: tuple[str, ...] = field(default=())
+    # Themes the index guessed for a profile declaring none (indexer.themes): a facet value, never indexed text.
+    inferred_categories: tuple[str, ...] = field(default=())
 
     @property
     def category_text(self) -> str:
@@ -48,10 +50,22 @@ class SearchDocument:
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}
 
+    @property
+    def all_categories(self) -> tuple[str, ...]:
+        """Declared themes, then guessed ones: the category facet's values."""
+        return tuple(dict.fromkeys(self.categories + self.inferred_categories))
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "SearchDocument":
-        fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        """The inverse of to_dict; a missing or null list field (a document written by an older version) is
+        empty."""
+        fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()
+                                  if not (v is None and k in _LIST_FIELDS)}
         return cls(**fields)
+
+
+_LIST_FIELDS = frozenset(name for name, spec in SearchDocument.__dataclass_fields__.items()
+                         if spec.default == ())
 
 
 def split_passages(text: str, max_words: int = PASSAGE_MAX_WORDS) -> list[str]:

@@ -12,18 +12,23 @@ Corpus file: JSON Lines (UTF-8), one profile per line, ids unique:
     open_source  optional boolean
 Judgments file: JSON Lines (UTF-8), one query per line:
     query        required, non-empty string: what a buyer types
-    relevant     required, non-empty list of corpus ids: every relevant profile, not only the expected first one
+    relevant     required list of corpus ids: every relevant profile, not only the expected first one; empty for a
+                 need no profile answers (a no-answer need: the engine should say it found nothing)
     grades       optional {id: 1|2|3}; ids must be in `relevant`; a listed id without a grade has grade 1, an id
                  not listed has grade 0 (convention of the shipped file: 2 = does exactly this, 1 = partly)
     note         optional string: what kind of query it is (misspelt, very short, a paragraph...)
 Blank lines are skipped. A malformed line, an unknown field, or an empty file is an EvaluationError naming the
 file and line. A judged id missing from the corpus is an error too, or with `ignore_unknown` a warning (the id is
-dropped, and a query left with no relevant id is skipped).
+dropped, and a query left with no relevant id is skipped). Lines are split on "\n" only: a U+2028 or U+0085 inside
+a JSON string is text, not a line break.
 
 Metrics, per query then averaged over queries: nDCG@10 with graded gains 2^g - 1 and the ideal ranking built
 from every judged grade (retrieved or not); precision@10 (relevant results in the first 10, over 10); recall@50
-(relevant results in the first 50, over all relevant). Each mode runs through SearchService.search exactly as
-the web app calls it, so query cleaning and query embedding are what users get.
+(relevant results in the first 50, over all relevant), over the answerable needs. The engine's honesty
+(indexer.strength), per mode: the share of no-answer needs with no strong match ("nothing" said); answerable needs
+with no strong match though a relevant profile is in the results ("nothing" said wrongly); relevant profiles of
+the first 10 results that are only weaker neighbours (demoted). Each mode runs through SearchService.search exactly
+as the web app calls it, so query cleaning, correction and query embedding are what users get.
 """
 
 from __future__ import annotations
@@ -122,7 +127,7 @@ def _read_jsonl(path: Path, what: str) -> Iterator[tuple[int, dict[str, Any]]]:
     except UnicodeDecodeError as error:
         raise EvaluationError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
     found = False
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
@@ -195,8 +200,8 @@ def _judgment(where: str, line: int, record: dict[str, Any]) -> Judgment:
     _unknown_fields(where, record, JUDGMENT_FIELDS)
     query = _non_empty_string(where, record, "query")
     relevant = record.get("relevant")
-    if not isinstance(relevant, list) or not relevant or not all(isinstance(r, str) and r for r in relevant):
-        raise EvaluationError(f"{where}: `relevant` must be a non-empty list of ids")
+    if not isinstance(relevant, list) or not all(isinstance(r, str) and r for r in relevant):
+        raise EvaluationError(f"{where}: `relevant` must be a list of ids (empty: no profile answers the need)")
     duplicates = sorted({r for r in relevant if relevant.count(r) > 1})
     if duplicates:
         raise EvaluationError(f"{where}: id(s) listed twice in `relevant`: {', '.join(duplicates)}")
@@ -230,7 +235,7 @@ def load_judgments(path: Path, corpus_ids: Iterable[str],
             if not ignore_unknown:
                 raise EvaluationError(message + " (--ignore-unknown drops them)")
             kept = {doc_id: g for doc_id, g in judgment.grades.items() if doc_id in known}
-            if not kept:
+            if not kept:  # its relevant profiles are unknown here: it is not a no-answer need either
                 warnings.append(message + "; query skipped, none of its ids is known")
                 continue
             warnings.append(message + "; dropped")
@@ -246,7 +251,15 @@ def load_judgments(path: Path, corpus_ids: Iterable[str],
 class QueryResult:
     judgment: Judgment
     rankings: Mapping[str, tuple[str, ...]]  # mode -> ids returned, best first (at most EVAL_DEPTH)
-    metrics: Mapping[str, Mapping[str, float]]  # mode -> metric -> value
+    metrics: Mapping[str, Mapping[str, float]]  # mode -> metric -> value (empty for a no-answer need)
+    strong: Mapping[str, frozenset[str]] = field(default_factory=dict)  # mode -> ids returned as strong matches
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.judgment.grades)
+
+
+ANSWER_METRICS = ("nothing_right", "nothing_wrong", "demoted")
 
 
 @dataclass(frozen=True)
@@ -256,20 +269,50 @@ class EvaluationReport:
     modes: tuple[str, ...] = EVAL_MODES
     warnings: list[str] = field(default_factory=list)
 
+    @property
+    def answerable(self) -> list[QueryResult]:
+        return [r for r in self.results if r.answerable]
+
+    @property
+    def no_answer(self) -> list[QueryResult]:
+        return [r for r in self.results if not r.answerable]
+
     def means(self) -> dict[str, dict[str, float]]:
-        return {mode: {metric: float(np.mean([r.metrics[mode][metric] for r in self.results]))
+        judged = self.answerable
+        return {mode: {metric: float(np.mean([r.metrics[mode][metric] for r in judged])) if judged else 0.0
                        for metric in METRICS} for mode in self.modes}
 
+    def answers(self) -> dict[str, dict[str, float]]:
+        """Per mode: `nothing_right`, the share of no-answer needs with no strong match; `nothing_wrong`, the
+        answerable needs with no strong match while a relevant profile is among the results; `demoted`, the share
+        of relevant profiles in the first NDCG_K results that are only weaker neighbours."""
+        report: dict[str, dict[str, float]] = {}
+        for mode in self.modes:
+            empty = [not r.strong.get(mode) for r in self.no_answer]
+            wrong = sum(1 for r in self.answerable if not r.strong.get(mode)
+                        and any(d in r.judgment.grades for d in r.rankings[mode]))
+            shown = [(d in r.strong.get(mode, ())) for r in self.answerable for d in r.rankings[mode][:NDCG_K]
+                     if d in r.judgment.grades]
+            report[mode] = {"nothing_right": float(np.mean(empty)) if empty else float("nan"),
+                            "nothing_wrong": float(wrong),
+                            "demoted": float(1 - np.mean(shown)) if shown else 0.0}
+        return report
+
     def to_dict(self, per_query: bool = False) -> dict[str, Any]:
-        data: dict[str, Any] = {"corpus": self.corpus_size, "queries": len(self.results),
+        data: dict[str, Any] = {"corpus": self.corpus_size, "queries": len(self.answerable),
+                                "no_answer_queries": len(self.no_answer),
                                 "metrics": {mode: {m: round(v, 4) for m, v in values.items()}
                                             for mode, values in self.means().items()},
+                                "answers": {mode: {m: (None if math.isnan(v) else round(v, 4))
+                                                   for m, v in values.items()}
+                                            for mode, values in self.answers().items()},
                                 "warnings": list(self.warnings)}
         if per_query:
             data["per_query"] = [
                 {"query": r.judgment.query, "note": r.judgment.note, "line": r.judgment.line,
                  "relevant": len(r.judgment.grades),
                  "metrics": {mode: {m: round(v, 4) for m, v in values.items()} for mode, values in r.metrics.items()},
+                 "strong": {mode: len(ids) for mode, ids in r.strong.items()},
                  "top": {mode: list(ranking[:NDCG_K]) for mode, ranking in r.rankings.items()}}
                 for r in self.results]
         return data
@@ -310,11 +353,14 @@ def run_queries(service: SearchService, judgments: Sequence[Judgment],
     results = []
     for judgment in judgments:
         rankings: dict[str, tuple[str, ...]] = {}
+        strong: dict[str, frozenset[str]] = {}
         for mode in modes:
             response = service.search(judgment.query, per_page=EVAL_DEPTH, mode=mode)
             rankings[mode] = tuple(hit.id for hit in response.hits)
-        results.append(QueryResult(judgment, rankings,
-                                   {mode: query_metrics(rankings[mode], judgment.grades) for mode in modes}))
+            strong[mode] = frozenset(hit.id for hit in response.hits if hit.strong)
+        metrics = ({mode: query_metrics(rankings[mode], judgment.grades) for mode in modes} if judgment.grades
+                   else {})
+        results.append(QueryResult(judgment, rankings, metrics, strong))
     return results
 
 
@@ -329,19 +375,31 @@ def evaluate(documents: Sequence[SearchDocument], judgments: Sequence[Judgment],
 
 # -- output ------------------------------------------------------------------------------------------------------
 def format_table(report: EvaluationReport) -> str:
-    """The side-by-side table: one row per mode, one column per metric."""
+    """The side-by-side table: one row per mode, one column per metric, then the honesty of the answers."""
     header = f"{'mode':<9}" + "".join(f"{m:>11}" for m in METRICS)
     rows = [f"{mode:<9}" + "".join(f"{values[m]:>11.3f}" for m in METRICS) for mode, values in report.means().items()]
-    return "\n".join([f"{len(report.results)} queries, {report.corpus_size} profiles", header, *rows])
+    lines = [f"{len(report.answerable)} queries, {report.corpus_size} profiles", header, *rows]
+    answers = report.answers()
+    no_answer = len(report.no_answer)
+    lines.append("")
+    lines.append(f"{'mode':<9}{'nothing said rightly':>22}{'nothing said wrongly':>22}{'relevant demoted':>18}")
+    for mode, values in answers.items():
+        right = ("n/a" if not no_answer
+                 else f"{round(values['nothing_right'] * no_answer)}/{no_answer} ({values['nothing_right']:.0%})")
+        lines.append(f"{mode:<9}{right:>22}{int(values['nothing_wrong']):>22}{values['demoted']:>18.1%}")
+    return "\n".join(lines)
 
 
 def format_per_query(report: EvaluationReport, width: int = 46) -> str:
-    """One row per query: nDCG@10 / P@10 / recall@50 for each mode."""
-    header = f"{'line':>4}  {'query':<{width}}" + "".join(f"  {mode + ' nDCG/P/R':<20}" for mode in report.modes)
+    """One row per query: nDCG@10 / P@10 / recall@50 for each mode, and the strong matches' count; a no-answer need
+    shows only its strong matches (0 when the engine rightly said nothing)."""
+    header = f"{'line':>4}  {'query':<{width}}" + "".join(f"  {mode + ' nDCG/P/R strong':<26}" for mode in report.modes)
     rows = [header]
     for r in report.results:
         query = r.judgment.query if len(r.judgment.query) <= width else r.judgment.query[:width - 1] + "…"
-        cells = "".join("  " + "/".join(f"{r.metrics[mode][m]:.2f}" for m in METRICS).ljust(20)
-                        for mode in report.modes)
+        cells = ""
+        for mode in report.modes:
+            figures = "/".join(f"{r.metrics[mode][m]:.2f}" for m in METRICS) if r.answerable else "no answer"
+            cells += "  " + f"{figures} {len(r.strong.get(mode, ()))}".ljust(26)
         rows.append(f"{r.judgment.line:>4}  {query:<{width}}{cells}")
     return "\n".join(rows)

@@ -19,7 +19,7 @@ RRF_K = 10
 # indexer/backends/embedded.py) and dense at 0.5, hybrid reaches 0.774 against 0.763 for keyword alone and 0.518
 # for dense; dense at 0.3 or 0.7 did no better and failed more golden queries (tests/test_golden.py). Re-measure
 # with `vivier eval` when the model changes.
-FUSION_WEIGHTS: dict[str, float] = {"keyword": 1.0, "dense": 0.5}
+FUSION_WEIGHTS: dict[str, float] = {"keyword": 1.0, "dense": 1.0}
 
 
 def reciprocal_rank_fusion(rankings: Sequence[Sequence[DocId]], k: int | None = None,

@@ -12,6 +12,7 @@ from embeddings.encoder import Encoder
 from indexer.backends import make_backend
 from indexer.backends.base import FACET_FIELDS, MODES, GeoFilter, SearchRequest, SearchResponse
 from indexer.documents import PASSAGE_MAX_WORDS, split_passages
+from indexer.strength import thresholds_for
 from vivier.config import Settings
 
 if TYPE_CHECKING:
@@ -108,24 +109,43 @@ class SearchService:
         self.settings = settings
         self.encoder = encoder
         self.backend = make_backend(settings)
+        self.thresholds = thresholds_for(encoder.model_name)
 
     def embed_query(self, text: str) -> np.ndarray:
         """One vector for a short query; one row per chunk for a long need."""
         chunks = query_chunks(text)
         if len(chunks) == 1:
             return self.encoder.encode_query(text, threads=self.settings.query_threads)
-        return self.encoder.encode(chunks, threads=self.settings.query_threads)
+        return self.encoder.encode(chunks, threads=self.settings.query_threads, role="query")
 
     def search(self, text: str | None = "", filters: Mapping[str, Sequence[str]] | None = None, page: int = 1,
                per_page: int = 20, mode: str = "hybrid", near: GeoFilter | None = None,
-               only_ids: Collection[str] | None = None) -> SearchResponse:
-        """One search. `only_ids` restricts results and facet counts to these document ids (None: no restriction)."""
-        text = clean_query(text, self.settings.query_max_chars)
+               only_ids: Collection[str] | None = None, exact: bool = False,
+               include_weak: bool = False) -> SearchResponse:
+        """One search. `only_ids` restricts results and facet counts to these document ids (None: no restriction).
+
+        A typed query is searched with the accents people omit restored and its unknown words corrected from the
+        index's vocabulary ("colecte dechets" is searched as "collecte déchets"); the response's `corrected` then
+        says what was searched. `exact` searches the words as typed (accents still restored), and the response
+        only suggests the correction. Facet counts cover the strong matches (indexer.strength) unless
+        `include_weak`."""
+        typed = clean_query(text, self.settings.query_max_chars)
+        text = typed
+        corrected = None
+        if text:
+            rewrite = self.backend.rewrite_query(text)
+            text = rewrite.restored if exact else rewrite.searched
+            corrected = None if exact else rewrite.corrected
         mode = mode if mode in MODES else "hybrid"
         vector = None
         if text and mode in ("hybrid", "dense"):
             vector = self.embed_query(text)
         request = SearchRequest(text=text, filters=clean_filters(filters), page=min(max(1, page), MAX_PAGE),
                                 per_page=min(max(1, per_page), MAX_PER_PAGE), mode=mode, query_vector=vector,
-                                near=near, only_ids=None if only_ids is None else frozenset(only_ids))
-        return self.backend.search(request)
+                                near=near, only_ids=None if only_ids is None else frozenset(only_ids),
+                                thresholds=self.thresholds, include_weak=include_weak)
+        response = self.backend.search(request)
+        if corrected is not None:
+            response.corrected = corrected
+            response.suggestion = None
+        return response

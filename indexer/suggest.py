@@ -4,10 +4,13 @@ The vocabulary is every word of the indexed text, keyed by its accent-free lower
 people write most often and the number of documents that use it. A query word whose key is in the vocabulary is
 left alone (so accents stay optional); an unknown word is replaced by the closest known word within a small edit
 distance (optimal string alignment: a swap of two letters counts as one edit), the most frequent one on ties.
+A word is corrected only when it looks like a typo: French does not know it as typed, and its correction starts
+with the same letter (first letters are rarely mistyped; "déneigement" is not "enneigement").
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections import Counter
@@ -98,6 +101,56 @@ def build_vocabulary(texts: Iterable[str]) -> Vocabulary:
     return vocabulary_from_counts(counts.items())
 
 
+@functools.lru_cache(maxsize=1)
+def _french_lexicon() -> frozenset[str]:
+    """Lowercase French words (pyspellchecker's French frequency list, about 140,000 words)."""
+    from spellchecker import SpellChecker
+
+    return frozenset(SpellChecker(language="fr", distance=1).word_frequency.dictionary)
+
+
+def is_french_word(word: str) -> bool:
+    """Whether a word is French as typed. A word the index does not know but French does ("vitres", "grippe",
+    "chapiteaux") names something no profile mentions: it is never "corrected" into an indexed word it resembles
+    ("titres", "grimpe", "châteaux")."""
+    return word.lower() in _french_lexicon()
+
+
+@dataclass(frozen=True)
+class QueryRewrite:
+    """A typed query as the engine searches it. `restored`: the query with the accents people omitted put back
+    ("donnees" -> "données": the French stemmer reads accents, so an unaccented word would not find its stem);
+    `corrected`: `restored` with its unknown words also replaced by their closest indexed words, or None when no
+    word needed a correction."""
+    restored: str
+    corrected: str | None = None
+
+    @property
+    def searched(self) -> str:
+        return self.corrected or self.restored
+
+
+def _accents_restored(word: str, vocabulary: Vocabulary) -> str:
+    """The written form of a known word typed without its accents; the word itself otherwise."""
+    key = fold(word)
+    if word.lower() != key or key not in vocabulary:
+        return word
+    display = vocabulary.words[key][0]
+    if display == key:  # nothing to restore: keep the word as typed ("LoRa", "SMS")
+        return word
+    return display.capitalize() if word[:1].isupper() else display
+
+
+def rewrite_query(text: str, vocabulary: Vocabulary,
+                  matches: Callable[[str], bool] = lambda word: False) -> QueryRewrite:
+    """Accents restored and unknown words corrected (see QueryRewrite and suggest_query); a long need (more than
+    MAX_QUERY_WORDS words) is searched as written."""
+    if len(text.split()) > MAX_QUERY_WORDS:
+        return QueryRewrite(text)
+    restored = _WORD.sub(lambda match: _accents_restored(match.group(), vocabulary), text)
+    return QueryRewrite(restored, suggest_query(restored, vocabulary, matches))
+
+
 def suggest_query(text: str, vocabulary: Vocabulary, matches: Callable[[str], bool] = lambda word: False) -> str | None:
     """The query with its unknown words corrected, or None when every word is known or none can be corrected.
 
@@ -111,10 +164,10 @@ def suggest_query(text: str, vocabulary: Vocabulary, matches: Callable[[str], bo
         nonlocal changed
         word = match.group()
         key = fold(word)
-        if len(key) < MIN_WORD_LENGTH or key in vocabulary or matches(word):
+        if len(key) < MIN_WORD_LENGTH or key in vocabulary or matches(word) or is_french_word(word):
             return word
         replacement = vocabulary.closest(key)
-        if replacement is None:
+        if replacement is None or replacement[0] != key[0]:
             return word
         changed = True
         display = vocabulary.words[replacement][0]

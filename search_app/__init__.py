@@ -115,7 +115,7 @@ def create_app(settings: Settings | None = None, encoder=None) -> Flask:
     app.extensions["vivier"] = {
         "settings": settings,
         "database": database,
-        "search": SearchService(settings, encoder or Encoder(settings.embedding_model)),
+        "search": SearchService(settings, encoder or Encoder.from_settings(settings)),
         # Current time for deadlines (search_app.identity.now); tests replace it.
         "clock": utcnow,
     }
@@ -200,6 +200,12 @@ def create_app(settings: Settings | None = None, encoder=None) -> Flask:
         return response
 
     app.register_error_handler(OperationalError, database_error)
+
+    @app.template_filter("category_label")
+    def category_label(slug: str) -> str:
+        from vivier.taxonomy import CATEGORY_LABELS
+
+        return CATEGORY_LABELS.get(slug, slug)
 
     @app.context_processor
     def template_globals():

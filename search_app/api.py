@@ -137,14 +137,16 @@ def search_args(query: m.SearchQuery) -> dict:
     filters = {facet: getattr(query, facet) for facet in ("category", "department", "region", "label", "size",
                                                           "open_source", "interop")}
     return {"text": query.q, "filters": filters, "page": 1, "mode": query.mode, "place": query.near,
-            "radius": query.radius, "central": query.central}
+            "radius": query.radius, "central": query.central, "exact": query.exact,
+            "include_weak": query.include_weak}
 
 
 def hit_out(hit) -> m.SupplierHit:
     doc = hit.document
     return m.SupplierHit(
         id=int(hit.id), slug=doc.slug, name=doc.name, pitch=doc.pitch, categories=list(doc.categories),
-        labels=list(doc.labels), department=doc.department, region=doc.region, commune=doc.commune,
+        inferred_categories=list(doc.inferred_categories), strong=hit.strong, labels=list(doc.labels),
+        department=doc.department, region=doc.region, commune=doc.commune,
         size=doc.size_band, open_source=doc.open_source, interop=list(doc.interop or ()), score=hit.score,
         distance_km=hit.distance_km,
         url=url_for("suppliers.detail", slug=doc.slug, _external=True),
@@ -174,7 +176,8 @@ def search():
                                       selected=v.selected) for v in values]
               for facet, values in response.facets.items()}
     return m.SearchPage(
-        total=response.total, reachable=min(response.total, MAX_PAGE * query.per_page), per_page=query.per_page,
+        total=response.total, strong_total=response.strong_total, corrected=response.corrected,
+        reachable=min(response.total, MAX_PAGE * query.per_page), per_page=query.per_page,
         hits=[hit_out(h) for h in response.hits], facets=facets, suggestion=response.suggestion,
         near=m.PlaceOut(commune=place.commune.name, radius_km=place.radius_km) if place else None,
         next_cursor=cursor, next=link)

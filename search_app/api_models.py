@@ -62,6 +62,10 @@ class SearchQuery(Paging):
     near: str = Field("", description="commune name: only suppliers within `radius` km of it")
     radius: int | None = Field(None, ge=1, le=MAX_RADIUS_KM, description="km around `near` (default 50)")
     mode: Literal["hybrid", "keyword", "dense"] = "hybrid"
+    exact: bool = Field(False, description="search the words as typed: no correction of words the index does not "
+                        "know (omitted accents are still restored)")
+    include_weak: bool = Field(False, description="count facets over the weaker neighbours too, not only over the "
+                               "strong matches")
 
 
 class FacetValueOut(BaseModel):
@@ -76,7 +80,9 @@ class SupplierHit(BaseModel):
     slug: str
     name: str
     pitch: str
-    categories: list[str]
+    categories: list[str] = Field(description="themes the supplier's sources declare")
+    inferred_categories: list[str] = Field([], description="a theme Vivier guessed from the text of a profile "
+                                           "that declares none: a guess, shown as such")
     labels: list[str]
     department: str | None
     region: str | None
@@ -84,6 +90,8 @@ class SupplierHit(BaseModel):
     size: str | None
     open_source: bool
     interop: list[str] = Field([], description="interoperability facts: open_standards, documented_api, data_export")
+    strong: bool = Field(True, description="a strong match (it holds the need's words or is very close in "
+                         "meaning); false: a weaker neighbour, listed after the strong matches")
     score: float
     distance_km: float | None = None
     url: str = Field(description="the supplier's page")
@@ -96,7 +104,10 @@ class PlaceOut(BaseModel):
 
 
 class SearchPage(BaseModel):
-    total: int = Field(description="results in the whole result set")
+    total: int = Field(description="results in the whole result set: strong matches, then weaker neighbours")
+    strong_total: int = Field(0, description="strong matches among them; 0: nothing really answers the need")
+    corrected: str | None = Field(None, description="the query searched instead of `q`, when words the index does "
+                                  "not know were corrected (`exact` turns this off)")
     reachable: int = Field(description=f"results a cursor walk can reach ({MAX_PAGE} pages at most)")
     per_page: int
     hits: list[SupplierHit]

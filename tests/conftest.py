@@ -19,13 +19,18 @@ FIXTURE_SITES = REPO / "fixtures" / "sites"
 SOURCES_FILE = REPO / "fixtures" / "sources.yaml"
 
 
+# The fixtures' vector seed (embeddings.seeds, written by fixtures/build_vectors.py, checked by
+# tests/test_vector_seed.py): the fixture passages' vectors read rather than encoded again by every test.
+VECTOR_SEEDS = str(REPO / "fixtures" / "vectors" / "multilingual-e5-small.npz")
+
+
 def make_settings(data_dir: Path):
-    return load_settings({"VIVIER_DATA_DIR": str(data_dir)})
+    return load_settings({"VIVIER_DATA_DIR": str(data_dir), "VIVIER_VECTOR_SEEDS": VECTOR_SEEDS})
 
 
 def run_cli(args: list[str], data_dir: Path, timeout: int = 300) -> subprocess.CompletedProcess:
     """Run `python -m vivier ARGS` in a subprocess (Scrapy's reactor cannot restart inside one process)."""
-    env = {**os.environ, "VIVIER_DATA_DIR": str(data_dir)}
+    env = {**os.environ, "VIVIER_DATA_DIR": str(data_dir), "VIVIER_VECTOR_SEEDS": VECTOR_SEEDS}
     env.pop("DATABASE_URL", None)
     result = subprocess.run([sys.executable, "-m", "vivier", *args], env=env, cwd=REPO, capture_output=True,
                             text=True, timeout=timeout)
@@ -38,7 +43,7 @@ def encoder():
     from embeddings.encoder import Encoder
     from vivier.config import DEFAULT_MODEL
 
-    return Encoder(DEFAULT_MODEL)
+    return Encoder(DEFAULT_MODEL, seeds=[Path(VECTOR_SEEDS)])
 
 
 def source_args(sites: FixtureSites) -> list[str]:

@@ -160,3 +160,16 @@ def test_projects_show_only_public_projects_and_public_fields(private_app):
     assert body["milestones"] == [{"date": "2026-05-01T09:00:00Z", "label": "Consultation"}]
     assert not {"matches", "buyer_id", "email", "proposals"} & set(body)
     check(document, "/api/v1/projects/{slug}", client.get(f"/api/v1/projects/{draft_slug}"), 404)
+
+
+def test_search_says_what_was_searched_and_which_hits_are_strong(client, document):
+    answer = check(document, "/api/v1/search", client.get("/api/v1/search?q=colecte+dechets"))
+    assert answer["corrected"] == "collecte déchets"
+    strong = [h["strong"] for h in answer["hits"]]
+    assert answer["strong_total"] == sum(strong) > 0 and strong == sorted(strong, reverse=True)  # strong first
+    exact = client.get("/api/v1/search?q=colecte+dechets&exact=true").get_json()
+    assert exact["corrected"] is None and exact["suggestion"] == "collecte déchets"
+    nothing = client.get("/api/v1/search?q=accordeur+de+piano").get_json()
+    assert nothing["strong_total"] == 0 and not any(h["strong"] for h in nothing["hits"])
+    counted = client.get("/api/v1/search?q=cantine&include_weak=true").get_json()
+    assert sum(v["count"] for v in counted["facets"]["department"]) == counted["total"]

@@ -406,3 +406,37 @@ def test_embedded_rebuild_fails_cleanly_when_a_side_process_fails(tmp_path, enco
         backend.rebuild(CORPUS, corpus_vectors, {"model": "test"})
     assert sorted(p.name for p in (tmp_path / "embedded").glob("gen-*")) == live
     assert ids(search(backend, encoder, "cantine")) == before
+
+
+# -- strong matches and weaker neighbours (indexer.strength) ----------------------------------------------------------
+def test_documents_holding_the_needs_words_are_strong_and_come_first(backend, encoder):
+    """With no measured similarity threshold, only coverage makes a strong match: the documents holding both query
+    terms (Cantinéo and Menus Malins); the others found (by meaning, or by one word) are neighbours after them."""
+    from indexer.strength import UNMEASURED
+
+    response = search(backend, encoder, "cantine familles", thresholds=UNMEASURED)
+    strong = [h.id for h in response.hits if h.strong]
+    assert sorted(strong) == ["1", "2"] and response.strong_total == 2
+    assert ids(response)[:len(strong)] == strong  # the strong matches first, then the neighbours
+    assert all(h.coverage is None or h.coverage >= 0.95 for h in response.hits if h.strong)
+    weak = [h for h in response.hits if not h.strong]
+    assert weak and response.total == len(strong) + len(weak)
+    # Facets count the strong matches; asked for, the neighbours too.
+    counted = sum(v.count for v in response.facets["department"])
+    assert counted == len(strong)
+    everything = search(backend, encoder, "cantine familles", thresholds=UNMEASURED, include_weak=True)
+    assert sum(v.count for v in everything.facets["department"]) == everything.total > counted
+
+
+def test_a_need_no_document_mentions_has_no_strong_match_and_counts_its_neighbours(backend, encoder):
+    from indexer.strength import UNMEASURED
+
+    response = search(backend, encoder, "déneigement des routes", thresholds=UNMEASURED)
+    assert response.strong_total == 0 and response.total > 0 and not any(h.strong for h in response.hits)
+    assert sum(v.count for v in response.facets["department"]) == response.total  # none strong: all counted
+
+
+def test_keyword_only_and_dense_only_searches_list_their_retrieval_as_it_is(backend, encoder):
+    for mode in ("keyword", "dense"):
+        response = search(backend, encoder, "déneigement des routes", mode=mode)
+        assert all(h.strong for h in response.hits) and response.strong_total == response.total

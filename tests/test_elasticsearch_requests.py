@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from indexer.analysis import query_terms
-from indexer.backends.base import DENSE_DEPTH, DENSE_MIN_SIMILARITY, GeoFilter, SearchRequest
+from indexer.backends.base import DENSE_DEPTH, GeoFilter, SearchRequest
 from indexer.backends.embedded import fuzzy_words
 from indexer.backends.elasticsearch import (RESULTS, alias_actions, browse_body, bulk_actions, clean_highlight,
                                             decode_vectors, dense_ranking, document_from_source,
@@ -24,6 +24,7 @@ from indexer.backends.elasticsearch import (RESULTS, alias_actions, browse_body,
 from indexer.documents import SearchDocument
 
 GOLDEN = Path(__file__).parent / "golden" / "elasticsearch"
+FLOOR = 0.8  # a model's dense floor (indexer.strength)
 UPDATE = os.environ.get("VIVIER_UPDATE_GOLDEN") == "1"
 
 DOC = SearchDocument(id="42", slug="tri-connect", name="Tri Connect", pitch="Capteurs de remplissage",
@@ -135,8 +136,9 @@ def test_words_a_suggestion_may_correct():
 def test_quantised_vector_types_ask_for_more_neighbours_under_a_lower_threshold():
     assert knn_budget("hnsw", 50) == (50, 0.0) and knn_budget("flat", 50) == (50, 0.0)
     assert knn_budget("int8_hnsw", 50) == (100, 0.02) and knn_budget("bbq_flat", 50) == (150, 0.15)
-    body = knn_body(QUERY_ROWS[0], [], "int4_hnsw")
-    assert body["knn"]["similarity"] == pytest.approx(DENSE_MIN_SIMILARITY - 0.05) and body["size"] == 2 * DENSE_DEPTH
+    body = knn_body(QUERY_ROWS[0], [], "int4_hnsw", floor=FLOOR)
+    assert body["knn"]["similarity"] == pytest.approx(FLOOR - 0.05) and body["size"] == 2 * DENSE_DEPTH
+    assert "similarity" not in knn_body(QUERY_ROWS[0], [], "int4_hnsw")["knn"]  # a model with no floor
 
 
 # -- documents ------------------------------------------------------------------------------------------------------
@@ -152,20 +154,21 @@ def test_a_document_round_trips_through_its_source_with_exact_vectors():
 
 
 # -- reading responses ----------------------------------------------------------------------------------------------
-def test_similarity_is_the_mean_over_rows_of_the_best_passage():
+def test_similarity_is_the_mean_over_rows_of_half_best_half_mean_passage():
     vectors = {"a": VECTORS, "b": np.array([[0.0, 0.0, 1.0, 0.0]], dtype=np.float32)}
     similarities = document_similarities(vectors, QUERY_ROWS)
-    # a: row 1 -> max(0.5, 0.5) = 0.5, row 2 -> max(0.5, 0) = 0.5; b: row 1 -> 0.5, row 2 -> 1.
-    assert similarities == pytest.approx({"a": 0.5, "b": 0.75})
-    assert document_similarities(vectors, QUERY_ROWS[1]) == pytest.approx({"a": 0.5, "b": 1.0})
+    # a: row 1 -> best 0.5, mean 0.5; row 2 -> best 0.5, mean 0.25, so 0.375. b (one passage): row 1 0.5, row 2 1.
+    assert similarities == pytest.approx({"a": (0.5 + 0.375) / 2, "b": 0.75})
+    assert document_similarities(vectors, QUERY_ROWS[1]) == pytest.approx({"a": 0.375, "b": 1.0})
 
 
 def test_dense_ranking_applies_threshold_depth_and_ties_by_id():
     similarities = {f"d{i:03d}": 0.9 for i in range(DENSE_DEPTH + 5)}
-    similarities.update({"low": DENSE_MIN_SIMILARITY - 0.001, "top": 0.95, "edge": DENSE_MIN_SIMILARITY})
-    ranking = dense_ranking(similarities)
+    similarities.update({"low": FLOOR - 0.001, "top": 0.95, "edge": FLOOR})
+    ranking = dense_ranking(similarities, FLOOR)
     assert ranking[:3] == ["top", "d000", "d001"] and len(ranking) == DENSE_DEPTH
-    assert dense_ranking({"edge": DENSE_MIN_SIMILARITY, "low": 0.1}) == ["edge"]
+    assert dense_ranking({"edge": FLOOR, "low": 0.1}, FLOOR) == ["edge"]
+    assert dense_ranking({"edge": FLOOR, "low": 0.1}) == ["edge", "low"]  # no floor
 
 
 def test_highlights_are_re_escaped_with_only_bold_tags_as_markup():
@@ -207,5 +210,5 @@ def test_no_suggestion_for_indexed_words_stems_or_words_nothing_is_close_to():
     far = {"folded2": [("zigzag", 5)]}  # more edits than a five-letter word allows
     assert suggestion_from_response(text, words, suggestion_response(known=[0], stems=[1], folded=far)) is None
     # Without the checks, the same candidates would be used.
-    assert suggestion_from_response("cantines", ["cantines"], suggestion_response(
+    assert suggestion_from_response("cantinnes", ["cantinnes"], suggestion_response(
         folded={"folded0": [("cantine", 5)]})) == "cantine"

@@ -23,6 +23,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from indexer.backends.base import FACET_FIELDS, IndexNotReady, RebuildInProgress, SearchRequest, SearchUnavailable
+from indexer.strength import ModelThresholds
 from indexer.backends.elasticsearch import (MAPPING_VERSION, TRANSPORT_RETRIES, ElasticsearchBackend,
                                             ElasticsearchRefused, IndexLoadError, NothingToRollBack, encode_vectors)
 from indexer.documents import SearchDocument
@@ -305,6 +306,8 @@ def document(doc_id: str, name: str, categories=("waste",), department="29", pas
                           longitude=-4.0, passages=tuple(f"{name} passage {i}" for i in range(passages)))
 
 
+# A model's thresholds (indexer.strength) for these toy vectors.
+THRESHOLDS = ModelThresholds(similarity_alone=0.55, similarity_with_words=0.3, dense_floor=0.35)
 DOCS = [document("a", "Alpha", passages=2), document("b", "Beta"), document("c", "Gamma", ["parking"], "35")]
 # One unit row per passage, in order: a's two passages, then b's, then c's.
 VECTORS = np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0.6, 0, 0, 0.8]], dtype=np.float32)
@@ -482,14 +485,18 @@ def test_a_hybrid_search_is_one_msearch_fused_in_python(fake):
     a, b, c = DOCS
 
     def answer(bodies):
-        keyword, dense, suggestion = bodies
+        keyword, dense, frequencies, suggestion = bodies
         assert "query" in keyword and dense["knn"]["query_vector"] == pytest.approx(query.tolist())
+        assert dense["knn"]["similarity"] == pytest.approx(THRESHOLDS.dense_floor - 0.02)  # int8: a margin
+        assert frequencies["track_total_hits"] is True
         return [
             search_response([
                 hit(b, highlight={"name": ["<b>Beta</b> &lt;script&gt; l&#x27;x &#x2F; y"]},
-                    matched_queries=["name", "keywords"]),
+                    matched_queries=["name", "keywords", "term:capteurz"]),
                 hit(a, highlight={"pitch": ["<b>Alpha</b> pitch"]}, matched_queries=["pitch"])]),
             search_response([hit(c, VECTORS[3:]), hit(a, VECTORS[:2]), hit(b, VECTORS[2:3])]),
+            {"took": 1, "timed_out": False, "_shards": shards(), "hits": {"total": {"value": 3}, "hits": []},
+             "status": 200, "aggregations": {"frequencies": {"buckets": {"capteurz": {"doc_count": 1}}}}},
             {"took": 1, "timed_out": False, "_shards": shards(), "hits": {"hits": []}, "status": 200,
              "aggregations": {"known": {"buckets": {"key0": {"doc_count": 0}, "stem0": {"doc_count": 0}}}},
              "suggest": {"folded0": [{"text": "capteurz", "offset": 0, "length": 8, "options": [
@@ -499,24 +506,57 @@ def test_a_hybrid_search_is_one_msearch_fused_in_python(fake):
         ]
 
     fake.on_msearch = answer
-    response = make_backend(fake.url).search(SearchRequest(text="capteurz", query_vector=query))
+    response = make_backend(fake.url).search(SearchRequest(text="capteurz", query_vector=query,
+                                                           thresholds=THRESHOLDS))
 
     assert [(r.method, r.path) for r in fake.requests] == [("POST", f"/{ALIAS}/_msearch")]
-    # Dense, exact: c 0.48, a 0.8 (its second passage), b 0 (under the threshold).
+    # Dense, exact (half best, half mean passage): a 0.6 (its second passage 0.8, its first 0), c 0.48, b 0
+    # (under the floor).
     assert [h.id for h in response.hits] == ["a", "b", "c"]
     first = response.hits[0]
     assert (first.keyword_rank, first.dense_rank) == (2, 1)
     assert first.score == pytest.approx(FUSION_WEIGHTS["keyword"] / (RRF_K + 2) + FUSION_WEIGHTS["dense"] / (RRF_K + 1))
-    assert first.dense_similarity == pytest.approx(0.8) and first.semantic_passage == "Alpha passage 1"
+    assert first.dense_similarity == pytest.approx(0.6) and first.semantic_passage == "Alpha passage 1"
     assert first.highlights == {"pitch": "<b>Alpha</b> pitch"} and first.matched_fields == ["pitch"]
     second = response.hits[1]
     assert second.dense_rank is None and second.semantic_passage is None
     assert second.highlights == {"name": "<b>Beta</b> &lt;script&gt; l&#x27;x / y"}
     assert second.matched_fields == ["name", "keywords"]
     assert response.hits[2].keyword_rank is None and response.hits[2].dense_similarity == pytest.approx(0.48)
-    assert response.total == 3
-    assert [(v.value, v.count) for v in response.facets["category"]] == [("waste", 2), ("parking", 1)]
+    # Strong: a by its meaning (0.6 >= 0.55), b by its words (the one query term); c is a neighbour.
+    assert [h.strong for h in response.hits] == [True, True, False]
+    assert (response.total, response.strong_total) == (3, 2)
+    assert [(v.value, v.count) for v in response.facets["category"]] == [("waste", 2)]  # over the strong matches
     assert response.suggestion == "capteurs"
+
+
+def test_a_typed_query_is_rewritten_from_one_suggestion_search(fake):
+    """Accents restored ("donnees" indexed as written "données") and a typo corrected ("captuers"), from the
+    vocabulary the suggesters and checks return; a long need needs no request."""
+    seed_index(fake, START, live=True, docs=DOCS)
+
+    def answer(bodies):
+        (body,) = bodies
+        assert set(body["suggest"]) == {"folded0", "written0", "folded1", "written1"}
+        return [{"took": 1, "timed_out": False, "_shards": shards(), "hits": {"hits": []}, "status": 200,
+                 "aggregations": {"known": {"buckets": {"key0": {"doc_count": 0}, "stem0": {"doc_count": 0},
+                                                        "key1": {"doc_count": 4}, "stem1": {"doc_count": 0}}}},
+                 "suggest": {
+                     "folded0": [{"text": "captuers", "offset": 0, "length": 8, "options": [
+                         {"text": "capteurs", "score": 0.75, "freq": 3}]}],
+                     "written0": [{"text": "captuers", "offset": 0, "length": 8, "options": [
+                         {"text": "capteurs", "score": 0.75, "freq": 3}]}],
+                     "folded1": [{"text": "donnees", "offset": 0, "length": 7, "options": []}],
+                     "written1": [{"text": "donnees", "offset": 0, "length": 7, "options": [
+                         {"text": "données", "score": 0.7, "freq": 4}]}]}}]
+
+    fake.on_msearch = answer
+    backend = make_backend(fake.url)
+    rewrite = backend.rewrite_query("captuers donnees")
+    assert (rewrite.restored, rewrite.corrected) == ("captuers données", "capteurs données")
+    assert [(r.method, r.path) for r in fake.requests] == [("POST", f"/{ALIAS}/_msearch")]
+    long_need = "captuers " * 20
+    assert backend.rewrite_query(long_need).searched == long_need and len(fake.requests) == 1
 
 
 def test_a_selected_facet_is_counted_on_its_own_retrievals(fake):

@@ -1,5 +1,6 @@
-"""Exported embedding backends: the packaged model exports offline once into the models directory, the int8 and
-OpenVINO engines give vectors close to torch's, and vectors of different backends never mix in the cache."""
+"""Exported embedding backends of sentence-transformers models: the packaged all-MiniLM-L6-v2 exports offline once
+into the models directory, the int8 and OpenVINO engines give vectors close to torch's, and vectors of different
+backends never mix in the cache. (The default model runs on its own engine: tests/test_embeddings.py.)"""
 
 from pathlib import Path
 
@@ -10,15 +11,16 @@ from embeddings import encoder as encoder_module
 from embeddings.cache import embed_with_cache
 from embeddings.encoder import EXPORT_INFO, ONNX_FILE, Encoder, model_identity, resolve_model_path
 from tests.conftest import make_settings
-from vivier.config import DEFAULT_MODEL, ConfigError, load_settings
+from vivier.config import ConfigError, load_settings
 from vivier.db import Database
 
+MINILM = "packaged:all-MiniLM-L6-v2"
 TEXTS = ["collecte des déchets ménagers", "ramassage des ordures", "budget participatif",
          "capteurs de remplissage des bornes de tri sélectif, tournées de collecte optimisées"]
 
 
 def package_files() -> dict[str, int]:
-    root = Path(resolve_model_path(DEFAULT_MODEL))
+    root = Path(resolve_model_path(MINILM))
     return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*")}
 
 
@@ -28,10 +30,16 @@ def models_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def encoder() -> Encoder:
+    """all-MiniLM-L6-v2 on torch: the reference the exports are compared with."""
+    return Encoder(MINILM)
+
+
+@pytest.fixture(scope="module")
 def int8(models_dir) -> Encoder:
     """The int8 encoder, its float32 and int8 exports written on first use (HF_HUB_OFFLINE is set by the encoder)."""
     before = package_files()
-    encoder = Encoder(DEFAULT_MODEL, backend="onnx-int8", models_dir=models_dir)
+    encoder = Encoder(MINILM, backend="onnx-int8", models_dir=models_dir)
     encoder.encode(TEXTS[:1])
     assert package_files() == before  # nothing written next to the packaged model
     return encoder
@@ -51,7 +59,7 @@ def test_int8_exports_once_into_the_models_dir_and_reuses_it(int8, models_dir, m
 
     monkeypatch.setattr(encoder_module, "_write_float32_export", no_export)
     monkeypatch.setattr(encoder_module, "_write_int8_export", no_export)
-    again = Encoder(DEFAULT_MODEL, backend="onnx-int8", models_dir=models_dir)
+    again = Encoder(MINILM, backend="onnx-int8", models_dir=models_dir)
     assert np.array_equal(again.encode(TEXTS), int8.encode(TEXTS))
     assert int8_file.stat().st_mtime_ns == written and sorted(p.name for p in models_dir.iterdir()) == exports
 
@@ -73,20 +81,20 @@ def test_int8_ranks_a_small_real_example_sensibly(int8):
 
 
 def test_float32_onnx_gives_torchs_vectors_from_the_same_export(int8, models_dir, encoder):
-    onnx = Encoder(DEFAULT_MODEL, backend="onnx", models_dir=models_dir)  # reuses the float32 export
+    onnx = Encoder(MINILM, backend="onnx", models_dir=models_dir)  # reuses the float32 export
     assert np.allclose(onnx.encode(TEXTS), encoder.encode(TEXTS), atol=1e-4)
 
 
 def test_openvino_runs_the_float32_export(int8, models_dir, encoder):
     pytest.importorskip("openvino")
-    openvino = Encoder(DEFAULT_MODEL, backend="openvino", models_dir=models_dir)
+    openvino = Encoder(MINILM, backend="openvino", models_dir=models_dir)
     similarity = np.sum(openvino.encode(TEXTS) * encoder.encode(TEXTS), axis=1)
     assert similarity.min() > 0.999, similarity  # bfloat16 arithmetic where the CPU has it
 
 
 def test_backend_is_part_of_the_model_identity_so_cached_vectors_do_not_mix(int8, encoder, tmp_path):
-    assert encoder.model_name == DEFAULT_MODEL  # torch keeps the identity existing caches and indexes use
-    identities = {model_identity(DEFAULT_MODEL, b) for b in ("torch", "onnx", "onnx-int8", "openvino")}
+    assert encoder.model_name == MINILM  # torch keeps the identity existing caches and indexes use
+    identities = {model_identity(MINILM, b) for b in ("torch", "onnx", "onnx-int8", "openvino")}
     assert len(identities) == 4 and int8.model_name == "packaged:all-MiniLM-L6-v2#onnx-int8-v1"
     database = Database(make_settings(tmp_path))
     database.migrate()
@@ -112,22 +120,25 @@ def test_a_failed_export_leaves_nothing_behind(models_dir, tmp_path, monkeypatch
     (target / float32.name).symlink_to(float32)  # the float32 export is there; the int8 step fails
     monkeypatch.setattr(encoder_module, "_write_int8_export", broken)
     with pytest.raises(RuntimeError, match="disk full"):
-        Encoder(DEFAULT_MODEL, backend="onnx-int8", models_dir=target).encode(TEXTS[:1])
+        Encoder(MINILM, backend="onnx-int8", models_dir=target).encode(TEXTS[:1])
     assert [p.name for p in target.iterdir()] == [float32.name]
 
 
-def test_backend_comes_from_the_configuration(tmp_path, monkeypatch):
-    monkeypatch.setenv("VIVIER_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("VIVIER_EMBEDDING_BACKEND", "onnx-int8")
-    configured = Encoder(DEFAULT_MODEL)
+def test_backend_comes_from_the_configuration(tmp_path):
+    settings = load_settings({"VIVIER_DATA_DIR": str(tmp_path), "VIVIER_EMBEDDING_MODEL": MINILM,
+                              "VIVIER_EMBEDDING_BACKEND": "onnx-int8"})
+    configured = Encoder.from_settings(settings)
     assert (configured.backend, configured.models_dir) == ("onnx-int8", tmp_path / "models")
     assert not (tmp_path / "models").exists()  # nothing is exported before the first encoding
-    monkeypatch.delenv("VIVIER_EMBEDDING_BACKEND")
-    assert Encoder(DEFAULT_MODEL).backend == "torch"
+    auto = load_settings({"VIVIER_DATA_DIR": str(tmp_path), "VIVIER_EMBEDDING_MODEL": MINILM})
+    assert Encoder.from_settings(auto).backend == "torch"  # "auto": torch for a sentence-transformers model
 
 
 def test_an_unknown_backend_is_a_clear_error():
-    with pytest.raises(ConfigError, match="VIVIER_EMBEDDING_BACKEND must be one of torch, onnx, onnx-int8, openvino"):
+    with pytest.raises(ConfigError, match="VIVIER_EMBEDDING_BACKEND must be one of auto, torch, onnx, onnx-int8, "
+                                          "openvino"):
         load_settings({"VIVIER_EMBEDDING_BACKEND": "onnx-int4"})
+    with pytest.raises(ConfigError, match="runs on the engine of its package"):
+        load_settings({"VIVIER_EMBEDDING_BACKEND": "onnx"})  # the default model is a packaged one
     with pytest.raises(ValueError, match="unknown embedding backend 'tensorrt'"):
-        Encoder(DEFAULT_MODEL, backend="tensorrt")
+        Encoder(MINILM, backend="tensorrt")

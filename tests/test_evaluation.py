@@ -131,8 +131,8 @@ def test_judgments_default_grade_and_notes(tmp_path):
 
 @pytest.mark.parametrize("record, message", [
     ({"relevant": ["a"]}, "`query` must be a non-empty string"),
-    ({"query": "q", "relevant": []}, "`relevant` must be a non-empty list of ids"),
-    ({"query": "q", "relevant": "a"}, "`relevant` must be a non-empty list of ids"),
+    ({"query": "q", "relevant": "a"}, "`relevant` must be a list of ids (empty: no profile answers the need)"),
+    ({"query": "q", "relevant": [""]}, "`relevant` must be a list of ids (empty: no profile answers the need)"),
     ({"query": "q", "relevant": ["a", "a"]}, "id(s) listed twice in `relevant`: a"),
     ({"query": "q", "relevant": ["a"], "grades": {"a": 0}}, "grade of 'a' must be one of 1, 2, 3, got 0"),
     ({"query": "q", "relevant": ["a"], "grades": {"a": "2"}}, "grade of 'a' must be one of 1, 2, 3, got '2'"),
@@ -181,24 +181,43 @@ def test_build_corpus_check_fails_on_a_stale_file(tmp_path):
     assert result.returncode == 1 and "out of date" in result.stderr
 
 
+def test_jsonl_lines_are_split_on_newlines_only(tmp_path):
+    """U+2028, U+2029 and U+0085 inside a JSON string are text: str.splitlines() would cut the record there."""
+    path = tmp_path / "corpus.jsonl"
+    records = [{"id": "a", "name": "Ligne\u2028séparée\u2029et\u0085suite"}, {"id": "b", "name": "B"}]
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n", encoding="utf-8")
+    assert [d.name for d in load_corpus(path)] == ["Ligne\u2028séparée\u2029et\u0085suite", "B"]
+
+
+def test_a_need_nobody_answers_is_a_judgment_with_no_relevant_id(tmp_path):
+    path = write_lines(tmp_path / "judgments.jsonl", [{"query": "déneigement", "relevant": [], "note": "none"}])
+    judgments, _ = load_judgments(path, ["a"])
+    assert judgments[0].grades == {}
+
+
 def test_shipped_judgments_are_complete_and_varied():
     documents = load_corpus(CORPUS)
     judgments, warnings = load_judgments(JUDGMENTS, [d.id for d in documents])
     assert len(documents) == 420 and warnings == []
-    assert len(judgments) >= 40
-    assert all(j.note for j in judgments) and all(2 in j.grades.values() for j in judgments)
+    answerable = [j for j in judgments if j.grades]
+    assert len(answerable) >= 40 and len(judgments) - len(answerable) >= 15  # needs no fixture company answers
+    assert all(j.note for j in judgments) and all(2 in j.grades.values() for j in answerable)
     lengths = sorted(len(j.query.split()) for j in judgments)
     assert lengths[0] == 1 and lengths[-1] >= 60  # one-word queries and pasted specifications
 
 
-def test_hybrid_beats_each_retriever_on_the_fixture_judgments(encoder, tmp_path):
+def test_hybrid_beats_each_retriever_and_says_nothing_when_nothing_answers(encoder, tmp_path):
+    """The fixture judgments with the default model: hybrid above each retriever and above 0.75 nDCG@10; at least
+    80% of the needs no fixture company answers come out with no strong match, and no answerable need does."""
     documents = load_corpus(CORPUS)
     judgments, _ = load_judgments(JUDGMENTS, [d.id for d in documents])
     report = evaluate(documents, judgments, encoder, make_settings(tmp_path / "data"), cache_dir=tmp_path / "cache")
     means = report.means()
     assert len(report.results) == len(judgments)
-    assert means["hybrid"]["ndcg@10"] > means["keyword"]["ndcg@10"], means
-    assert means["hybrid"]["ndcg@10"] > means["dense"]["ndcg@10"], means
+    assert means["hybrid"]["ndcg@10"] > max(means["keyword"]["ndcg@10"], means["dense"]["ndcg@10"]), means
+    assert means["hybrid"]["ndcg@10"] >= 0.75, means
+    answers = report.answers()["hybrid"]
+    assert answers["nothing_right"] >= 0.8 and answers["nothing_wrong"] == 0, answers
 
 
 # -- vivier eval -----------------------------------------------------------------------------------------------------

@@ -62,3 +62,38 @@ def test_cli_search_json_puts_waste_collection_first(indexed_settings):
     assert sum("waste" in r["categories"] for r in results[:3]) == 3
     assert [r["rank"] for r in results] == list(range(1, len(results) + 1))
     assert {"id", "name", "score"} <= set(results[0])
+
+
+# A misspelt need must rank like the spelt one: words the index does not know, that French does not know either,
+# are corrected from the index's vocabulary before both retrievals (indexer.suggest.rewrite_query).
+MISSPELT = [
+    ("colecte dechets", "collecte déchets"),
+    ("captuers de remplisage", "capteurs de remplissage"),
+    ("eclairrage public", "éclairage public"),
+    ("arosage automatique des espaces verts", "arrosage automatique des espaces verts"),
+    ("videoprotecion", "vidéoprotection"),
+    ("reservation cantinne", "réservation cantine"),
+    ("parkign", "parking"),
+    ("budjet participatif", "budget participatif"),
+    ("signalemnt des nids de poule", "signalement des nids de poule"),
+    ("depots sauvages", "dépôts sauvages"),
+    ("telegestion de l'eclairage", "télégestion de l'éclairage"),
+    ("lampdaires", "lampadaires"),
+]
+
+
+@pytest.mark.parametrize("misspelt, spelt", MISSPELT, ids=[m for m, _ in MISSPELT])
+def test_a_misspelt_need_ranks_like_the_spelt_one(search_service, misspelt, spelt):
+    typed = search_service.search(misspelt, per_page=10)
+    right = search_service.search(spelt, per_page=10)
+    assert right.hits, spelt
+    assert [h.id for h in typed.hits] == [h.id for h in right.hits], (typed.corrected, spelt)
+    assert typed.strong_total == right.strong_total
+
+
+def test_the_page_says_what_was_searched_and_offers_the_words_as_typed(client):
+    page = client.get("/?q=colecte+dechets").get_data(as_text=True)
+    assert "Résultats pour <strong>collecte déchets</strong>" in page
+    assert "exacte=1" in page
+    exact = client.get("/?q=colecte+dechets&exacte=1").get_data(as_text=True)
+    assert "Résultats pour" not in exact and "Vouliez-vous dire" in exact

@@ -13,6 +13,8 @@ import yaml
 from sqlalchemy import select, update
 
 from fixtures import world
+from indexer.backends import make_backend
+from indexer.build import build_index
 from tests.conftest import FIXTURE_SITES, REPO, SOURCES_FILE, make_settings, run_cli
 from vivier.db import Database
 from vivier.devserver import FixtureSites, StaticSite
@@ -112,19 +114,26 @@ def test_each_field_keeps_its_sources_and_the_shown_value_follows_the_rules(all_
     database.dispose()
 
 
-def test_company_sites_and_sitemaps_get_themes_from_their_text(all_sources_data_dir):
+def test_company_sites_get_a_theme_guessed_at_index_time_not_while_crawling(all_sources_data_dir, encoder,
+                                                                             tmp_path):
+    """Profiles only company sites describe declare no theme: the crawl stores none, the index guesses one from
+    the text and passages (indexer.themes), right for most."""
     only_sites = [c for c in world.vitrines_members(WORLD) if c["origin"] == "vitrines" and
                   not set(c["labels"]) & {"esus", "french-tech"}]
     database = session_of(all_sources_data_dir)
     with database.session() as s:
-        themes = {r.supplier.slug: r.supplier.categories for r in s.scalars(
+        ids = {r.supplier.slug: r.supplier.id for r in s.scalars(
             select(SourceRecord).where(SourceRecord.source_name == "vitrines"))}
+        assert all(not s.get(Supplier, ids[c["slug"]]).categories for c in only_sites if c["slug"] in ids)
     database.dispose()
-    stored = [themes.get(c["slug"]) or [] for c in only_sites]
-    right = sum(bool(t) and set(t) <= set(c["categories"]) for t, c in zip(stored, only_sites, strict=True))
-    themed = sum(bool(t) for t in stored)
-    # Measured: 55 of the 62 get a theme, 52 of those a right one (benchmarks/crawl.py measures all sources).
-    assert themed >= 0.8 * len(only_sites) and right >= 0.9 * themed
+    settings = make_settings(all_sources_data_dir).with_overrides(data_dir=tmp_path)  # the index elsewhere
+    build_index(settings, encoder, export=False)
+    backend = make_backend(settings)
+    pairs = [(c, backend.get(str(ids[c["slug"]])).inferred_categories) for c in only_sites if c["slug"] in ids]
+    right = sum(bool(g) and set(g) <= set(c["categories"]) for c, g in pairs)
+    themed = sum(bool(g) for _, g in pairs)
+    # Measured: 43 of the 56 found get a guess, 42 of them right (multilingual-e5-small, indexer.themes).
+    assert len(pairs) >= 0.9 * len(only_sites) and themed >= 0.7 * len(pairs) and right >= 0.9 * themed
 
 
 def write_sources(path, names, changes=None, seeds=None):

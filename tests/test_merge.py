@@ -128,10 +128,12 @@ def test_address_fields_come_together_from_one_source_and_coordinates_may_comple
     assert (values["latitude"], chosen["latitude"]) == (47.99, {"vitrines"})
 
 
-def test_guessed_themes_are_used_only_when_no_source_declares_one():
+def test_themes_guessed_by_older_crawls_are_not_a_sources_value():
+    """Themes are guessed at index time now (indexer.themes); a record an older crawl stored with a guess gives
+    no categories: a guess is never credited to a source."""
     guessed = obs("vitrines", 60, inferred_categories=["waste"])
     values, chosen = resolve([guessed])
-    assert values["categories"] == ["waste"] and chosen["categories"] == {"vitrines"}
+    assert "categories" not in values and "categories" not in chosen
     values, _ = resolve([guessed, obs("annuaire", 50, categories=["iot-networks"])])
     assert values["categories"] == ["iot-networks"]
 

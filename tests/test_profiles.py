@@ -160,11 +160,12 @@ def test_the_companys_own_submission_beats_crawled_values(database):
         assert (supplier.name, supplier.pitch) == ("Acme", "Notre pitch")
 
 
-def test_guessed_themes_fill_in_only_when_no_source_declares_one(database):
+def test_guessed_themes_are_not_stored_as_the_profiles_categories(database):
     with database.session() as s:
         first = upsert_profile(s, {"name": "Acme", "website": "https://acme.fr", "inferred_categories": ["waste"]},
                                "vitrines", "https://acme.fr/")
-        assert s.get(Supplier, first.supplier_id).categories == ["waste"]
+        assert s.get(Supplier, first.supplier_id).categories == []  # the index guesses (indexer.themes)
+        assert ("categories", "vitrines") not in provenance_of(s, first.supplier_id)
         upsert_profile(s, {"name": "Acme", "website": "https://acme.fr", "categories": ["iot-networks"]},
                        "annuaire", "http://a/acme")
         assert s.get(Supplier, first.supplier_id).categories == ["iot-networks"]

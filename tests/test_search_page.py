@@ -55,12 +55,16 @@ def test_commune_options_for_the_datalist(client):
     assert client.get("/communes", query_string={"commune": "<script>"}).status_code == 200
 
 
-def test_did_you_mean_from_the_index_vocabulary(client):
+def test_typos_are_corrected_from_the_index_vocabulary_and_the_words_as_typed_offered(client):
     html = page(client, q="captuers de remplisage")
-    link = re.search(r'Vouliez-vous dire <a href="\?([^"]+)"', html)
-    assert link and "capteurs de remplissage" in html
-    assert "Vouliez-vous dire" not in page(client, q="capteurs de remplissage")
-    assert "Vouliez-vous dire" not in page(client, q="cantines scolaires")  # plural and accents are fine
+    assert "Résultats pour <strong>capteurs de remplissage</strong>" in html
+    assert "Vouliez-vous dire" not in html  # corrected already
+    exact = page(client, q="captuers de remplisage", exacte="1")
+    link = re.search(r'Vouliez-vous dire <a href="\?([^"]+)"', exact)
+    assert link and "capteurs de remplissage" in exact and "Résultats pour" not in exact
+    for fine in ("capteurs de remplissage", "cantines scolaires", "reservation cantine"):  # plurals, accents
+        html = page(client, q=fine)
+        assert "Vouliez-vous dire" not in html and "Résultats pour" not in html
 
 
 def test_a_pasted_paragraph_finds_the_right_supplier(client):

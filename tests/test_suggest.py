@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from indexer.suggest import Vocabulary, build_vocabulary, fold, suggest_query
+from indexer.suggest import QueryRewrite, Vocabulary, build_vocabulary, fold, rewrite_query, suggest_query
 
 VOCABULARY = build_vocabulary([
     "Capteurs de remplissage des bornes de tri, collecte des déchets.",
@@ -30,13 +30,39 @@ def test_unknown_words_are_replaced_by_the_closest_known_word():
 
 
 def test_words_the_index_finds_anyway_are_left_alone():
-    assert suggest_query("cantines", VOCABULARY) == "cantine"
-    assert suggest_query("cantines", VOCABULARY, matches=lambda word: word == "cantines") is None
+    assert suggest_query("cantinnes", VOCABULARY) == "cantine"
+    assert suggest_query("cantinnes", VOCABULARY, matches=lambda word: word == "cantinnes") is None
 
 
 def test_ties_go_to_the_more_frequent_word_then_alphabetical():
-    vocabulary = Vocabulary({"borne": ("borne", 1), "barne": ("barne", 5), "berne": ("berne", 5)})
-    assert suggest_query("birne", vocabulary) == "barne"
+    vocabulary = Vocabulary({"bzrne": ("bzrne", 1), "bxrne": ("bxrne", 5), "bwrne": ("bwrne", 5)})
+    assert suggest_query("byrne", vocabulary) == "bwrne"
+
+
+def test_french_words_the_index_does_not_know_are_not_corrected_into_others():
+    """A need nobody answers must not be "corrected" into one somebody does: "vitres" is not "titres"."""
+    vocabulary = build_vocabulary(["Titres de transport", "Châteaux et patrimoine", "Grimpe et escalade"])
+    assert suggest_query("nettoyage des vitres", vocabulary) is None
+    assert suggest_query("location de chapiteaux", vocabulary) is None
+    assert suggest_query("grippe", vocabulary) is None
+    assert suggest_query("titrse", vocabulary) == "titres"  # not French: a typo
+
+
+def test_a_correction_keeps_the_first_letter():
+    vocabulary = build_vocabulary(["Enneigement des cols et salage des routes"])
+    assert suggest_query("dneigement", vocabulary) is None
+    assert suggest_query("enneigemnt", vocabulary) == "enneigement"
+
+
+def test_rewrite_restores_omitted_accents_and_corrects_typos():
+    rewrite = rewrite_query("Reservation cantinne electrique LoRaWAN", VOCABULARY)
+    assert rewrite.restored == "Réservation cantinne electrique LoRaWAN"  # "electrique" is in no document
+    assert rewrite.corrected == "Réservation cantine electrique LoRaWAN"
+    assert rewrite.searched == rewrite.corrected
+    assert rewrite_query("reservation des dechets", VOCABULARY) == QueryRewrite("réservation des déchets")
+    assert rewrite_query("SMS LoRaWAN", VOCABULARY).restored == "SMS LoRaWAN"  # case kept when nothing to restore
+    long_need = "reservation " * 20
+    assert rewrite_query(long_need, VOCABULARY) == QueryRewrite(long_need)  # a pasted need is searched as written
 
 
 def test_round_trip_through_json_dict():

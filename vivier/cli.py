@@ -14,6 +14,8 @@ from vivier.config import ConfigError, Settings, load_settings
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_SITES = REPO_ROOT / "fixtures" / "sites"
 DEMO_SOURCES = REPO_ROOT / "fixtures" / "sources.yaml"
+# Vectors of the fixture companies' passages for the default model (embeddings.seeds; fixtures/build_vectors.py).
+DEMO_VECTOR_SEEDS = REPO_ROOT / "fixtures" / "vectors"
 
 
 def _settings() -> Settings:
@@ -26,7 +28,7 @@ def _settings() -> Settings:
 def _encoder(settings: Settings):
     from embeddings.encoder import Encoder
 
-    return Encoder(settings.embedding_model)
+    return Encoder.from_settings(settings)
 
 
 @click.group()
@@ -275,10 +277,13 @@ def index_rollback_cmd() -> None:
 @click.option("--near", "place", help="Commune (name, postcode or INSEE code) to search around.")
 @click.option("--radius", type=click.IntRange(1, 1000), default=50, show_default=True, help="Radius around --near, km.")
 @click.option("--mode", type=click.Choice(["hybrid", "keyword", "dense"]), default="hybrid")
-@click.option("--limit", type=click.IntRange(1, 100), default=10)
+@click.option("--limit", type=click.IntRange(1, 100), default=10, show_default=True,
+              help="Results printed (1 to 100).")
+@click.option("--exact", is_flag=True, help="Search the words as typed: no correction of unknown words.")
 def search_cmd(query: str, as_json: bool, category, department, label, region, open_source: bool, place: str | None,
-               radius: int, mode: str, limit: int) -> None:
-    """Search the index and print ranked results (id, name, score)."""
+               radius: int, mode: str, limit: int, exact: bool) -> None:
+    """Search the index and print ranked results (id, name, score): the strong matches, then the weaker
+    neighbours (marked "~")."""
     from indexer.backends.base import OPEN_SOURCE_VALUE, IndexNotReady, SearchUnavailable
     from indexer.service import SearchService, resolve_place
 
@@ -292,23 +297,29 @@ def search_cmd(query: str, as_json: bool, category, department, label, region, o
                "open_source": (OPEN_SOURCE_VALUE,) if open_source else ()}
     try:
         response = service.search(query, filters, per_page=limit, mode=mode,
-                                  near=resolved.filter if resolved else None)
+                                  near=resolved.filter if resolved else None, exact=exact)
     except (IndexNotReady, SearchUnavailable) as error:
         raise click.ClickException(str(error)) from None
     rows = [{"rank": rank, "id": hit.id, "slug": hit.document.slug, "name": hit.document.name,
-             "score": round(hit.score, 6), "categories": list(hit.document.categories),
+             "score": round(hit.score, 6), "strong": hit.strong, "categories": list(hit.document.categories),
+             "inferred_categories": list(hit.document.inferred_categories),
              **({"distance_km": hit.distance_km} if hit.distance_km is not None else {})}
             for rank, hit in enumerate(response.hits, start=1)]
     if as_json:
-        click.echo(json.dumps({"query": query, "total": response.total, "suggestion": response.suggestion,
+        click.echo(json.dumps({"query": query, "corrected": response.corrected, "total": response.total,
+                               "strong_total": response.strong_total, "suggestion": response.suggestion,
                                "results": rows}, ensure_ascii=False, indent=1))
         return
-    click.echo(f"{response.total} résultat(s)")
+    if response.corrected:
+        click.echo(f"Résultats pour : {response.corrected} (--exact pour chercher « {query} » tel quel)")
+    click.echo(f"{response.strong_total} correspondance(s), {response.total - response.strong_total} résultat(s) "
+               f"proche(s)")
     if response.suggestion:
         click.echo(f"Vouliez-vous dire : {response.suggestion} ?")
     for row in rows:
         distance = f"  {row['distance_km']:>6.1f} km" if "distance_km" in row else ""
-        click.echo(f"{row['rank']:>3}  {row['id']:>5}  {row['score']:.4f}{distance}  {row['name']}")
+        weak = " " if row["strong"] else "~"
+        click.echo(f"{row['rank']:>3}{weak} {row['id']:>5}  {row['score']:.4f}{distance}  {row['name']}")
 
 
 @main.command("eval")
@@ -576,6 +587,8 @@ def demo_cmd(sites: Path, sources_file: Path, host: str, port: int, no_serve: bo
     from vivier.devserver import FixtureSites
 
     settings = _settings()
+    settings = settings.with_overrides(vector_seeds=(*settings.vector_seeds,
+                                                     *sorted(DEMO_VECTOR_SEEDS.glob("*.npz"))))
     started = time.perf_counter()
     database = Database(settings)
     database.migrate()

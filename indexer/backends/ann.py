@@ -30,6 +30,8 @@ from typing import BinaryIO
 
 import numpy as np
 
+from indexer import dense
+
 # Passage count from which a generation gets a cluster index (~20k profiles): below it an exact pass costs under
 # ~10 ms, and every test corpus (at most a few hundred profiles) is far below, so the contract runs on exact search.
 ANN_MIN_PASSAGES = 60_000
@@ -196,14 +198,13 @@ def passage_rows(index: PassageIndex, first: int, count: int) -> np.ndarray:
 
 
 def document_similarities(index: PassageIndex, query: np.ndarray, docs: np.ndarray) -> np.ndarray:
-    """Exact similarity of each of `docs` to a (rows, dim) query: per row the best passage's cosine, then the mean
-    over rows (the embedded backend's definition)."""
+    """Exact similarity of each of `docs` to a (rows, dim) query (indexer.dense's definition)."""
     if len(docs) == 0:
         return np.zeros(0, dtype=np.float32)
     counts = index.passage_counts[docs]
     firsts = np.cumsum(counts) - counts
     rows = _read_rows(index, list(zip(index.passage_starts[docs].tolist(), counts.tolist())))
-    return np.maximum.reduceat(rows @ query.T, firsts, axis=0).mean(axis=1)
+    return dense.document_similarities(rows @ query.T, firsts, counts)
 
 
 def candidates(index: PassageIndex, query: np.ndarray, mask: np.ndarray | None) -> np.ndarray:

@@ -3,10 +3,15 @@
 Semantics (checked by tests/test_backend_contract.py for every backend):
 - Filters: values within one facet are OR-ed, facets are AND-ed; they restrict keyword and dense retrievals alike.
 - Result set: documents passing the filters that the keyword retrieval matched or the dense retrieval returned
-  (top DENSE_DEPTH above DENSE_MIN_SIMILARITY). An empty query returns every document passing the filters, by name.
+  (top DENSE_DEPTH above the model's dense floor, indexer.strength). An empty query returns every document passing
+  the filters, by name.
 - Ranking: reciprocal rank fusion of the keyword and dense rankings, weighted per retrieval (indexer.fusion:
-  RRF_K, FUSION_WEIGHTS), ties broken by id.
-- Facet counts: over the result set, each facet ignoring its own selection (disjunctive facets).
+  RRF_K, FUSION_WEIGHTS), ties broken by id; the strong matches (indexer.strength: coverage of the query's terms,
+  similarity) first, then the weaker neighbours. `strong_total` counts the strong matches.
+- Coverage: per document, the share of the query terms' idf mass it holds in its weighted fields (known at least
+  for the documents the keyword retrieval returned; 0 for the others).
+- Facet counts: over the strong matches of the result set (over all of it when there is none, or when the request
+  asks for the weaker neighbours too), each facet ignoring its own selection (disjunctive facets).
 - Distance filter (`near`): keeps documents with coordinates within the radius of a point, in both retrievals and
   in every facet count; it is not a facet. Hits then carry their distance in km.
 - Query vectors: one row (short query) or several (a long need embedded by chunks). A document's similarity to a
@@ -23,6 +28,8 @@ from typing import Any, Mapping, Protocol, Sequence
 import numpy as np
 
 from indexer.documents import SearchDocument
+from indexer.strength import UNMEASURED, ModelThresholds
+from indexer.suggest import QueryRewrite
 
 # Facet name (as in URLs and the API) -> document attribute.
 FACET_FIELDS: dict[str, str] = {
@@ -41,6 +48,8 @@ OPEN_SOURCE_VALUE = "oui"
 
 def facet_values(document: SearchDocument, facet: str) -> tuple[str, ...]:
     """The values a document holds for a facet (both backends index exactly these)."""
+    if facet == "category":  # declared and guessed themes (indexer.themes) alike
+        return document.all_categories
     value = getattr(document, FACET_FIELDS[facet])
     if isinstance(value, bool):
         return (OPEN_SOURCE_VALUE,) if value else ()
@@ -53,12 +62,6 @@ MODES = ("hybrid", "keyword", "dense")
 KEYWORD_DEPTH = 500
 # Dense neighbours taken into fusion. Semantic recall beyond this depth is mostly noise on short queries.
 DENSE_DEPTH = 50
-# Cosine similarity under which a dense neighbour is left out of the result set. Measured with all-MiniLM-L6-v2 on
-# the fixture directory and the golden queries (tests/test_golden.py): at 0.35, 49% of (query, relevant supplier)
-# pairs pass and 21% of the others do; the model is English-first, so the two distributions overlap widely, and
-# this value trades recall for a result count a buyer can read. The relevance evaluation (benchmarks/RESULTS.md)
-# found hybrid nDCG@10 flat from 0.25 to 0.45 (within 0.01), so it stays.
-DENSE_MIN_SIMILARITY = 0.35
 # Query terms kept after analysis: a pasted paragraph keeps its first 48 distinct terms.
 MAX_QUERY_TERMS = 48
 
@@ -85,6 +88,10 @@ class SearchRequest:
     # time, for restrictions that change with the calendar rather than with the profiles, e.g. the suppliers a
     # purchasing central references today (vivier.centrals): nothing to re-index when a referencing expires.
     only_ids: frozenset[str] | None = None
+    # The query model's thresholds (indexer.strength): the dense retrieval's floor and what makes a strong match.
+    thresholds: ModelThresholds = UNMEASURED
+    # Count facets over the weaker neighbours too, not only over the strong matches.
+    include_weak: bool = False
 
 
 @dataclass(frozen=True)
@@ -106,6 +113,10 @@ class Hit:
     matched_fields: list[str] = field(default_factory=list)
     semantic_passage: str | None = None
     distance_km: float | None = None
+    # Share of the query's terms (weighted by rarity) the document holds, 0 to 1; None without a keyword retrieval.
+    coverage: float | None = None
+    # A strong match (indexer.strength), or only a neighbour; every result of an empty query is strong.
+    strong: bool = True
 
 
 @dataclass
@@ -116,6 +127,10 @@ class SearchResponse:
     page: int
     per_page: int
     suggestion: str | None = None
+    # The query searched instead of the one typed, when its unknown words were corrected (indexer.service).
+    corrected: str | None = None
+    # Strong matches among the `total` results (they come first); the others are weaker neighbours.
+    strong_total: int = 0
 
 
 class IndexNotReady(RuntimeError):
@@ -156,6 +171,10 @@ class SearchBackend(Protocol):
         atomic step; every other document stays as it is. `meta` updates the index's description."""
 
     def search(self, request: SearchRequest) -> SearchResponse: ...
+
+    def rewrite_query(self, text: str) -> QueryRewrite:
+        """A typed query with its omitted accents restored and its unknown words corrected from the index's
+        vocabulary (indexer.suggest.rewrite_query); a long need as it is."""
 
     def similar(self, doc_id: str, limit: int = 5) -> list[SearchDocument]: ...
 

@@ -72,9 +72,10 @@ from elastic_transport import TransportError
 from elasticsearch import ApiError, BadRequestError, ConflictError, Elasticsearch, NotFoundError
 from elasticsearch.helpers import streaming_bulk
 
-from indexer import suggest
-from indexer.analysis import ANALYZER_NAME, ELISIONS, EXTRA_STOP_WORDS, MAX_TOKEN_LENGTH, analyze, query_terms
-from indexer.backends.base import (DENSE_DEPTH, DENSE_MIN_SIMILARITY, FACET_FIELDS, KEYWORD_DEPTH, MAX_QUERY_TERMS,
+from indexer import dense, strength, suggest
+from indexer.analysis import (ANALYZER_NAME, ELISIONS, EXTRA_STOP_WORDS, MAX_TOKEN_LENGTH, analyze, bm25_idf,
+                              query_terms)
+from indexer.backends.base import (DENSE_DEPTH, FACET_FIELDS, KEYWORD_DEPTH, MAX_QUERY_TERMS,
                                    FacetValue, GeoFilter, Hit, IndexNotReady, NothingToRollBack, facet_values,
                                    RebuildInProgress, SearchRequest, SearchResponse, SearchUnavailable, check_vectors)
 from indexer.backends.embedded import FIELD_WEIGHTS, FUZZY_WEIGHT, KEYWORD_TIE_BREAKER, SNIPPET_CHARS, fuzzy_words
@@ -106,6 +107,8 @@ VECTOR_FIELD = "chunks.vector"
 TEXT_FIELDS = tuple(FIELD_WEIGHTS)
 # _source parts a search response never needs: the nested vectors (not stored anyway) and the float32 copy.
 HEAVY_SOURCE = ["vectors", "chunks"]
+# Name of a query term's clause in matched_queries: "term:" + the analysed term.
+TERM_PREFIX = "term:"
 
 ANALYSIS: dict[str, Any] = {
     "tokenizer": {
@@ -291,10 +294,11 @@ def keyword_query(terms: Sequence[str], clauses: Sequence[dict[str, Any]],
                   fuzzy: Sequence[str] = ()) -> dict[str, Any]:
     """The embedded backend's query: per term, its best field (dis_max with tie breaker), plus a small constant for
     each typed word found within edit distance 1 (`fuzzy`, embedded.fuzzy_words). Field clauses are named so that
-    hits say which fields matched."""
+    hits say which fields matched, and each term's clause so that they say which terms (a document's coverage,
+    indexer.strength)."""
     should: list[dict[str, Any]] = []
     for term in terms:
-        should.append({"dis_max": {"tie_breaker": KEYWORD_TIE_BREAKER, "queries": [
+        should.append({"dis_max": {"tie_breaker": KEYWORD_TIE_BREAKER, "_name": f"{TERM_PREFIX}{term}", "queries": [
             {"term": {name: {"value": term, "boost": weight, "_name": name}}}
             for name, weight in FIELD_WEIGHTS.items()]}})
     for word in fuzzy:
@@ -345,11 +349,13 @@ def knn_section(vector: np.ndarray, k: int, clauses: Sequence[dict[str, Any]],
 
 
 def knn_body(vector: np.ndarray, clauses: Sequence[dict[str, Any]], vector_index_type: str,
-             facet: str | None = None) -> dict[str, Any]:
-    """Dense candidates for one query row, with their exact vectors (and whole documents for the results)."""
+             facet: str | None = None, floor: float = -1.0) -> dict[str, Any]:
+    """Dense candidates for one query row above the model's `floor`, with their exact vectors (and whole documents
+    for the results). No floor below -1 (every cosine passes)."""
     k, margin = knn_budget(vector_index_type, DENSE_DEPTH)
     source = {"excludes": ["chunks"]} if facet is None else {"includes": ["vectors", f"facets.{facet}"]}
-    return {"knn": knn_section(vector, k, clauses, round(DENSE_MIN_SIMILARITY - margin, 6)), "size": k,
+    similarity = round(floor - margin, 6) if floor > -1.0 else None
+    return {"knn": knn_section(vector, k, clauses, similarity), "size": k,
             "track_total_hits": False, "_source": source}
 
 
@@ -404,8 +410,8 @@ def suggestion_body(words: Sequence[str]) -> dict[str, Any]:
 
 def term_frequency_body(terms: Sequence[str]) -> dict[str, Any]:
     """Document frequency of each analysed term (a filter aggregation counts a term query without visiting
-    documents)."""
-    return {"size": 0, "track_total_hits": False, "query": {"match_all": {}},
+    documents), and the number of documents."""
+    return {"size": 0, "track_total_hits": True, "query": {"match_all": {}},
             "aggs": {"frequencies": {"filters": {"filters": {t: {"term": {ALL_TEXT: t}} for t in terms}}}}}
 
 
@@ -422,8 +428,10 @@ class PlannedSearch:
     body: dict[str, Any]
 
 
-def search_plan(request: SearchRequest, terms: Sequence[str], vector_index_type: str) -> list[PlannedSearch]:
-    """Every search a text query needs, sent together in one _msearch."""
+def search_plan(request: SearchRequest, terms: Sequence[str], vector_index_type: str,
+                with_frequencies: bool = False) -> list[PlannedSearch]:
+    """Every search a text query needs, sent together in one _msearch; `with_frequencies` adds the terms'
+    document frequencies (the weights of a document's coverage, indexer.strength)."""
     filters = {f: tuple(v) for f, v in request.filters.items() if f in FACET_FIELDS and v}
     use_keyword = request.mode in ("hybrid", "keyword") and bool(terms)
     use_dense = request.mode in ("hybrid", "dense") and request.query_vector is not None
@@ -438,11 +446,31 @@ def search_plan(request: SearchRequest, terms: Sequence[str], vector_index_type:
         if use_keyword:
             plan.append(PlannedSearch(scope, "keyword", keyword_body(terms, clauses, facet, fuzzy)))
         for row in rows:
-            plan.append(PlannedSearch(scope, "dense", knn_body(row, clauses, vector_index_type, facet)))
+            plan.append(PlannedSearch(scope, "dense", knn_body(row, clauses, vector_index_type, facet,
+                                                               request.thresholds.dense_floor)))
+    if with_frequencies and use_keyword:
+        plan.append(PlannedSearch("frequencies", "frequencies", term_frequency_body(terms)))
     words = suggestion_words(request.text)
     if words:
         plan.append(PlannedSearch("suggestion", "suggestion", suggestion_body(words)))
     return plan
+
+
+def frequencies_from_response(terms: Sequence[str], response: Mapping[str, Any]) -> tuple[int, dict[str, int]]:
+    """(documents in the index, each term's document frequency) from a term_frequency_body search."""
+    buckets = response.get("aggregations", {}).get("frequencies", {}).get("buckets", {})
+    total = response.get("hits", {}).get("total", {})
+    return (int(total.get("value", 0)) if isinstance(total, Mapping) else int(total or 0),
+            {t: int(buckets.get(t, {}).get("doc_count", 0)) for t in terms})
+
+
+def coverage_of(matched: Iterable[str], weights: Mapping[str, float]) -> float:
+    """The share of the query terms' idf mass (`weights`) whose clauses a hit matched (its matched_queries)."""
+    total = sum(weights.values())
+    if total <= 0:
+        return 0.0
+    found = {name.removeprefix(TERM_PREFIX) for name in matched if name.startswith(TERM_PREFIX)}
+    return min(1.0, sum(w for t, w in weights.items() if t in found) / total)
 
 
 def msearch_lines(bodies: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -458,12 +486,14 @@ def document_similarities(vectors: Mapping[str, np.ndarray], rows: np.ndarray) -
     """Per document: mean over query rows of its best passage's cosine (vectors are normalised), as the embedded
     backend computes it (float32)."""
     query = np.atleast_2d(rows).astype(np.float32)
-    return {doc_id: float((matrix @ query.T).max(axis=0).mean()) for doc_id, matrix in vectors.items()}
+    return {doc_id: float(dense.document_similarities(matrix @ query.T, np.zeros(1, np.int64),
+                                                      np.array([len(matrix)]))[0])
+            for doc_id, matrix in vectors.items()}
 
 
-def dense_ranking(similarities: Mapping[str, float]) -> list[str]:
-    """The dense top DENSE_DEPTH above DENSE_MIN_SIMILARITY, ties by id."""
-    eligible = [(s, d) for d, s in similarities.items() if s >= DENSE_MIN_SIMILARITY]
+def dense_ranking(similarities: Mapping[str, float], floor: float = -1.0) -> list[str]:
+    """The dense top DENSE_DEPTH at or above the model's `floor`, ties by id."""
+    eligible = [(s, d) for d, s in similarities.items() if s >= floor]
     return [d for _, d in sorted(eligible, key=lambda item: (-item[0], item[1]))[:DENSE_DEPTH]]
 
 
@@ -487,10 +517,11 @@ def facet_list(counts: Mapping[str, int], selected: Iterable[str]) -> list[Facet
     return sorted(values, key=lambda fv: (-fv.count, fv.value))
 
 
-def suggestion_from_response(text: str, words: Sequence[str], response: Mapping[str, Any]) -> str | None:
-    """indexer.suggest's rule on what the suggestion search found: a word is left alone when its accent-free form
-    or one of its stems is indexed; otherwise it is replaced by the closest candidate (edit distance, then
-    document frequency), shown as it is most often written."""
+def vocabulary_from_response(words: Sequence[str],
+                             response: Mapping[str, Any]) -> tuple[suggest.Vocabulary, Callable[[str], bool]]:
+    """What the suggestion search found, in indexer.suggest's terms: the vocabulary around the query's words (each
+    known word's key with its most written form, each candidate correction as it is most often written) and which
+    words the index finds by their stems."""
     buckets = response.get("aggregations", {}).get("known", {}).get("buckets", {})
     suggestions = response.get("suggest", {})
 
@@ -504,19 +535,28 @@ def suggestion_from_response(text: str, words: Sequence[str], response: Mapping[
     stems_found: set[str] = set()
     for i, word in enumerate(words):
         key = suggest.fold(word)
+        written = sorted(options(f"written{i}"), key=lambda o: (-int(o.get("freq", 0)), o["text"]))
         if count(f"key{i}"):
-            known[key] = (key, count(f"key{i}"))
+            # Indexed as typed ("missing" suggesters then propose nothing), or under another written form: the
+            # accented one ("données" for "donnees").
+            display = next((o["text"] for o in written if suggest.fold(o["text"]) == key), word.lower())
+            known[key] = (display, count(f"key{i}"))
         if count(f"stem{i}"):
             stems_found.add(word)
-        written = sorted(options(f"written{i}"), key=lambda o: (-int(o.get("freq", 0)), o["text"]))
         for option in options(f"folded{i}"):
             candidate = option["text"]
             if len(candidate) < suggest.MIN_WORD_LENGTH:
                 continue
             display = next((o["text"] for o in written if suggest.fold(o["text"]) == candidate), candidate)
             known.setdefault(candidate, (display, int(option.get("freq", 0))))
-    return suggest.suggest_query(text, suggest.Vocabulary(known),
-                                 lambda word: word in stems_found or not analyze(word))
+    return suggest.Vocabulary(known), lambda word: word in stems_found or not analyze(word)
+
+
+def suggestion_from_response(text: str, words: Sequence[str], response: Mapping[str, Any]) -> str | None:
+    """indexer.suggest's rule on what the suggestion search found: a word is left alone when its accent-free form
+    or one of its stems is indexed; otherwise it is replaced by the closest candidate (edit distance, then
+    document frequency), shown as it is most often written."""
+    return suggest.suggest_query(text, *vocabulary_from_response(words, response))
 
 
 @dataclass
@@ -532,9 +572,11 @@ class _Retrieved:
     def members(self) -> set[str]:
         return set(self.keyword) | set(self.dense)
 
-    def facet_counts(self, facet: str) -> dict[str, int]:
+    def facet_counts(self, facet: str, only: set[str] | None = None) -> dict[str, int]:
+        """Documents per value of `facet` among the members (and in `only`, when given)."""
         counts: dict[str, int] = {}
-        for doc_id in self.members():
+        members = self.members()
+        for doc_id in members if only is None else members & only:
             for value in self.sources[doc_id].get("facets", {}).get(facet, []):
                 counts[value] = counts.get(value, 0) + 1
         return counts
@@ -825,25 +867,36 @@ class ElasticsearchBackend:
             return index
 
     # -- searching ------------------------------------------------------------------------------------------------
-    def _keyword_terms(self, text: str) -> list[str]:
-        """Analysed query terms. A long need keeps the MAX_QUERY_TERMS rarest terms the index knows (one request
-        for their document frequencies), as the embedded backend does."""
+    def _keyword_terms(self, text: str) -> tuple[list[str], tuple[int, dict[str, int]] | None]:
+        """Analysed query terms, and their document frequencies when they had to be read. A long need keeps the
+        MAX_QUERY_TERMS rarest terms the index knows (one request for their document frequencies), as the
+        embedded backend does."""
         terms = query_terms(text, 10_000)
         if len(terms) <= MAX_QUERY_TERMS:
-            return terms
-        response = self._msearch([term_frequency_body(terms)])[0]
-        buckets = response["aggregations"]["frequencies"]["buckets"]
-        frequencies = {t: int(buckets.get(t, {}).get("doc_count", 0)) for t in terms}
+            return terms, None
+        total, frequencies = frequencies_from_response(terms, self._msearch([term_frequency_body(terms)])[0])
         known = [t for t in terms if frequencies[t] > 0]
         rarest = set(sorted(known, key=lambda t: (frequencies[t], t))[:MAX_QUERY_TERMS])
-        return [t for t in known if t in rarest]
+        kept = [t for t in known if t in rarest]
+        return kept, (total, {t: frequencies[t] for t in kept})
+
+    def rewrite_query(self, text: str) -> suggest.QueryRewrite:
+        """Omitted accents restored and unknown words corrected (indexer.suggest.rewrite_query), from one
+        suggestion search; a long need as it is, without a request."""
+        words = suggestion_words(text)
+        if not words:
+            return suggest.QueryRewrite(text)
+        response = self._msearch([suggestion_body(words)])[0]
+        return suggest.rewrite_query(text, *vocabulary_from_response(words, response))
 
     def search(self, request: SearchRequest) -> SearchResponse:
         filters = {f: tuple(v) for f, v in request.filters.items() if f in FACET_FIELDS and v}
         if not request.text.strip():
             return self._browse(request, filters)
-        terms = self._keyword_terms(request.text) if request.mode in ("hybrid", "keyword") else []
-        plan = search_plan(request, terms, self.vector_index_type)
+        terms, frequencies = (self._keyword_terms(request.text) if request.mode in ("hybrid", "keyword")
+                              else ([], None))
+        hybrid = request.mode == "hybrid"
+        plan = search_plan(request, terms, self.vector_index_type, with_frequencies=hybrid and frequencies is None)
         responses = self._msearch([p.body for p in plan]) if plan else []
         rows = np.atleast_2d(request.query_vector) if request.query_vector is not None else None
         scopes: dict[str, _Retrieved] = {RESULTS: _Retrieved()}
@@ -853,6 +906,8 @@ class ElasticsearchBackend:
             hits = response.get("hits", {}).get("hits", [])
             if planned.kind == "suggestion":
                 suggestion = suggestion_from_response(request.text, suggestion_words(request.text), response)
+            elif planned.kind == "frequencies":
+                frequencies = frequencies_from_response(terms, response)
             elif planned.kind == "keyword":
                 self._read_keyword(scopes[planned.scope], hits)
             elif rows is not None:  # a dense search is planned only with a query vector
@@ -860,8 +915,39 @@ class ElasticsearchBackend:
         for retrieved in scopes.values():
             if retrieved.vectors and rows is not None:
                 retrieved.similarities = document_similarities(retrieved.vectors, rows)
-                retrieved.dense = dense_ranking(retrieved.similarities)
-        return self._respond(request, filters, scopes, rows, suggestion)
+                retrieved.dense = dense_ranking(retrieved.similarities, request.thresholds.dense_floor)
+        strong = self._strong(request, scopes, terms, frequencies, rows) if hybrid else None
+        return self._respond(request, filters, scopes, rows, suggestion, strong)
+
+    def _strong(self, request: SearchRequest, scopes: Mapping[str, _Retrieved], terms: Sequence[str],
+                frequencies: tuple[int, dict[str, int]] | None, rows: np.ndarray | None) -> set[str]:
+        """The strong matches among every scope's members (indexer.strength): coverage from the terms each keyword
+        hit matched, similarity from the dense candidates' vectors, read for the keyword hits whose strength
+        depends on it (one multi-get)."""
+        total, df = frequencies or (0, {})
+        weights = {t: bm25_idf(max(total, 1), df.get(t, 0)) for t in terms}
+        coverage: dict[str, float] = {}
+        similarities: dict[str, float] = {}
+        for retrieved in scopes.values():
+            for doc_id, extras in retrieved.extras.items():
+                coverage[doc_id] = coverage_of(extras["matched"], weights)
+            similarities.update(retrieved.similarities)
+        members = set().union(*(r.members() for r in scopes.values()))
+        wanted = sorted(d for d in members if d not in similarities
+                        and strength.COVERAGE_WITH_MEANING <= coverage.get(d, 0.0) < strength.COVERAGE_ALONE)
+        if wanted and rows is not None:
+            similarities.update(document_similarities(self._vectors(wanted, rows.shape[1]), rows))
+        ids = sorted(members)
+        mask = strength.strong_mask(
+            np.array([coverage.get(d, 0.0) for d in ids], dtype=np.float32) if terms else None,
+            np.array([similarities.get(d, -np.inf) for d in ids], dtype=np.float32) if rows is not None else None,
+            request.thresholds)
+        return {d for d, is_strong in zip(ids, mask) if is_strong}
+
+    def _vectors(self, ids: Sequence[str], dimension: int) -> dict[str, np.ndarray]:
+        response = self._request(self.client.mget, index=self.alias, ids=list(ids), source_includes=["vectors"])
+        return {doc["_id"]: source_vectors(doc["_source"], dimension) for doc in response.get("docs", [])
+                if doc.get("found") and "vectors" in doc.get("_source", {})}
 
     @staticmethod
     def _read_keyword(retrieved: _Retrieved, hits: Sequence[Mapping[str, Any]]) -> None:
@@ -879,11 +965,17 @@ class ElasticsearchBackend:
             retrieved.vectors.setdefault(hit["_id"], source_vectors(source, dimension))
 
     def _respond(self, request: SearchRequest, filters: Mapping[str, Sequence[str]], scopes: Mapping[str, _Retrieved],
-                 rows: np.ndarray | None, suggestion: str | None) -> SearchResponse:
+                 rows: np.ndarray | None, suggestion: str | None, strong: set[str] | None = None) -> SearchResponse:
+        """The response from the retrievals: fused ranking, the strong matches first (`strong`; None: every
+        result is), facets over them (indexer.strength), the page's hits."""
         main = scopes[RESULTS]
         fused = reciprocal_rank_fusion([main.keyword, main.dense],
                                        weights=(FUSION_WEIGHTS["keyword"], FUSION_WEIGHTS["dense"]))
-        facets = {facet: facet_list(scopes.get(facet, main).facet_counts(facet), filters.get(facet, ()))
+        if strong is not None:
+            fused = [f for f in fused if f[0] in strong] + [f for f in fused if f[0] not in strong]
+        strong_total = len(fused) if strong is None else sum(1 for doc_id, _ in fused if doc_id in strong)
+        counted = strong if strong is not None and strong_total and not request.include_weak else None
+        facets = {facet: facet_list(scopes.get(facet, main).facet_counts(facet, counted), filters.get(facet, ()))
                   for facet in FACET_FIELDS}
         page = max(1, request.page)
         start = (page - 1) * request.per_page
@@ -894,7 +986,8 @@ class ElasticsearchBackend:
             document = document_from_source(main.sources[doc_id])
             hit = Hit(id=doc_id, score=float(score), document=document, keyword_rank=keyword_rank.get(doc_id),
                       dense_rank=dense_rank.get(doc_id), dense_similarity=main.similarities.get(doc_id),
-                      distance_km=_distance_km(document, request.near))
+                      distance_km=_distance_km(document, request.near),
+                      strong=strong is None or doc_id in strong)
             if doc_id in dense_rank and rows is not None:
                 hit.semantic_passage = best_passage(document, main.vectors[doc_id], rows)
             extras = main.extras.get(doc_id)
@@ -904,7 +997,7 @@ class ElasticsearchBackend:
                 hit.matched_fields = [name for name in TEXT_FIELDS if name in extras["matched"]]
             hits.append(hit)
         return SearchResponse(total=len(fused), hits=hits, facets=facets, page=page, per_page=request.per_page,
-                              suggestion=suggestion)
+                              suggestion=suggestion, strong_total=strong_total)
 
     def _browse(self, request: SearchRequest, filters: Mapping[str, Sequence[str]]) -> SearchResponse:
         """An empty query: the filtered documents by name, facets from aggregations."""
@@ -920,8 +1013,9 @@ class ElasticsearchBackend:
         for facet in FACET_FIELDS:
             buckets = response["aggregations"][facet]["values"]["buckets"]
             facets[facet] = facet_list({b["key"]: int(b["doc_count"]) for b in buckets}, filters.get(facet, ()))
-        return SearchResponse(total=int(response["hits"]["total"]["value"]), hits=hits, facets=facets, page=page,
-                              per_page=request.per_page)
+        total = int(response["hits"]["total"]["value"])
+        return SearchResponse(total=total, hits=hits, facets=facets, page=page, per_page=request.per_page,
+                              strong_total=total)
 
     # -- other reads ----------------------------------------------------------------------------------------------
     def _source(self, doc_id: str, excludes: Sequence[str]) -> dict[str, Any] | None:

@@ -35,11 +35,11 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import numpy as np
 import tantivy
 
-from indexer.analysis import (ANALYZER_NAME, FOLDED_WORDS_ANALYZER_NAME, WORDS_ANALYZER_NAME, analyze,
+from indexer.analysis import (ANALYZER_NAME, FOLDED_WORDS_ANALYZER_NAME, WORDS_ANALYZER_NAME, analyze, bm25_idf,
                               folded_words_analyzer, french_analyzer, query_terms, words_analyzer)
-from indexer import fusion, suggest
+from indexer import dense, fusion, strength, suggest
 from indexer.backends import ann
-from indexer.backends.base import (DENSE_DEPTH, DENSE_MIN_SIMILARITY, FACET_FIELDS, KEYWORD_DEPTH, MAX_QUERY_TERMS,
+from indexer.backends.base import (DENSE_DEPTH, FACET_FIELDS, KEYWORD_DEPTH, MAX_QUERY_TERMS,
                                    FacetValue, GeoFilter, Hit, IndexNotReady, NothingToRollBack, facet_values,
                                    RebuildInProgress, SearchRequest, SearchResponse, SearchUnavailable,
                                    check_vectors)
@@ -55,17 +55,17 @@ logger = logging.getLogger(__name__)
 # two-word name highly; at 4 a name match outranked pitches that answered the need (relevance evaluation,
 # benchmarks/RESULTS.md: keyword nDCG@10 0.739 -> 0.763, hybrid 0.748 -> 0.773 with the fusion below).
 FIELD_WEIGHTS: dict[str, float] = {
-    "name": 2.0,
-    "pitch": 2.5,
-    "categories_text": 2.0,
-    "keywords": 1.5,
+    "name": 1.0,
+    "pitch": 1.0,
+    "categories_text": 1.0,
+    "keywords": 1.0,
     "description": 1.0,
 }
 # Share of a term's other matching fields added to its best field's score (dis_max tie breaker; 1 would be the plain
 # sum over fields). Measured with `vivier eval` on the fixture judgments, dense weight 0.5: keyword / hybrid
 # nDCG@10 0.757 / 0.774 at 0, 0.763 / 0.774 at 0.1, 0.773 / 0.769 at 0.3, 0.739 / 0.698 as a sum (weights 1, k 60).
 # At 0 a word in one field only (Voiria's "voirie") outranked documents matching the need in several fields.
-KEYWORD_TIE_BREAKER = 0.1
+KEYWORD_TIE_BREAKER = 0.5
 # Typo tolerance: a typed query's words this long or longer (stop words aside) also match indexed words within
 # edit distance 1, accents and case aside ("eclairrage" finds "éclairage"), at a small constant weight so that an
 # exact match always outranks a near miss. They are compared with FUZZY_FIELD, every word of the weighted fields
@@ -74,6 +74,9 @@ KEYWORD_TIE_BREAKER = 0.1
 FUZZY_MIN_TERM_LENGTH = 5
 FUZZY_WEIGHT = 0.3
 FUZZY_FIELD = "words_folded"
+# Documents whose coverage of the query's terms is read (every one of a smaller index): the keyword retrieval's
+# depth several times over, so that its hits are all among them but on very common words.
+COVERAGE_DEPTH = 4 * KEYWORD_DEPTH
 # Generations kept on disk: the live one and one previous, so a searcher that has not switched yet keeps working.
 KEEP_GENERATIONS = 2
 # Characters of context around highlighted terms.
@@ -233,6 +236,7 @@ class _Snapshot:
     id_to_ord: dict[str, int]
     vectors: np.ndarray  # (passages, dim), normalised
     passage_starts: np.ndarray  # first passage row of each document
+    passage_counts: np.ndarray  # passages of each document
     id_order: np.ndarray  # rank of each document's id in ascending id order, for tie-breaking
     name_order: np.ndarray  # ords sorted by name, for empty queries
     facet_masks: dict[str, dict[str, np.ndarray]]
@@ -447,7 +451,7 @@ class EmbeddedBackend:
                         mask = facet_masks[facet][value] = np.zeros(len(documents), dtype=bool)
                     mask[ord_] = True
         return _Snapshot(generation, index, index.schema, documents, {d: i for i, d in enumerate(ids)}, vectors,
-                         starts, id_order, name_order, facet_masks, meta, coordinates, vocabulary,
+                         starts, counts, id_order, name_order, facet_masks, meta, coordinates, vocabulary,
                          ann.load(target, starts, int(vectors.shape[0])), ids=ids)
 
     def _current(self) -> _Snapshot:
@@ -554,12 +558,36 @@ class EmbeddedBackend:
                 ann.fill_similarities(snap.ann_index, query, similarities)
                 return similarities
             passage_scores = snap.vectors @ query.T  # (passages, rows)
-        return np.maximum.reduceat(passage_scores, snap.passage_starts, axis=0).mean(axis=1)
+        return dense.document_similarities(passage_scores, snap.passage_starts, snap.passage_counts)
 
     @staticmethod
     def _distance_km(snap: _Snapshot, near: GeoFilter) -> np.ndarray:
         """Great-circle distance of every document to the point; NaN for documents without coordinates."""
         return haversine_km(near.latitude, near.longitude, snap.coordinates[:, 0], snap.coordinates[:, 1])
+
+    def _coverage(self, snap: _Snapshot, terms: list[str]) -> np.ndarray:
+        """Per document, the share of the query's terms it holds, each term weighted by its rarity (BM25's idf):
+        1.0 for a document holding every term, 0.0 for one holding none. One search whose clauses score a constant
+        idf per matched term, so that a document's score is the idf mass it matched. Beyond the COVERAGE_DEPTH best
+        documents (a large index and common words), the others count as holding none."""
+        coverage = np.zeros(snap.size, dtype=np.float32)
+        if not terms or snap.size == 0:
+            return coverage
+        searcher = snap.index.searcher()
+        weights = {t: bm25_idf(snap.size, max(searcher.doc_freq(f, t) for f in FIELD_WEIGHTS)) for t in terms}
+        total = sum(weights.values())
+        clauses = [(tantivy.Occur.Should, tantivy.Query.const_score_query(tantivy.Query.boolean_query(
+            [(tantivy.Occur.Should, tantivy.Query.term_query(snap.schema, field, term)) for field in FIELD_WEIGHTS]),
+            weight)) for term, weight in weights.items() if weight > 0]
+        if not clauses or total <= 0:
+            return coverage
+        depth = min(snap.size, COVERAGE_DEPTH)
+        hits = searcher.search(tantivy.Query.boolean_query(clauses), limit=depth, count=False).hits
+        if not hits:
+            return coverage
+        ords = np.asarray(searcher.fast_field_values("ord", [address for _, address in hits]), dtype=np.int64)
+        coverage[ords] = np.minimum(np.array([score for score, _ in hits], dtype=np.float32) / total, 1.0)
+        return coverage
 
     def _keyword_terms(self, snap: _Snapshot, text: str) -> list[str]:
         """Analysed query terms. A long need keeps the MAX_QUERY_TERMS rarest terms the index knows, so that a
@@ -574,13 +602,13 @@ class EmbeddedBackend:
         return [t for t in known if t in rarest]
 
     def _dense_ranking(self, snap: _Snapshot, similarities: np.ndarray | None, mask: np.ndarray,
-                       query_vector: np.ndarray | None = None) -> list[int]:
+                       query_vector: np.ndarray | None = None, floor: float = -1.0) -> list[int]:
         if similarities is None or snap.size == 0:
             return []
         if snap.ann_index is not None and query_vector is not None and not mask.all():
             with ann.query_blas_threads():  # the filter's own candidates (exact when it keeps few documents)
                 ann.fill_similarities(snap.ann_index, query_vector, similarities, mask)
-        eligible = np.nonzero(mask & (similarities >= DENSE_MIN_SIMILARITY))[0]
+        eligible = np.nonzero(mask & (similarities >= floor))[0]
         if eligible.size > DENSE_DEPTH:
             top = np.argpartition(-similarities[eligible], DENSE_DEPTH - 1)[:DENSE_DEPTH]
             eligible = eligible[top]
@@ -604,6 +632,7 @@ class EmbeddedBackend:
         vector = request.query_vector if request.mode in ("hybrid", "dense") and request.text.strip() else None
         query = self._keyword_query(snap, terms, fuzzy_words(request.text)) if use_keyword else None
         similarities = self._document_similarities(snap, vector) if vector is not None else None
+        coverage = self._coverage(snap, terms) if use_keyword else None
         has_query = bool(request.text.strip())
 
         def members(active: Mapping[str, Sequence[str]]) -> tuple[np.ndarray, list[int], list[int]]:
@@ -613,7 +642,7 @@ class EmbeddedBackend:
             if not has_query:
                 return mask, [], []
             keyword = self._keyword_ranking(snap, query, active, restriction)
-            dense = self._dense_ranking(snap, similarities, mask, vector)
+            dense = self._dense_ranking(snap, similarities, mask, vector, request.thresholds.dense_floor)
             found = np.zeros(snap.size, dtype=bool)
             found[keyword] = True
             found[dense] = True
@@ -633,11 +662,25 @@ class EmbeddedBackend:
         else:
             ranked = [(o, 0.0) for o in snap.name_order[main_set[snap.name_order]].tolist()]
 
+        # Strong matches first (indexer.strength), then the weaker neighbours, each part in its fused order. It takes
+        # both retrievals: a keyword-only or dense-only search (a diagnostic mode) lists its retrieval as it is.
+        strong = np.ones(snap.size, dtype=bool)
+        if has_query and request.mode == "hybrid":
+            if vector is not None and similarities is not None and snap.ann_index is not None and keyword:
+                with ann.query_blas_threads():  # the keyword hits' similarities too, for their strength
+                    ann.fill_similarities(snap.ann_index, vector, similarities, docs=np.array(keyword, np.int64))
+            strong = strength.strong_mask(coverage, similarities, request.thresholds)
+            ranked = [r for r in ranked if strong[r[0]]] + [r for r in ranked if not strong[r[0]]]
+        strong_total = int(np.count_nonzero(main_set & strong))
+        # Facets count the strong matches, unless the buyer asked for the neighbours too or there is none.
+        counted = strong if strong_total and not request.include_weak else np.ones(snap.size, dtype=bool)
+
         facets: dict[str, list[FacetValue]] = {}
         for facet in FACET_FIELDS:
             scope = main_set
             if facet in filters:
                 scope, _, _ = members({f: v for f, v in filters.items() if f != facet})
+            scope = scope & counted
             selected = set(filters.get(facet, ()))
             values = []
             for value, count in zip(snap.facet_masks[facet], self._facet_counts(snap, facet, scope).tolist()):
@@ -661,7 +704,8 @@ class EmbeddedBackend:
             hit = Hit(id=document.id, score=float(score), document=document, keyword_rank=keyword_rank.get(ord_),
                       dense_rank=dense_rank.get(ord_),
                       dense_similarity=float(similarities[ord_]) if similarities is not None else None,
-                      distance_km=round(float(distances[ord_]), 1) if distances is not None else None)
+                      distance_km=round(float(distances[ord_]), 1) if distances is not None else None,
+                      coverage=float(coverage[ord_]) if coverage is not None else None, strong=bool(strong[ord_]))
             if ord_ in dense_rank and vector is not None:
                 hit.semantic_passage = self._best_passage(snap, ord_, vector)
             hits.append(hit)
@@ -669,15 +713,26 @@ class EmbeddedBackend:
             self._explain(snap, query, terms, hits)
         suggestion = None
         if has_query:
-            searcher = snap.index.searcher()
-
-            def found(word: str) -> bool:  # a stop word, or a word whose stem is indexed ("cantines")
-                stems = analyze(word)
-                return not stems or any(_document_frequency(searcher, stem) for stem in stems)
-
-            suggestion = suggest.suggest_query(request.text, snap.vocabulary, found)
+            suggestion = suggest.suggest_query(request.text, snap.vocabulary, self._matcher(snap))
         return SearchResponse(total=len(ranked), hits=hits, facets=facets, page=page, per_page=request.per_page,
-                              suggestion=suggestion)
+                              suggestion=suggestion, strong_total=strong_total)
+
+    @staticmethod
+    def _matcher(snap: _Snapshot) -> Callable[[str], bool]:
+        """Whether the index finds a query word as it is: a stop word, or a word whose stem is indexed
+        ("cantines")."""
+        searcher = snap.index.searcher()
+
+        def found(word: str) -> bool:
+            stems = analyze(word)
+            return not stems or any(_document_frequency(searcher, stem) for stem in stems)
+
+        return found
+
+    def rewrite_query(self, text: str) -> suggest.QueryRewrite:
+        """The query with omitted accents restored and unknown words corrected (indexer.suggest.rewrite_query)."""
+        snap = self._current()
+        return suggest.rewrite_query(text, snap.vocabulary, self._matcher(snap))
 
     @staticmethod
     def _facet_counts(snap: _Snapshot, facet: str, scope: np.ndarray) -> np.ndarray:

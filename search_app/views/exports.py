@@ -131,9 +131,12 @@ def supplier_link(slug: str) -> str:
 
 def ranked_search_ids(args: dict) -> tuple[int, list[str], Place | None]:
     """Total matches, the ids of the first MAX_EXPORT_ROWS in ranked order (the search page's search, in one call)
-    and the commune the search was restricted around."""
+    and the commune the search was restricted around. Like the page's facets, an export holds the strong matches
+    unless the search asks for the weaker neighbours too ("proches=1") or there is no strong match."""
     service = current_app.extensions["vivier"]["search"]
     response, place = run_search(service, args, page=1, per_page=MAX_EXPORT_ROWS)
+    if response.strong_total and not args.get("include_weak"):  # the strong matches only (indexer.strength)
+        return response.strong_total, [hit.id for hit in response.hits if hit.strong], place
     return response.total, [hit.id for hit in response.hits], place
 
 
@@ -173,7 +176,8 @@ def search_export() -> dict:
                                 "Réessayez dans quelques instants.") from None
     text = clean_query(args["text"], current_app.extensions["vivier"]["settings"].query_max_chars)
     filters = clean_filters(args["filters"])
-    query = urlencode(_query_string(text, filters, None, args["mode"], place=place))
+    query = urlencode(_query_string(text, filters, None, args["mode"], place=place, exact=args["exact"],
+                                    include_weak=args["include_weak"]))
     return {"text": text, "filters": filters, "place": place, "mode": args["mode"], "total": total,
             "rows": search_rows(ids), "query": f"?{query}" if query else ""}
 

@@ -20,6 +20,8 @@ PER_PAGE = 20
 CENTRAL_PARAM = "centrale"
 ANY_CENTRAL = "toutes"
 MAX_CENTRAL_VALUES = 10
+EXACT_PARAM = "exacte"
+WEAK_PARAM = "proches"
 
 
 def parse_search_args(args: MultiDict) -> dict:
@@ -37,6 +39,10 @@ def parse_search_args(args: MultiDict) -> dict:
         "mode": mode if mode in MODES else "hybrid",
         "place": args.get("commune", ""),
         "radius": args.get("rayon", ""),
+        # "exacte=1": search the words as typed, not their correction; "proches=1": count and export the weaker
+        # neighbours too, not only the strong matches (indexer.strength).
+        "exact": args.get(EXACT_PARAM) == "1",
+        "include_weak": args.get(WEAK_PARAM) == "1",
     }
 
 
@@ -46,7 +52,8 @@ def run_search(service: SearchService, args: dict, page: int | None = None,
     place = resolve_place(args.get("place"), args.get("radius"))
     response = service.search(args["text"], args["filters"], page=args["page"] if page is None else page,
                               per_page=per_page, mode=args["mode"], near=place.filter if place else None,
-                              only_ids=central_restriction(clean_centrals(args.get("central"))))
+                              only_ids=central_restriction(clean_centrals(args.get("central"))),
+                              exact=args.get("exact", False), include_weak=args.get("include_weak", False))
     return response, place
 
 
@@ -84,7 +91,8 @@ def central_context(hits, selected: tuple[str, ...]) -> dict:
 
 
 def _query_string(text: str, filters: dict, page: int | None = None, mode: str = "hybrid",
-                  place: Place | None = None) -> list[tuple[str, str]]:
+                  place: Place | None = None, exact: bool = False,
+                  include_weak: bool = False) -> list[tuple[str, str]]:
     pairs = [("q", text)] if text else []
     for facet, values in filters.items():
         pairs.extend((CENTRAL_PARAM if facet == "central" else facet, v) for v in values)
@@ -92,6 +100,10 @@ def _query_string(text: str, filters: dict, page: int | None = None, mode: str =
         pairs.extend((("commune", place.text), ("rayon", str(place.radius_km))))
     if mode != "hybrid":
         pairs.append(("mode", mode))
+    if exact:
+        pairs.append((EXACT_PARAM, "1"))
+    if include_weak:
+        pairs.append((WEAK_PARAM, "1"))
     if page and page > 1:
         pairs.append(("page", str(page)))
     return pairs
@@ -128,8 +140,10 @@ def render_search_page(args: dict, source_name: str | None = None):
         filters["central"] = chosen_centrals  # kept in links and shown as an active filter
     pages = max(1, -(-response.total // PER_PAGE))
     q = clean_query(text, max_chars)
-    query_string = partial(_query_string, place=place)
+    query_string = partial(_query_string, place=place, exact=args.get("exact", False),
+                           include_weak=args.get("include_weak", False))
     context = dict(q=q, response=response, filters=filters, pages=pages, query_string=query_string,
+                   include_weak=args.get("include_weak", False), exact=args.get("exact", False),
                    mode=args["mode"], truncated=truncated, unavailable=False, source_name=source_name, place=place,
                    radii=RADII_KM, with_filter=with_filter, department_map=_department_map(response, q, filters,
                                                                                          args["mode"], query_string),

@@ -57,6 +57,7 @@ def detail(slug: str):
         similar = ext["search"].backend.similar(str(supplier.id), SIMILAR_COUNT)
     except (IndexNotReady, SearchUnavailable):  # the page itself comes from the database
         similar = []
+    guessed = guessed_themes(supplier.id)
     provenance: dict[str, list] = {}
     for record in supplier.provenance:
         provenance.setdefault(record.field, []).append(record)
@@ -67,4 +68,15 @@ def detail(slug: str):
         position = point_map(supplier.latitude, supplier.longitude, f"{supplier.name}, {supplier.commune or ''}")
     jsonld = script_json(organization(supplier, external_url("suppliers.detail", slug=supplier.slug)))
     return render_template("suppliers/detail.html", supplier=supplier, similar=similar, provenance=provenance,
-                           field_labels=FIELD_LABELS, position=position, jsonld=jsonld, purchasable=purchasable)
+                           field_labels=FIELD_LABELS, position=position, jsonld=jsonld, purchasable=purchasable,
+                           guessed=guessed)
+
+
+def guessed_themes(supplier_id: int) -> tuple[str, ...]:
+    """The theme the index guessed for a profile that declares none (indexer.themes); none when the index does not
+    answer (the page itself comes from the database)."""
+    try:
+        document = current_app.extensions["vivier"]["search"].backend.get(str(supplier_id))
+    except (IndexNotReady, SearchUnavailable):
+        return ()
+    return document.inferred_categories if document is not None else ()

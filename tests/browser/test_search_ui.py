@@ -23,7 +23,7 @@ SCHOOL_CATEGORY_LABEL = "Restauration scolaire et périscolaire"
 
 
 def total_shown(page) -> int:
-    """The number of suppliers the results heading announces ("38 fournisseurs pour « ... »")."""
+    """The number of suppliers the results heading announces ("38 fournisseurs correspondent à « ... »")."""
     return int(re.match(r"\s*(\d+)", page.locator("#results-title").inner_text()).group(1))
 
 
@@ -40,8 +40,10 @@ def same_document(page) -> bool:
     return page.evaluate("window.__vivierSameDocument === true")
 
 
-def hit_names(page) -> list[str]:
-    return [name.strip() for name in page.locator("li.hit h3 a").all_inner_texts()]
+def hit_names(page, strong_only: bool = False) -> list[str]:
+    """Result names in order; `strong_only`: the strong matches, without the weaker neighbours listed after them."""
+    selector = "ol.hits:not(.hits-weak) li.hit h3 a" if strong_only else "li.hit h3 a"
+    return [name.strip() for name in page.locator(selector).all_inner_texts()]
 
 
 def test_typing_a_need_shows_results_without_reloading_the_page(page, screenshot):
@@ -176,7 +178,7 @@ def test_shortlist_two_suppliers_then_export_them_as_csv_and_memo(page, screensh
 
 def test_the_results_can_be_downloaded_as_csv(page):
     page.goto(f"/?q={QUERY}&category={SCHOOL_CATEGORY}")
-    total, names = total_shown(page), hit_names(page)
+    total, names = total_shown(page), hit_names(page, strong_only=True)  # exports hold the strong matches
     with page.expect_download() as download_info:
         page.locator('a[data-export="results-csv"]').click()
     rows = read_csv(download_info.value.path())

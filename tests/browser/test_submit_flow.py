@@ -92,8 +92,8 @@ def test_a_proposed_profile_is_found_once_approved(private_page):
     expect(page.locator("main")).to_contain_text("approuvée")
 
     page.goto(f"/?q={QUERY}")
-    expect(page.locator("ol.hits")).to_contain_text("Hydrovigie")
-    assert result_names(page)[0] == "Hydrovigie"
+    expect(page.locator("ol.hits").first).to_contain_text("Hydrovigie")  # among the strong matches
+    assert "Hydrovigie" in result_names(page)[:3]  # with Hydroradio, whose pitch is the query word for word
     shot(page, "found")
     page.get_by_role("link", name="Hydrovigie").first.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Hydrovigie")
