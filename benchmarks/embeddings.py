@@ -137,7 +137,7 @@ def table(rows: list[dict[str, Any]]) -> str:
         per_profile = 1 / row["profiles_per_s"]
         lines.append(
             f"| {row['spec']} | {row['load_s']} s | {row['query_ms']['p50']} / {row['query_ms']['p95']} "
-            f"| {row['rss_mb']:,} | {row['profiles_per_s']:.1f} ({row['passages_per_s']:.0f}) "
+            f"| {row['rss_mb']:,} | {row['profiles_per_s']:.1f} ({row['passages_per_s']:.0f}) | "
             + " | ".join(duration(n * per_profile) for n in SIZES)
             + f" | {duration(INCREMENTAL_SHARE * SIZES[-1] * per_profile)} | {row['load']} |")
     return "\n".join(lines)
