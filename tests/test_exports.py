@@ -250,3 +250,18 @@ def test_memo_date_defaults_to_todays_date_in_paris(client, app):
     after = datetime.now(ZoneInfo("Europe/Paris")).date()
     shown = re.search(r'<time datetime="([0-9-]+)">', html).group(1)
     assert shown in (before.isoformat(), after.isoformat())
+
+
+def test_result_exports_hold_the_strong_matches_unless_the_neighbours_are_asked_for(client, search_service,
+                                                                                   frozen_day):
+    response = search_service.search("cantine", per_page=500)
+    assert 0 < response.strong_total < response.total
+    strong = parse_csv(client.get("/recherche.csv", query_string={"q": "cantine"}))[1:]
+    everything = parse_csv(client.get("/recherche.csv", query_string={"q": "cantine", "proches": "1"}))[1:]
+    assert len(strong) == response.strong_total and len(everything) == response.total
+    assert [row[1] for row in strong] == [h.document.name for h in response.hits if h.strong]
+    # Nothing strong: the neighbours the page lists are what is exported.
+    nothing = search_service.search("accordeur de piano pour l'école de musique", per_page=500)
+    assert nothing.strong_total == 0 and nothing.total
+    rows = parse_csv(client.get("/recherche.csv", query_string={"q": "accordeur de piano pour l'école de musique"}))
+    assert len(rows) - 1 == nothing.total

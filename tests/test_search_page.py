@@ -99,3 +99,21 @@ def test_supplier_page_shows_its_position_on_a_map(client):
     figure = re.search(r'<figure class="position-map">(.*?)</figure>', html, re.S)
     assert figure and "<svg" in figure.group(1) and "<circle" in figure.group(1)
     assert "Position : Laval" in figure.group(1)
+
+
+def test_strong_matches_are_counted_apart_from_the_neighbours(client):
+    html = page(client, q="cantine")
+    heading = re.search(r'<h2 id="results-title">(.*?)</h2>', html, re.S).group(1)
+    assert re.search(r"\d+ fournisseurs? correspond(ent)? à « cantine » ; \d+ autres? résultats? proches?", heading)
+    assert "Autres résultats proches, moins pertinents" in html and 'class="hits hits-weak"' in html
+    assert "Inclure les résultats proches" in html and "proches=1" in html
+    with_neighbours = page(client, q="cantine", proches="1")
+    assert "Ne compter que les correspondances" in with_neighbours
+    assert '<input type="hidden" name="proches" value="1">' in with_neighbours  # kept by facet changes
+
+
+def test_a_need_nobody_answers_is_said_plainly_and_its_neighbours_listed(client):
+    html = page(client, q="accordeur de piano pour l'école de musique")
+    assert "Aucun fournisseur ne correspond vraiment à « accordeur de piano pour l'école de musique »" in html
+    assert "Résultats proches, à vérifier" in html and hit_names(html)
+    assert 'class="hits"' not in html.replace('class="hits hits-weak"', "")
