@@ -146,10 +146,15 @@ def test_edit_links_go_only_to_verified_addresses_expire_and_work_once(db, crawl
 
 def test_a_new_profile_matching_a_listed_company_needs_a_claim_to_edit_it(db, crawled):
     with db.session() as s:
-        submission = sub.submit_new(s, {"name": "Tri Connect", "siren": "732829320", "pitch": "Nos capteurs"},
+        submission = sub.submit_new(s, {"name": "Tri Connect SAS", "siren": "732829320", "pitch": "Nos capteurs"},
                                     "someone@elsewhere.test")
-        supplier = sub.approve(s, submission, "op")
+        assert sub.identity_changes(s, submission) == [
+            "Valider rattacherait cette demande à la fiche « Tri Connect » (n° 1), qui a le même SIREN"]
+        with pytest.raises(sub.ModerationError):
+            sub.approve(s, submission, "op")  # not without the operator's explicit confirmation
+        supplier = sub.approve(s, submission, "op", confirm_identity=True)
         assert supplier.id == crawled and supplier.pitch == "Nos capteurs"  # the operator approved the values
+        assert supplier.name == "Tri Connect SAS"  # the company's own, approved: it may name itself
         assert not sub.may_edit(s, crawled, "someone@elsewhere.test")  # but not the address's editing rights
         claim = s.scalar(select(sub.Claim).where(sub.Claim.email == "someone@elsewhere.test"))
         assert claim.status == "pending" and claim.method == CLAIM_BY_OPERATOR

@@ -77,6 +77,11 @@ FIELD_RULES: dict[str, str] = {
     "department": LOCATION, "region": LOCATION, "latitude": LOCATION, "longitude": LOCATION,
 }
 LOCATION_FIELDS = tuple(f for f, rule in FIELD_RULES.items() if rule == LOCATION)
+# Fields that say who a company is and how to reach it: a record that joined a profile by SIREN or name alone
+# (Observation.identifies false) never replaces them (a directory page listing a company's public SIREN with
+# another website would otherwise hand the profile's ownership to that website's owner).
+IDENTITY_FIELDS = ("name", "website", "contact_email", "contact_phone")
+IDENTIFIES, FILLS, NOT_IDENTITY = "identifies", "fills", "not-identity"
 # A union of categories from many sources becomes meaningless past a few themes.
 MAX_CATEGORIES = 4
 MAX_KEYWORDS = 20
@@ -173,6 +178,10 @@ class Observation:
     data: Mapping[str, Any]
     changed_at: datetime
     url: str | None = None
+    # What the record may say of the company's identity (IDENTITY_FIELDS), from how it joined the profile
+    # (vivier.profiles): IDENTIFIES, FILLS (the fields no identifying record gives) or NOT_IDENTITY (like FILLS,
+    # but never the website).
+    identity: str = "identifies"
 
     @property
     def submitted(self) -> bool:
@@ -216,6 +225,14 @@ def resolve(observations: Sequence[Observation]) -> tuple[dict[str, Any], dict[s
         givers = [o for o in observations if not is_empty(o.data.get(field))]
         if not givers:
             continue
+        if field in IDENTITY_FIELDS:
+            # Who the company is and how to reach it: from the records that identify it; the others only fill what
+            # those leave empty, and a record that only typed the company's SIREN never gives its website (the
+            # address that proves who owns the profile, and the link buyers follow).
+            identifying = [o for o in givers if o.identity == IDENTIFIES]
+            givers = identifying or [o for o in givers if o.identity == FILLS or field != "website"]
+            if not givers:
+                continue
         if any(o.submitted for o in givers):
             givers = [o for o in givers if o.submitted]
         if rule == UNION:

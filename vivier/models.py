@@ -104,6 +104,11 @@ class SourceRecord(Base):
     first_seen: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(default=utcnow)
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # How the record came to this supplier (vivier.profiles.JOINED_*): it created it, it was seen before, the
+    # company's own submission approved by an operator, or matched by website domain, SIREN or name. A record joined
+    # by SIREN or name alone never replaces the name, website or contacts others give (vivier.merge.resolve) and
+    # never proves who owns the profile (vivier.submissions.ownership_domain): a third party can type anyone's SIREN.
+    joined_by: Mapped[str] = mapped_column(String(20), default="key", server_default="key")
 
     supplier: Mapped[Supplier] = relationship(back_populates="records")
 

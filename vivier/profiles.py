@@ -22,6 +22,25 @@ NEW, MERGED, UPDATED, UNCHANGED = "new", "merged", "updated", "unchanged"
 # Fields a record may carry beyond the provenance-tracked ones. (Themes guessed from a profile's text are the
 # index's, indexer.themes: records written before kept them as "inferred_categories", which nothing reads.)
 DERIVED_FIELDS = ("region",)
+# How a source record came to its supplier (SourceRecord.joined_by).
+JOINED_NEW = "new"  # it created the supplier
+JOINED_KEY = "key"  # its source's same record (same URL or key) was already there
+JOINED_OPERATOR = "operator"  # a company's submission an operator approved
+JOINED_DOMAIN = "domain"  # the same identifying website domain
+JOINED_SIREN = "siren"  # the same SIREN, and nothing else the profile's own sources confirm
+JOINED_NAME = "name"  # a similar name in the same town
+# Records that say who the company is (vivier.merge.IDENTITY_FIELDS: name, website, contacts). The others only fill
+# those nobody else gives, and one matched by SIREN alone never gives the website (anybody can type a company's
+# public SIREN). Only identifying records' websites prove who owns the profile.
+IDENTIFYING_JOINS = frozenset({JOINED_NEW, JOINED_KEY, JOINED_OPERATOR, JOINED_DOMAIN})
+
+
+def identity_of(joined_by: str | None) -> str:
+    """What a record joined this way may say of the company's identity (vivier.merge.Observation.identity)."""
+    joined_by = joined_by or JOINED_KEY
+    if joined_by in IDENTIFYING_JOINS:
+        return merge.IDENTIFIES
+    return merge.FILLS if joined_by == JOINED_NAME else merge.NOT_IDENTITY
 # Guard against a chain of merged suppliers that loops (it cannot, but a corrupt database must not hang a crawl).
 MAX_MERGE_CHAIN = 20
 
@@ -127,7 +146,8 @@ def resolve_supplier(session: Session, supplier: Supplier, priorities: Mapping[s
     the sources whose value is shown (for FieldProvenance.chosen, see `mark_chosen`)."""
     priorities = source_priorities(session) if priorities is None else priorities
     observations = [merge.Observation(r.source_name, priorities.get(r.source_name, merge.DEFAULT_PRIORITY), r.data,
-                                      r.changed_at, r.url) for r in supplier.records]
+                                      r.changed_at, r.url, identity=identity_of(r.joined_by))
+                    for r in supplier.records]
     values, chosen = merge.resolve(observations)
     changed = False
     for name in (*PROVENANCE_FIELDS, "region"):
@@ -173,10 +193,13 @@ def _record_provenance(session: Session, supplier_id: int, source_name: str, fie
              "last_seen": now, "chosen": source_name in (chosen or {}).get(f, ())} for f in fresh])
 
 
-def _absorb(session: Session, keep: Supplier, gone: Supplier, now: datetime) -> None:
-    """Fold `gone` into `keep`: records and provenance move, `gone` stays as a pointer for old links."""
+def _absorb(session: Session, keep: Supplier, gone: Supplier, now: datetime, joined_by: str = JOINED_DOMAIN) -> None:
+    """Fold `gone` into `keep`: records and provenance move, `gone` stays as a pointer for old links. Its records
+    joined `keep` by `joined_by` (what linked the two): joined by SIREN, they no longer say who the company is."""
     for record in list(gone.records):
         record.supplier = keep
+        if joined_by not in IDENTIFYING_JOINS:
+            record.joined_by = joined_by
     kept = {(p.field, p.source_name): p for p in keep.provenance}
     for moved in list(gone.provenance):
         existing = kept.get((moved.field, moved.source_name))
@@ -228,7 +251,12 @@ def upsert_profile(session: Session, profile: Mapping[str, Any], source: SourceI
     identity = {**data, "website_domain": website_domain(data.get("website"))}
     matches = find_matches(session, identity)
     supplier = _follow(session, record.supplier) if record is not None else None
-    supplier = supplier or matches.get("siren") or matches.get("domain") or matches.get("name")
+    joined_by = JOINED_KEY
+    if supplier is None:
+        supplier = matches.get("siren") or matches.get("domain") or matches.get("name")
+        joined_by = (JOINED_NEW if supplier is None
+                     else JOINED_DOMAIN if matches.get("domain") is supplier
+                     else JOINED_SIREN if matches.get("siren") is supplier else JOINED_NAME)
     absorbed: list[int] = []
     if supplier is None:
         # Empty collections given up front: a new supplier has nothing to load from the database.
@@ -243,12 +271,12 @@ def upsert_profile(session: Session, profile: Mapping[str, Any], source: SourceI
             if other is None or other.id == supplier.id or merge.conflicting(_identity(supplier), _identity(other)):
                 continue
             keep, gone = (supplier, other) if supplier.id < other.id else (other, supplier)
-            _absorb(session, keep, gone, now)
+            _absorb(session, keep, gone, now, JOINED_DOMAIN if strong == "domain" else JOINED_SIREN)
             absorbed.append(gone.id)
             supplier = keep
 
     if record is None:
-        record = SourceRecord(source_name=source.name, record_key=key, first_seen=now)
+        record = SourceRecord(source_name=source.name, record_key=key, first_seen=now, joined_by=joined_by)
         session.add(record)
     record.supplier = supplier
     record.url, record.name, record.data, record.content_hash = url, data.get("name", "")[:200], data, digest

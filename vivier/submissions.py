@@ -31,7 +31,8 @@ from vivier.models import (CLAIM_BY_DOMAIN, CLAIM_BY_OPERATOR, CLAIM_PENDING, CL
                            STATUS_MERGED, STATUS_VERIFIED, SUBMISSION_DELETION, SUBMISSION_NEW, SUBMISSION_UPDATE,
                            TOKEN_CLAIM, TOKEN_EDIT, AccessToken, Claim, SourceRecord, Submission, Supplier,
                            Suppression, utcnow)
-from vivier.profiles import NEW, SourceInfo, upsert_profile
+from vivier.profiles import (IDENTIFYING_JOINS, JOINED_KEY, JOINED_OPERATOR, NEW, SourceInfo, find_matches,
+                             resolve_supplier, upsert_profile)
 
 # The source every approved submission is recorded under (its kind gives it merge.SUBMITTED_PRIORITY).
 SUBMITTED_SOURCE = SourceInfo("submitted", kind="submitted")
@@ -156,15 +157,52 @@ def _submitted_record(session: Session, supplier: Supplier, now: datetime) -> st
     return key
 
 
-def approve(session: Session, submission: Submission, operator: str, now: datetime | None = None) -> Supplier | None:
+def identity_changes(session: Session, submission: Submission) -> list[str]:
+    """What approving this submission would do to who a profile is, in French, for the operator: attach it to
+    another listed company (same SIREN, website domain or name), or give a listed profile another SIREN or website.
+    Empty for a submission that only describes the company it comes from."""
+    if submission.kind == SUBMISSION_DELETION:
+        return []
+    data = submission.data or {}
+    supplier = session.get(Supplier, submission.supplier_id) if submission.supplier_id else None
+    warnings = []
+    record = {**data, "website_domain": website_domain(data.get("website"))}
+    reasons = {"siren": "le même SIREN", "domain": "le même site internet",
+               "name": "un nom proche dans la même commune"}
+    for key, other in find_matches(session, record).items():
+        if supplier is not None and other.id == supplier.id:
+            continue
+        if supplier is None and key == "name":
+            continue  # a new profile like a listed one: shown to the operator as a possible duplicate
+        action = "rattacherait cette demande à" if supplier is None else "fusionnerait cette fiche avec"
+        warnings.append(f"Valider {action} la fiche « {other.name} » (n° {other.id}), qui a {reasons[key]}")
+    if supplier is not None:
+        if data.get("siren") and supplier.siren and data["siren"] != supplier.siren:
+            warnings.append(f"Le SIREN de la fiche passerait de {supplier.siren} à {data['siren']}")
+        before = merge.identifying_domain(ownership_domain(session, supplier))
+        after = merge.identifying_domain(record["website_domain"])
+        if before and after and before != after:
+            warnings.append(f"Le site qui prouve l'identité de l'entreprise passerait de {before} à {after}")
+    return list(dict.fromkeys(warnings))
+
+
+def approve(session: Session, submission: Submission, operator: str, now: datetime | None = None,
+            confirm_identity: bool = False) -> Supplier | None:
     """Apply a pending submission: publish or update the profile (status verified), or delete it. Returns the
-    supplier (None after a deletion). The caller re-indexes and tells the company."""
+    supplier (None after a deletion). The caller re-indexes and tells the company.
+
+    A submission that would merge profiles or change who a profile is (identity_changes) is applied only when the
+    operator confirms it (`confirm_identity`), and the change is kept in the submission's recorded changes."""
     now = now or utcnow()
     if submission.status != REVIEW_PENDING:
         raise ModerationError("cette demande a déjà été traitée")
     supplier = session.get(Supplier, submission.supplier_id) if submission.supplier_id else None
     if submission.kind != SUBMISSION_NEW and supplier is None:
         raise ModerationError("le fournisseur concerné n'existe plus")
+    identity = identity_changes(session, submission)
+    if identity and not confirm_identity:
+        raise ModerationError("cette demande change l'identité d'une fiche (" + " ; ".join(identity)
+                              + ") : confirmez-le explicitement pour la valider")
     result: Supplier | None
     if submission.kind == SUBMISSION_DELETION:
         assert supplier is not None
@@ -181,6 +219,9 @@ def approve(session: Session, submission: Submission, operator: str, now: dateti
                 SourceRecord.source_name == SUBMITTED_SOURCE.name,
                 SourceRecord.record_key == f"submission:{submission.id}")).one()
             record.record_key = f"supplier:{supplier.id}"  # its later updates find it by supplier
+            if record.joined_by != JOINED_OPERATOR:  # the company's own description, approved by an operator
+                record.joined_by = JOINED_OPERATOR
+                resolve_supplier(session, supplier, now=now)
             if outcome.outcome == NEW:  # the submitter created this profile: it may edit it
                 _verified_claim(session, supplier, submission.email, CLAIM_BY_OPERATOR, operator, now)
             else:
@@ -190,7 +231,8 @@ def approve(session: Session, submission: Submission, operator: str, now: dateti
                             "fiche existante lors de la validation.", now)
         else:
             key = _submitted_record(session, supplier, now)
-            upsert_profile(session, submission.data, SUBMITTED_SOURCE, url=None, record_key=key, now=now)
+            outcome = upsert_profile(session, submission.data, SUBMITTED_SOURCE, url=None, record_key=key, now=now)
+            supplier = session.get_one(Supplier, outcome.supplier_id)  # merged into another profile, it lives there
         assert supplier is not None
         session.refresh(supplier)
         if supplier.status != STATUS_MERGED:
@@ -198,6 +240,8 @@ def approve(session: Session, submission: Submission, operator: str, now: dateti
         supplier.updated_at = now
         submission.supplier_id = supplier.id
         submission.changes = changes_between(before, public_fields(supplier))
+        if identity:  # what the operator confirmed, kept with the decision
+            submission.changes["identité"] = [None, " ; ".join(identity)]
         result = supplier
     submission.status, submission.decided_at, submission.decided_by = REVIEW_APPROVED, now, operator
     session.flush()
@@ -275,10 +319,25 @@ def email_domain(email: str) -> str:
     return email.rpartition("@")[2].strip().lower()
 
 
+def ownership_domain(session: Session, supplier: Supplier) -> str | None:
+    """The website domain an address must be on to prove it speaks for the company: the one every identifying
+    record of the profile gives (its creating source, the company's approved submission, sources matched by that
+    same domain; vivier.profiles.IDENTIFYING_JOINS), never the website a record matched by SIREN or name alone
+    brought, nor the latest value shown. None when they disagree or give none: an operator decides."""
+    domains = set()
+    for website, joined_by in session.execute(select(SourceRecord.data["website"].as_string(), SourceRecord.joined_by)
+                                              .where(SourceRecord.supplier_id == supplier.id)):
+        if website and (joined_by or JOINED_KEY) in IDENTIFYING_JOINS:
+            domain = merge.identifying_domain(website_domain(website))
+            if domain:
+                domains.add(domain)
+    return domains.pop() if len(domains) == 1 else None
+
+
 def start_claim(session: Session, supplier: Supplier, email: str, message: str = "",
                 now: datetime | None = None) -> ClaimStart:
     now = now or utcnow()
-    domain = merge.identifying_domain(supplier.website_domain)
+    domain = ownership_domain(session, supplier)
     on_domain = bool(domain) and (email_domain(email) == domain or email_domain(email).endswith(f".{domain}"))
     claim = Claim(supplier_id=supplier.id, email=email, method=CLAIM_BY_DOMAIN if on_domain else CLAIM_BY_OPERATOR,
                   status=CLAIM_PENDING, message=message, created_at=now)

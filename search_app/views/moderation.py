@@ -220,6 +220,7 @@ def submission_context(db: Session, submission: Submission) -> dict[str, Any]:
         context["diff"] = requested_changes(service.public_fields(supplier), submission.data)
     else:
         context["diff"] = {}
+    context["identity"] = service.identity_changes(db, submission) if submission.status == REVIEW_PENDING else []
     if submission.kind == SUBMISSION_NEW and submission.status == REVIEW_PENDING:
         context["matches"] = identity_matches(db, submission.data)
         context["similar"] = similar_in_search(submission.data, {str(s.id) for s, _ in context["matches"]})
@@ -297,8 +298,10 @@ def approve(submission_id: int):
     settings = _settings()
     with _database().session() as db:
         row = _get_or_404(db, Submission, submission_id)
+        identity = service.identity_changes(db, row)
         try:
-            supplier = service.approve(db, row, current_user.email)
+            supplier = service.approve(db, row, current_user.email,
+                                       confirm_identity=request.form.get("confirmer_identite") == "1")
         except service.ModerationError as error:
             flash(f"Impossible d'approuver : {error}.", "erreur")
             return redirect(url_for("moderation.submission", submission_id=submission_id))
@@ -312,6 +315,8 @@ def approve(submission_id: int):
         db.commit()
         kind = row.kind
     _log("approved", f"submission {submission_id} ({kind})")
+    if identity:  # a merge or a change of who a profile is: in the operators' log, with what was confirmed
+        _log("confirmed an identity change", f"submission {submission_id}: {' ; '.join(identity)}")
     _after_reindex(reindex_now())
     flash(f"Demande n° {submission_id} approuvée ; l'entreprise en est informée.", "succes")
     return redirect(url_for("moderation.queue"))
