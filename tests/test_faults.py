@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
+import json
 import os
 import re
 import resource
@@ -143,6 +145,12 @@ def row_counts(path: Path) -> dict[str, int]:
 def listed_slug(app) -> str:
     with app.extensions["vivier"]["database"].session() as session:
         return session.scalar(select(Supplier.slug).where(Supplier.status.in_(SEARCHABLE_STATUSES))
+                              .order_by(Supplier.id).limit(1))
+
+
+def listed_id(app) -> int:
+    with app.extensions["vivier"]["database"].session() as session:
+        return session.scalar(select(Supplier.id).where(Supplier.status.in_(SEARCHABLE_STATUSES))
                               .order_by(Supplier.id).limit(1))
 
 
@@ -290,6 +298,49 @@ def test_a_locked_database_answers_503_in_bounded_time_and_the_same_forms_then_s
     after = row_counts(path)
     assert (after["submissions"], after["claims"]) == (before["submissions"] + 1, before["claims"] + 1)
     assert submissions_named(app, "Verrou Patient") == 1
+
+
+@contextlib.contextmanager
+def database_locked(path: Path, readers_too: bool = False):
+    """Another process's long write transaction; with `readers_too`, in SQLite's exclusive locking mode, which
+    keeps readers out of a WAL database as well (it needs no other connection open to take it)."""
+    holder = sqlite3.connect(path, isolation_level=None)
+    if readers_too:
+        holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("UPDATE suppliers SET pitch = pitch WHERE id = (SELECT min(id) FROM suppliers)")
+    try:
+        yield
+    finally:
+        holder.execute("COMMIT")
+        holder.close()
+
+
+def test_a_database_503_says_retry_after_the_database_delay_not_the_rate_limit_window(private_settings, encoder):
+    """Flask-Limiter adds a Retry-After (when the route's rate-limit window resets) to every answer of a limited
+    route and keeps the later of its own and the page's: with the default form limit (10 per hour) a form refused
+    while the database was locked said "Retry-After: 3600", and an API answer up to a minute."""
+    from search_app import DATABASE_RETRY_AFTER_S, create_app
+
+    app = create_app(settings=private_settings, encoder=encoder)  # the default limits: forms 10 per hour
+    app.config.update(TESTING=True)
+    client = app.test_client()
+    proposal = {**VALID_PROFILE, "name": "Verrou Horaire", "csrf_token": csrf_token(client, "/fournisseurs/proposer")}
+    with database_locked(database_path(private_settings)):
+        refused = client.post("/fournisseurs/proposer", data=proposal)
+    assert_database_page(refused)
+    assert refused.headers["Retry-After"] == str(DATABASE_RETRY_AFTER_S)
+    assert refused.headers["X-RateLimit-Limit"] == "10"  # the rate limit's own headers stay
+    supplier_id, slug = listed_id(app), listed_slug(app)
+    app.extensions["vivier"]["database"].engine.dispose()  # no connection of the app keeps the WAL open
+    with database_locked(database_path(private_settings), readers_too=True):
+        problem = client.get(f"/api/v1/suppliers/{supplier_id}")
+        page = client.get(f"/fournisseurs/{slug}")
+    assert problem.status_code == 503 and problem.get_json()["title"] == "Database unavailable"
+    assert problem.headers["Retry-After"] == str(DATABASE_RETRY_AFTER_S)
+    assert_database_page(page)
+    assert page.headers["Retry-After"] == str(DATABASE_RETRY_AFTER_S)
+    assert client.post("/fournisseurs/proposer", data=proposal).status_code == 303  # once the lock is gone
 
 
 def test_a_full_database_answers_503_keeps_what_it_had_and_takes_the_form_once_there_is_room(private_settings,
@@ -443,10 +494,32 @@ def _scramble(path: Path) -> None:
     path.write_bytes(bytes(b ^ 0x5A for b in path.read_bytes()))  # same size, nothing readable
 
 
+def _flip(path: Path) -> None:
+    """Flip one bit of each byte of the file's second half, in place: its size, its header (the first half) and
+    meta.json stay as they were, so only a checksum tells. Flipped vectors change dense results, flipped field norms
+    keyword scores, silently (a disk fault, a bad copy)."""
+    data = bytearray(path.read_bytes())
+    for i in range(len(data) // 2, len(data)):
+        data[i] ^= 0x40
+    size = path.stat().st_size
+    with open(path, "r+b") as file:  # rewritten in place, as a disk fault would
+        file.write(data)
+    assert path.stat().st_size == size
+
+
+def _flip_field_norms(gen: Path) -> None:
+    norms = sorted((gen / "tantivy").glob("*.fieldnorm"))
+    assert norms
+    for path in norms:
+        _flip(path)
+
+
 DAMAGES = {
     "vectors cut short": lambda gen: _cut(gen / "vectors.npy", 4096),
     "vectors scrambled": lambda gen: _scramble(gen / "vectors.npy"),
+    "vectors flipped in place": lambda gen: _flip(gen / "vectors.npy"),
     "tantivy segment file deleted": lambda gen: sorted((gen / "tantivy").glob("*.idx"))[0].unlink(),
+    "tantivy segment files flipped in place": _flip_field_norms,
     "meta.json garbage": lambda gen: (gen / "meta.json").write_text("{not json"),
 }
 
@@ -477,17 +550,19 @@ def test_a_damaged_index_is_a_503_reported_by_status_and_repaired_by_a_build(dam
     assert "problem" not in cli(private_settings, "index", "status").output
 
 
-@pytest.mark.parametrize("damage", ["live vectors cut short", "CURRENT names a missing generation"])
+@pytest.mark.parametrize("damage", ["live vectors cut short", "live vectors flipped in place",
+                                    "live tantivy segment files flipped in place",
+                                    "CURRENT names a missing generation"])
 def test_a_damaged_live_index_falls_back_to_the_newest_intact_one_until_the_next_build(damage, private_settings,
                                                                                       encoder, caplog):
     from indexer.build import build_index
 
     before = results(make_app(private_settings, encoder))
     intact = only_live_generation(private_settings)
-    if damage == "live vectors cut short":
+    if damage.startswith("live "):
         build_index(private_settings, encoder, export=False)  # the same data, in a newer generation
         damaged = live_generation(private_settings)
-        DAMAGES["vectors cut short"](index_root(private_settings) / damaged)
+        DAMAGES[damage.removeprefix("live ")](index_root(private_settings) / damaged)
     else:
         damaged = "gen-19700101T000000-0"
         (index_root(private_settings) / "CURRENT").write_text(damaged)
@@ -502,3 +577,33 @@ def test_a_damaged_live_index_falls_back_to_the_newest_intact_one_until_the_next
     assert cli(private_settings, "index", "build").exit_code == 0
     assert damaged not in generations(private_settings) and intact in generations(private_settings)
     assert "problem" not in cli(private_settings, "index", "status").output
+
+
+def test_a_generation_records_a_checksum_of_each_file_and_one_without_checksums_stays_readable(private_settings,
+                                                                                             encoder):
+    """Generations written before checksums were recorded have sizes only: they are opened as before."""
+    before = results(make_app(private_settings, encoder))
+    live = index_root(private_settings) / only_live_generation(private_settings)
+    meta = json.loads((live / "meta.json").read_text(encoding="utf-8"))
+    assert set(meta["checksums"]) == set(meta["files"]) and {"vectors.npy", "docs.json"} <= set(meta["files"])
+    assert any(name.startswith("tantivy/") and name.endswith(".fieldnorm") for name in meta["checksums"])
+    for name, checksum in meta["checksums"].items():
+        algorithm, _, digest = checksum.partition(":")
+        assert hashlib.new(algorithm, (live / name).read_bytes()).hexdigest() == digest
+    del meta["checksums"]
+    (live / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    assert results(make_app(private_settings, encoder)) == before
+    status = json.loads(cli(private_settings, "index", "status", "--json").output)
+    assert status["ready"] and "problem" not in status and "checksums" not in status
+
+
+def test_rollback_skips_a_previous_generation_damaged_in_place(private_settings, encoder):
+    from indexer.build import build_index
+
+    damaged = only_live_generation(private_settings)
+    build_index(private_settings, encoder, export=False)
+    live = live_generation(private_settings)
+    DAMAGES["vectors flipped in place"](index_root(private_settings) / damaged)
+    rolled = cli(private_settings, "index", "rollback")
+    assert rolled.exit_code == 1 and f"{damaged}: damaged" in rolled.output, rolled.output
+    assert live_generation(private_settings) == live

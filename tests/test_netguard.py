@@ -14,7 +14,27 @@ def test_private_loopback_link_local_and_special_addresses_are_not_public(addres
     assert not is_public_address(address)
 
 
-@pytest.mark.parametrize("address", ["8.8.8.8", "193.51.24.1", "2001:4860:4860::8888", "::ffff:8.8.8.8"])
+@pytest.mark.parametrize("address", [
+    # NAT64, well-known prefix (RFC 6052): the IPv4 address in the last 32 bits is the one reached
+    "64:ff9b::127.0.0.1", "64:ff9b::7f00:1", "64:ff9b::10.0.0.1", "64:ff9b::192.168.1.1", "64:ff9b::169.254.169.254",
+    "64:ff9b::100.64.0.1", "64:ff9b::0.0.0.0",
+    # NAT64, local-use prefix (RFC 8215): refused whatever it embeds
+    "64:ff9b:1::a00:1", "64:ff9b:1:7f00:1::", "64:ff9b:1::808:808",
+    # IPv4-compatible (::a.b.c.d, deprecated by RFC 4291)
+    "::127.0.0.1", "::10.0.0.1", "::169.254.169.254", "::192.168.0.1", "::8.8.8.8",
+    # IPv4-mapped and IPv4-translated (SIIT, RFC 2765)
+    "::ffff:127.0.0.1", "::ffff:169.254.169.254", "::ffff:0:127.0.0.1", "::ffff:0:10.0.0.1",
+    # 6to4 (2002::/16) embedding a private IPv4 address
+    "2002:a00:1::1", "2002:a9fe:a9fe::1", "2002:c0a8:101::1", "2002:6440:1::1",
+])
+def test_ipv6_forms_of_private_ipv4_addresses_are_not_public(address):
+    assert not is_public_address(address)
+    with pytest.raises(UnsafeAddress, match="non publique"):
+        check_public_url(f"http://[{address}]/")
+
+
+@pytest.mark.parametrize("address", ["8.8.8.8", "193.51.24.1", "2001:4860:4860::8888", "::ffff:8.8.8.8",
+                                     "64:ff9b::8.8.8.8", "2002:808:808::1"])
 def test_global_addresses_are_public(address):
     assert is_public_address(address)
 

@@ -148,3 +148,27 @@ def test_open_data_not_generated_yet(private_app):
     assert "pas encore été générés" in client.get("/donnees-ouvertes").get_data(as_text=True)
     missing = client.get("/donnees-ouvertes/suppliers.csv")
     assert missing.status_code == 404 and "pas encore été généré" in missing.get_data(as_text=True)
+
+
+def test_numbers_are_plain_numbers_and_text_keeps_the_formula_guard(private_settings, tmp_path):
+    """A negative coordinate is a number of the descriptor's number column, not a "'-0.77" text cell; a text
+    cell starting with "-" is still neutralised."""
+    ids = change(private_settings, west={"name": "Entreprise de l'Ouest", "pitch": "-1 pour les formules",
+                                         "commune": "Nantes"})
+    database = Database(private_settings)
+    with database.session() as session:
+        supplier = session.get(Supplier, ids["west"])
+        supplier.latitude, supplier.longitude = -21.1151, -0.77
+        session.commit()
+    database.dispose()
+    opendata.export_opendata(private_settings, output=tmp_path)
+    rows = read_csv(tmp_path / "suppliers.csv")
+    west = next(r for r in rows if int(r["id"]) == ids["west"])
+    assert (west["latitude"], west["longitude"]) == ("-21.1151", "-0.77")
+    assert west["pitch"] == "'-1 pour les formules"
+    package = json.loads((tmp_path / "datapackage.json").read_text(encoding="utf-8"))
+    types = {f["name"]: f["type"] for f in package["resources"][0]["schema"]["fields"]}
+    for row in rows:  # every cell of a number or integer column reads as one
+        for name, kind in types.items():
+            if kind in ("number", "integer") and row[name]:
+                (float if kind == "number" else int)(row[name])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import math
 import os
 import tempfile
 from contextlib import ExitStack
@@ -106,7 +107,8 @@ def public_record(supplier: Supplier, base_url: str | None) -> dict[str, Any]:
 
 
 def neutralise(cell: str) -> str:
-    """A CSV cell a spreadsheet will not run as a formula."""
+    """A CSV text cell a spreadsheet will not run as a formula. Only for text: a number is written as is (see
+    csv_cell), or a negative one would become the text "'-0.77" in a column the descriptor declares numeric."""
     return "'" + cell if cell.startswith(FORMULA_PREFIXES) else cell
 
 
@@ -127,6 +129,15 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def csv_cell(value: Any) -> str:
+    """One CSV cell: a number (id, latitude, longitude) as a plain number, which a spreadsheet reads as a number
+    and never as a formula even when negative; any text neutralised. A non-finite number (never a real
+    coordinate) is left empty, as a missing value."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value) if math.isfinite(value) else ""
+    return neutralise(_cell(value))
+
+
 def csv_row(record: dict[str, Any]) -> list[str]:
     """A JSON record as CSV cells: lists joined, offers and references as text, formulas neutralised."""
     flat = dict(record)
@@ -135,7 +146,7 @@ def csv_row(record: dict[str, Any]) -> list[str]:
     io = record["interoperability"]
     flat["interoperability"] = "; ".join(
         f"{key} : {_cell(io[key])}" for key in ("standards", "api", "licence") if key in io)
-    return [neutralise(_cell(flat[name])) for name in FIELDS]
+    return [csv_cell(flat[name]) for name in FIELDS]
 
 
 def licence_text(generated_at: datetime, suppliers: int, base_url: str | None) -> str:

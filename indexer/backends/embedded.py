@@ -7,17 +7,18 @@ Layout of `root`:
 Searchers notice a new CURRENT on their next query and switch; older generations are kept a little while so
 that a searcher still holding one keeps working, then deleted.
 
-A generation's meta.json is written last and records the size of each of its files: a generation without it is
-the debris of a build that did not finish (deleted by the next one), and a generation whose files are missing, cut
-short or unreadable is refused when opened (IndexCorrupted) rather than searched. A searcher whose live generation
-is damaged serves the newest intact other one, with a warning, until a build replaces it; with none, searches
-answer 503 until `vivier index build`.
+A generation's meta.json is written last and records the size and the SHA-256 of each of its files: a generation
+without it is the debris of a build that did not finish (deleted by the next one), and a generation whose files are
+missing, cut short, changed in place or unreadable is refused when opened (IndexCorrupted) rather than searched. A
+searcher whose live generation is damaged serves the newest intact other one, with a warning, until a build replaces
+it; with none, searches answer 503 until `vivier index build`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import logging
 import multiprocessing
@@ -27,6 +28,7 @@ import sys
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from pathlib import Path
@@ -87,9 +89,23 @@ SNIPPET_CHARS = {"name": 200, "pitch": 300, "description": 240}
 FORMAT_VERSION = 4
 VOCABULARY_FIELD = "vocabulary"
 # Meta keys a generation computes itself (not carried over from the previous generation by an update).
-_DERIVED_META = ("format", "documents", "passages", "dimension", "built_at", "files")
-# Written last: a generation without it did not finish; it lists the generation's files with their sizes.
+_DERIVED_META = ("format", "documents", "passages", "dimension", "built_at", "files", "checksums")
+# Written last: a generation without it did not finish; it lists the generation's files with their sizes and
+# checksums.
 META_FILE = "meta.json"
+# Checksum of each file of a generation, "sha256:<hex>" in meta.json's "checksums", computed once the files are
+# written and verified whenever a searcher opens the generation: a file changed in place at the same size (a disk
+# fault, a bad copy) is caught there, not served. SHA-256 rather than BLAKE2b: with the SHA extensions of current
+# x86 processors it hashed a 307 MB vectors.npy in 0.19 s (0.06 s per 100 MB, page cache warm; 0.2-0.6 s evicted
+# from it), BLAKE2b in 0.35 s. A 100k-profile generation holds ~0.7 GB (vectors.npy alone 413 MB): ~0.3 s on the
+# two hashing threads, once per build and once per searcher opening it. Generations written before checksums were
+# recorded have none and are opened as before (sizes only).
+CHECKSUM_ALGORITHM = "sha256"
+CHECKSUM_ALGORITHMS = frozenset({"sha256", "blake2b"})  # accepted when verifying
+# Bytes read per hashing step: streamed, whatever the file's size.
+CHECKSUM_BLOCK = 1 << 20
+# Files hashed at once: hashlib releases the GIL, so two threads halve the time on two cores.
+CHECKSUM_THREADS = 2
 
 
 class IndexCorrupted(SearchUnavailable):
@@ -105,11 +121,55 @@ def _file_sizes(target: Path) -> dict[str, int]:
             if path.is_file() and not path.name.startswith(".") and path != target / META_FILE}
 
 
+def _file_checksum(path: Path, algorithm: str = CHECKSUM_ALGORITHM) -> str:
+    """"<algorithm>:<hex digest>" of a file, read in CHECKSUM_BLOCK blocks (never whole in memory)."""
+    digest = hashlib.new(algorithm)
+    block = bytearray(CHECKSUM_BLOCK)
+    view = memoryview(block)
+    with open(path, "rb", buffering=0) as file:
+        while read := file.readinto(block):
+            digest.update(view[:read])
+    return f"{algorithm}:{digest.hexdigest()}"
+
+
+def _file_checksums(target: Path, names: Sequence[str]) -> dict[str, str]:
+    """Checksum of each of `names` (paths relative to the generation), hashed on CHECKSUM_THREADS threads."""
+    with ThreadPoolExecutor(min(CHECKSUM_THREADS, os.cpu_count() or 1)) as pool:
+        return dict(zip(names, pool.map(lambda name: _file_checksum(target / name), names)))
+
+
+def _verify_checksums(target: Path, meta: Mapping[str, Any]) -> None:
+    """Hash the generation's files and compare with the checksums its build recorded (each file read once: ~0.3 s
+    for a 100k-profile generation). IndexCorrupted on a difference; nothing to do for a generation written before
+    checksums were recorded."""
+    checksums = meta.get("checksums")
+    if checksums is None:
+        return
+    files = meta.get("files", {})
+    if not isinstance(checksums, dict) or set(checksums) != set(files) or not all(
+            isinstance(c, str) and c.partition(":")[0] in CHECKSUM_ALGORITHMS for c in checksums.values()):
+        raise IndexCorrupted(f"{target.name}/{META_FILE} does not list a checksum of each of its files")
+
+    def differs(name: str) -> bool:
+        expected = checksums[name]
+        return _file_checksum(target / name, expected.partition(":")[0]) != expected
+
+    names = sorted(checksums)
+    try:
+        with ThreadPoolExecutor(min(CHECKSUM_THREADS, os.cpu_count() or 1)) as pool:
+            changed = [name for name, bad in zip(names, pool.map(differs, names)) if bad]
+    except OSError as error:
+        raise IndexCorrupted(f"{target.name} cannot be read: {error}") from None
+    if changed:
+        raise IndexCorrupted(f"{target.name}/{changed[0]} is not what its build wrote (checksum mismatch"
+                             + (f", and {len(changed) - 1} other files)" if len(changed) > 1 else ")"))
+
+
 def _checked_meta(target: Path) -> dict[str, Any]:
     """The meta.json of a finished generation, once its files are found at the sizes its build wrote and its
     vectors' header matches (a few stat calls and one small read, not a checksum: a truncated, missing or replaced
-    file is caught when the generation is opened). IndexCorrupted when it is not; IndexNotReady when it was written
-    in another format."""
+    file is caught here; a file changed in place at the same size when the generation is opened, by
+    _verify_checksums). IndexCorrupted when it is not; IndexNotReady when it was written in another format."""
     if not target.is_dir():
         raise IndexCorrupted(f"the generation {target.name} is not under {target.parent}")
     try:
@@ -142,12 +202,22 @@ def _checked_meta(target: Path) -> dict[str, Any]:
 
 
 def _built_stamp(target: Path) -> int | None:
-    """When a finished, intact generation was built (its meta.json's mtime, ns); None for any other."""
+    """When a finished generation whose files have the sizes its build wrote was built (its meta.json's mtime, ns);
+    None for any other. Cheap: checksums are not verified (see _verified)."""
     try:
         _checked_meta(target)
         return (target / META_FILE).stat().st_mtime_ns
     except (IndexCorrupted, IndexNotReady, OSError):
         return None
+
+
+def _verified(target: Path) -> bool:
+    """Whether a generation is intact, checksums included (reads all of its files)."""
+    try:
+        _verify_checksums(target, _checked_meta(target))
+        return True
+    except (IndexCorrupted, IndexNotReady, OSError):
+        return False
 
 
 def _start_in_child(work: Callable[[], None], what: str) -> Callable[[], None]:
@@ -340,9 +410,11 @@ class EmbeddedBackend:
         finally:
             for wait in waits:
                 wait()
+        sizes = _file_sizes(target)
         full_meta = {**meta, "format": FORMAT_VERSION, "documents": len(documents),
                      "passages": int(vectors.shape[0]), "dimension": int(vectors.shape[1]) if vectors.ndim == 2 else 0,
-                     "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "files": _file_sizes(target)}
+                     "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "files": sizes,
+                     "checksums": _file_checksums(target, list(sizes))}
         (target / META_FILE).write_text(json.dumps(full_meta, ensure_ascii=False, indent=1))
 
     def _write_index(self, target: Path, documents: Sequence[SearchDocument]) -> None:
@@ -379,11 +451,15 @@ class EmbeddedBackend:
                 raise IndexNotReady(f"no index under {self.root}: nothing to roll back")
             live = self.root / pointer.read_text().strip()
             live_built = _built_stamp(live) or 0
-            older = sorted((stamp, g.name) for g in self.root.glob("gen-*")
-                           if g != live and (stamp := _built_stamp(g)) is not None and stamp < live_built)
-            if not older:
-                raise NothingToRollBack(f"no complete generation older than {live.name} is kept under {self.root}")
-            previous = older[-1][1]
+            older = sorted(((stamp, g.name) for g in self.root.glob("gen-*")
+                            if g != live and (stamp := _built_stamp(g)) is not None and stamp < live_built),
+                           reverse=True)
+            # the newest one whose files are intact, checksums included
+            previous = next((name for _, name in older if _verified(self.root / name)), None)
+            if previous is None:
+                damaged = f" ({', '.join(name for _, name in older)}: damaged)" if older else ""
+                raise NothingToRollBack(f"no complete generation older than {live.name} is kept under {self.root}"
+                                        f"{damaged}")
             tmp = self.root / f"CURRENT.{uuid.uuid4().hex}"
             tmp.write_text(previous)
             os.replace(tmp, pointer)
@@ -391,9 +467,10 @@ class EmbeddedBackend:
 
     def _collect_garbage(self, live: str) -> None:
         """Delete the generations no searcher needs: unfinished or damaged ones (a build killed midway, a disk
-        fault) and finished ones beyond the KEEP_GENERATIONS - 1 newest. Runs under the rebuild lock: no other
-        generation is being written."""
-        intact = []
+        fault) and finished ones beyond the KEEP_GENERATIONS - 1 newest intact ones. Only the kept ones are
+        verified against their checksums (one generation read per build, ~0.3 s at 100k profiles). Runs under the
+        rebuild lock: no other generation is being written."""
+        finished = []
         for path in self.root.glob("gen-*"):
             if path.name == live or not path.is_dir():
                 continue
@@ -401,9 +478,13 @@ class EmbeddedBackend:
             if stamp is None:
                 shutil.rmtree(path, ignore_errors=True)
             else:
-                intact.append((stamp, path.name))
-        for _, old in sorted(intact, reverse=True)[KEEP_GENERATIONS - 1:]:
-            shutil.rmtree(self.root / old, ignore_errors=True)
+                finished.append((stamp, path.name))
+        kept = 0
+        for _, old in sorted(finished, reverse=True):
+            if kept < KEEP_GENERATIONS - 1 and _verified(self.root / old):
+                kept += 1
+            else:
+                shutil.rmtree(self.root / old, ignore_errors=True)
         for stale in self.root.glob("CURRENT.*"):
             stale.unlink(missing_ok=True)
 
@@ -412,6 +493,7 @@ class EmbeddedBackend:
         """Open a generation; IndexCorrupted when its files are not what its build wrote or do not read."""
         target = self.root / generation
         meta = _checked_meta(target)
+        _verify_checksums(target, meta)
         try:
             return self._read(target, meta)
         except (OSError, ValueError, KeyError, TypeError) as error:  # tantivy and numpy raise ValueError
@@ -808,6 +890,6 @@ class EmbeddedBackend:
             return {"backend": "embedded", "ready": False, "root": str(self.root), "problem": str(error)}
         except IndexNotReady:
             return {"backend": "embedded", "ready": False, "root": str(self.root)}
-        meta = {k: v for k, v in snap.meta.items() if k != "files"}
+        meta = {k: v for k, v in snap.meta.items() if k not in ("files", "checksums")}
         return {"backend": "embedded", "ready": True, "root": str(self.root), "generation": snap.generation,
                 **meta, **({"problem": snap.problem} if snap.problem else {})}
