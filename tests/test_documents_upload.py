@@ -4,6 +4,7 @@ on the index built from the crawled fixture directory (tests/conftest.py)."""
 from __future__ import annotations
 
 import io
+import itertools
 import re
 from html import unescape
 
@@ -52,6 +53,18 @@ SPECIFICATION = [
 ]
 # The category of fixtures/directory/profiles/a6_school_services.yaml, whose Cantine Facile answers this need best.
 SCHOOL_CATEGORY_LABEL = "Restauration scolaire et périscolaire"
+
+
+@pytest.fixture(autouse=True)
+def own_address(request):
+    """Each test uploads from an address of its own: the app is shared by the session, and uploads are limited per
+    address (DOCUMENT_RATE_LIMIT)."""
+    if "client" in request.fixturenames:
+        client = request.getfixturevalue("client")
+        client.environ_base["REMOTE_ADDR"] = f"198.51.100.{next(_ADDRESSES)}"
+
+
+_ADDRESSES = itertools.cycle(range(1, 255))
 
 
 def upload(client, filename: str, data: bytes, **fields):
@@ -217,3 +230,74 @@ def test_a_document_longer_than_the_search_reads_is_cut_with_a_notice(client, ap
 ])
 def test_the_file_name_shown_is_only_its_last_part_without_control_characters(sent, shown):
     assert display_name(sent) == shown
+
+
+# -- abuse: crafted documents, floods ---------------------------------------------------------------------------
+
+def test_uploads_are_rate_limited_per_address_with_a_french_page(client):
+    """DOCUMENT_RATE_LIMIT (six a minute) counts the POSTs carrying a file; the long pasted text is not limited."""
+    statuses = [upload(client, "besoin.txt", b"Cantine scolaire, restauration des \xc3\xa9coles.").status_code
+                for _ in range(6)]
+    assert statuses == [200] * 6
+    refused = upload(client, "besoin.txt", b"Cantine scolaire")
+    html = unescape(refused.get_data(as_text=True))
+    assert refused.status_code == 429 and refused.mimetype == "text/html"
+    assert "Trop de documents envoyés" in html and "attendez une minute" in html
+    assert refused.headers["Retry-After"].isdigit()
+    text = "\n\n".join(SPECIFICATION[0])
+    assert client.post("/recherche/document", data={"q": text}).status_code == 200
+    assert client.get("/recherche/document?q=cantine").status_code == 302
+
+
+def test_the_document_limit_follows_a_more_generous_form_limit(app):
+    from search_app.views.documents import DOCUMENT_RATE_LIMIT, document_rate_limit
+
+    with app.test_request_context():
+        assert document_rate_limit() == DOCUMENT_RATE_LIMIT  # the forms' default, 10 an hour, is stricter
+        settings = app.extensions["vivier"]["settings"]
+        app.extensions["vivier"]["settings"] = settings.with_overrides(form_rate_limit="1000 per minute")
+        try:
+            assert document_rate_limit() == "1000 per minute"
+        finally:
+            app.extensions["vivier"]["settings"] = settings
+
+
+@pytest.mark.parametrize("case", ["billion-laughs", "deep-nesting"])
+def test_crafted_documents_are_refused_with_a_french_reason(client, case):
+    from tests.test_document_safety import BILLION_LAUGHS, CONTAINER, PARAGRAPH, crafted
+
+    if case == "billion-laughs":
+        filename, data = crafted("odt", PARAGRAPH["odt"] % b"&lol9;", prolog=BILLION_LAUGHS)
+        words = "déclarations XML"
+    else:
+        opening, closing = CONTAINER["docx"]
+        filename, data = crafted("docx", opening * 50_000, PARAGRAPH["docx"] % b"Cantine", closing * 50_000)
+        words = "trop complexe pour être lu"
+    response = upload(client, filename, data, q="cantine scolaire")
+    html = unescape(response.get_data(as_text=True))
+    assert response.status_code == 400 and words in html and 'role="alert"' in html
+    assert search_box_text(html) == "cantine scolaire"
+
+
+def test_a_document_outrunning_the_time_budget_gives_a_400_not_a_hung_worker(client, monkeypatch):
+    from tests.test_document_safety import pages_pdf
+    from vivier import textfiles
+
+    monkeypatch.setattr(textfiles, "EXTRACTION_TIMEOUT_S", 1.0)
+    data = pages_pdf(b"BT /F1 12 Tf " + b"() Tj " * 200_000 + b"ET", pages=100)
+    response = upload(client, "lent.pdf", data)
+    assert response.status_code == 400
+    assert "trop complexe pour être lu" in unescape(response.get_data(as_text=True))
+
+
+def test_a_document_arriving_while_another_is_read_gets_a_503_to_retry(client, monkeypatch):
+    from vivier import textfiles
+
+    monkeypatch.setattr(textfiles, "EXTRACTION_WAIT_S", 0.1)
+    assert textfiles._EXTRACTION_SLOTS.acquire(blocking=False)
+    try:
+        response = upload(client, "besoin.txt", b"Cantine scolaire")
+    finally:
+        textfiles._EXTRACTION_SLOTS.release()
+    assert response.status_code == 503
+    assert "réessayez dans quelques secondes" in unescape(response.get_data(as_text=True))

@@ -2,6 +2,8 @@
 
 Both arrive by POST on /recherche/document and end on the ordinary search page, its box filled with the text read,
 so the buyer refines it like any search. The upload is read in memory only: nothing is written to disk or logged.
+Its text is read by a child process bounded in time and memory (vivier.textfiles.extract_text), and uploads are
+limited per client address (DOCUMENT_RATE_LIMIT).
 """
 
 from __future__ import annotations
@@ -9,13 +11,16 @@ from __future__ import annotations
 import io
 import unicodedata
 
-from flask import Blueprint, current_app, g, make_response, redirect, request, url_for
+from flask import Blueprint, current_app, g, make_response, redirect, render_template, request, url_for
+from limits import parse as parse_rate_limit
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 
+from search_app.extensions import form_rate_limit, limiter
 from search_app.views.search import parse_search_args, render_search_page
-from vivier.textfiles import ACCEPTED_EXTENSIONS, MAX_TEXT_CHARS, MAX_UPLOAD_BYTES, UnreadableDocument, extract_text
+from vivier.textfiles import (ACCEPTED_EXTENSIONS, MAX_TEXT_CHARS, MAX_UPLOAD_BYTES, ReaderBusy, UnreadableDocument,
+                              extract_text)
 
 bp = Blueprint("documents", __name__)
 
@@ -29,6 +34,12 @@ MAX_NAME_CHARS = 120
 # Texts longer than this go by POST instead of a GET URL (search-box.js): with percent-encoding, 1,500 French
 # characters already make a ~4 kB URL, the request-line limit of common servers (gunicorn: 4094 bytes).
 LONG_TEXT_CHARS = 1_500
+# Documents sent per client address (the POSTs carrying a file; a long pasted text is not counted). A buyer sends a
+# specification or two, then refines the text in the search box; six a minute leave room for a wrong file and its
+# retry, and bound what one address can make the server read (each reading up to EXTRACTION_TIMEOUT_S).
+DOCUMENT_RATE_LIMIT = "6 per minute"
+RATE_LIMITED = ("Trop de documents ont été envoyés depuis cette adresse en peu de temps : attendez une minute, puis "
+                "envoyez le document de nouveau. La recherche par texte reste disponible.")
 
 
 def _memory_stream(total_content_length, content_type, filename, content_length=None):
@@ -61,9 +72,34 @@ def search_page():
     return redirect(url_for("search.index") + (f"?{query}" if query else ""))
 
 
+def document_rate_limit() -> str:
+    """DOCUMENT_RATE_LIMIT, or the forms' limit (VIVIER_FORM_RATE_LIMIT) where a deployment made that one more
+    generous (many buyers behind one address, a test harness): an upload is a form sent too."""
+    configured = form_rate_limit()
+    return configured if _per_second(configured) > _per_second(DOCUMENT_RATE_LIMIT) else DOCUMENT_RATE_LIMIT
+
+
+def _per_second(limit: str) -> float:
+    item = parse_rate_limit(limit)
+    return item.amount / item.get_expiry()
+
+
+def _no_file_sent() -> bool:
+    """Only a multipart body can carry a file: the search form's long text (url-encoded) is not limited."""
+    return request.mimetype != "multipart/form-data"
+
+
+@bp.errorhandler(429)
+def too_many_documents(error):
+    """The limit's page, in French like the app's other error pages, saying what to do."""
+    return render_template("errors/error.html", title="Trop de documents envoyés", message=RATE_LIMITED,
+                           status=429), 429
+
+
 # No CSRF token yet (Flask-WTF comes with another issue): this POST only reads the document or text it is sent and
 # renders search results; it stores and changes nothing, so a forged request can do no harm.
 @bp.post("/recherche/document")
+@limiter.limit(document_rate_limit, exempt_when=_no_file_sent)
 def search_document():
     try:
         form, files = read_form()
@@ -84,6 +120,8 @@ def search_document():
     upload.close()
     try:  # the name as sent: a hand-made one (a ".." folder, a NUL) is refused, not tidied
         text = extract_text(upload.filename or name, data, max_chars=_max_chars())
+    except ReaderBusy as error:  # others are being read: this one may be sent again in a few seconds
+        return _error_page(args, name, 503, error.message)
     except UnreadableDocument as error:
         return _error_page(args, name, 400, error.message)
     return render_search_page({**args, "text": text, "page": 1}, source_name=name)
