@@ -111,6 +111,30 @@ def test_a_company_seen_by_several_sources_is_one_supplier_with_each_fields_sour
         assert len(supplier.records) == 3
 
 
+@pytest.mark.parametrize("order", [(0, 1), (1, 0)])
+def test_records_tied_by_name_alone_give_the_same_profile_whatever_order_a_crawl_reads_them(tmp_path, order):
+    """Two directories crawled at once list the same association, one with its website; which page the crawl reads
+    first must not decide the profile's name (nor the passages indexed from it)."""
+    database = Database(make_settings(tmp_path))
+    database.migrate()
+    town = {"postcode": "67000", "commune": "Strasbourg", "department": "67"}
+    listings = [(SourceInfo("annuaire", "directory"), {"name": "Les Bidouilleurs du Rhin",
+                                                       "website": "https://bidouilleurs.example/", **town}),
+                (SourceInfo("reseau-ess", "directory"), {"name": "Les Bidouilleurs du Rhin SCOP",
+                                                         "pitch": "Fablab associatif", **town})]
+    with database.session() as s:
+        ids = {upsert_profile(s, listings[i][1], listings[i][0], f"http://{listings[i][0].name}/b").supplier_id
+               for i in order}
+    with database.session() as s:
+        supplier = s.get(Supplier, ids.pop())
+        joined = {r.source_name: r.joined_by for r in supplier.records}
+        shown = (supplier.name, supplier.website, supplier.pitch)
+    database.dispose()
+    assert not ids
+    assert shown == ("Les Bidouilleurs du Rhin", "https://bidouilleurs.example/", "Fablab associatif")
+    assert joined == {"annuaire": "new", "reseau-ess": "name"}
+
+
 def test_same_name_in_another_town_or_with_another_siren_is_another_company(database):
     with database.session() as s:
         a = upsert_profile(s, {"name": "Placio", "siren": "732829320", "postcode": "37000", "commune": "Tours",

@@ -217,6 +217,22 @@ def _absorb(session: Session, keep: Supplier, gone: Supplier, now: datetime, joi
     session.flush()
 
 
+def _lead_name_cluster(supplier: Supplier, priorities: Mapping[str, int]) -> None:
+    """Records tied to each other by a similar name alone say equally little of who the company is: which of them
+    created the profile is only which one a crawl of several sources at once happened to read first. While nothing
+    stronger (a website domain, an operator's approval) backs any of them, the one that gives a website, then the
+    most trusted, identifies the profile and the others only fill, whatever the order they came in: the profile
+    and the passages indexed from it are the same from one crawl of the same pages to the next."""
+    cluster = [r for r in supplier.records if r.joined_by in (JOINED_NEW, JOINED_NAME)]
+    if len(cluster) < 2 or any(r.joined_by not in (JOINED_NEW, JOINED_NAME, JOINED_SIREN) for r in supplier.records):
+        return
+    leader = max(cluster, key=lambda r: (not merge.is_empty((r.data or {}).get("website")),
+                                         priorities.get(r.source_name, merge.DEFAULT_PRIORITY), r.source_name,
+                                         r.record_key))
+    for record in cluster:
+        record.joined_by = JOINED_NEW if record is leader else JOINED_NAME
+
+
 def upsert_profile(session: Session, profile: Mapping[str, Any], source: SourceInfo | str, url: str | None,
                    record_key: str | None = None, now: datetime | None = None,
                    priorities: Mapping[str, int] | None = None) -> UpsertResult:
@@ -281,6 +297,8 @@ def upsert_profile(session: Session, profile: Mapping[str, Any], source: SourceI
     record.supplier = supplier
     record.url, record.name, record.data, record.content_hash = url, data.get("name", "")[:200], data, digest
     record.last_seen = record.changed_at = now
+    if joined_by == JOINED_NAME:
+        _lead_name_cluster(supplier, priorities)
 
     _, chosen = resolve_supplier(session, supplier, priorities, now)
     session.flush()
