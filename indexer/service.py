@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Mapping, Sequence
@@ -28,8 +30,13 @@ MAX_FILTER_VALUES = 30
 # A query longer than one passage is a pasted need: it is embedded by chunks of the indexed passages' size (the
 # model reads about 256 word pieces and would silently drop the rest), each chunk searched, similarities averaged.
 QUERY_CHUNK_WORDS = PASSAGE_MAX_WORDS
-# Chunks embedded per query, spread evenly over a longer text: bounds the cost (~10 ms a chunk on one thread).
-MAX_QUERY_CHUNKS = 12
+# Chunks embedded per query, spread evenly over a longer text: bounds a query's cost. multilingual-e5-small takes
+# about 150 ms of one core for a 90-word chunk: a pasted 30,000-character specification cost 1.8 s with 12 chunks,
+# and four such queries made everybody's search wait seconds. Four chunks (0.6 s) sample a specification's parts;
+# the fixtures' pasted needs scored the same with 3, 4 or 12 (benchmarks/RESULTS.md, issue 18).
+MAX_QUERY_CHUNKS = 4
+# Query vectors kept per process: a page turn, a facet toggle or an export of the same search embeds nothing.
+QUERY_VECTOR_CACHE = 256
 # Radii offered for the distance filter, km; any value in (0, MAX_RADIUS_KM] is accepted.
 RADII_KM = (10, 25, 50, 100, 200)
 DEFAULT_RADIUS_KM = 50
@@ -110,13 +117,28 @@ class SearchService:
         self.encoder = encoder
         self.backend = make_backend(settings)
         self.thresholds = thresholds_for(encoder.model_name)
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     def embed_query(self, text: str) -> np.ndarray:
-        """One vector for a short query; one row per chunk for a long need."""
+        """One vector for a short query; one row per chunk for a long need. Remembered (QUERY_VECTOR_CACHE): the
+        same text asked again (another page, a facet, an export) is not embedded again."""
+        with self._cache_lock:
+            cached = self._vectors.get(text)
+            if cached is not None:
+                self._vectors.move_to_end(text)
+                return cached
         chunks = query_chunks(text)
         if len(chunks) == 1:
-            return self.encoder.encode_query(text, threads=self.settings.query_threads)
-        return self.encoder.encode(chunks, threads=self.settings.query_threads, role="query")
+            vector = self.encoder.encode_query(text, threads=self.settings.query_threads)
+        else:
+            vector = self.encoder.encode(chunks, threads=self.settings.query_threads, role="query")
+        vector.setflags(write=False)
+        with self._cache_lock:
+            self._vectors[text] = vector
+            while len(self._vectors) > QUERY_VECTOR_CACHE:
+                self._vectors.popitem(last=False)
+        return vector
 
     def search(self, text: str | None = "", filters: Mapping[str, Sequence[str]] | None = None, page: int = 1,
                per_page: int = 20, mode: str = "hybrid", near: GeoFilter | None = None,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
+from urllib.parse import urlsplit
 
-from flask import Flask, render_template, request
+from flask import Flask, g, render_template, request
 
 from indexer.backends.base import SearchUnavailable
-from vivier.config import Settings, load_settings
+from vivier.config import Settings, check_production, load_settings
 
 # Bodies above this are refused (413): search is GET; forms to come are small. The document search raises its
 # own route's limit to its upload cap (search_app/views/documents.py).
@@ -81,6 +82,8 @@ DATABASE_UNAVAILABLE_PAGE = (
 # Retry-After of that page, seconds: a lock outlasting the web app's wait (vivier.db.WEB_BUSY_TIMEOUT_S) is a
 # long job's, seldom over in less.
 DATABASE_RETRY_AFTER_S = 10
+# flask.g key of the Retry-After an error handler gave its answer (see retry_after_of_503 in create_app).
+RETRY_AFTER_KEY = "vivier_retry_after_s"
 # What SQLite says when the database cannot take a request now, as opposed to a mistake in SQL ("no such table",
 # a syntax error), which it reports as OperationalError too. Other databases' OperationalError (PostgreSQL: refused
 # connection, lock timeout, full disk) is always of the first kind.
@@ -96,18 +99,36 @@ def database_unavailable(error: Exception) -> bool:
     return True
 
 
-def create_app(settings: Settings | None = None, encoder=None) -> Flask:
-    """App factory. `encoder` may be shared (tests load the model once); otherwise it loads on first query."""
+def create_app(settings: Settings | None = None, encoder=None, production: bool = False) -> Flask:
+    """App factory. `encoder` may be shared (tests load the model once); otherwise it loads on first query.
+    `production` (search_app.wsgi, under gunicorn) refuses to start without a public base URL and a real secret key
+    (vivier.config.check_production), and answers only requests for the base URL's host."""
     from embeddings.encoder import Encoder
     from indexer.service import SearchService
     from vivier.db import WEB_BUSY_TIMEOUT_S, Database
     from vivier.models import utcnow
 
     settings = settings or load_settings()
+    if production:
+        check_production(settings)
     app = Flask(__name__)
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH,
                       JSON_AS_ASCII=False, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True,
                       SESSION_COOKIE_SECURE=bool(settings.base_url and settings.base_url.startswith("https:")))
+    if settings.base_url:
+        # Every absolute link (url_for(_external=True): e-mails, feeds, sitemap, API) is built on the base URL, never
+        # on the Host header a client sends; in production, requests for another host are refused (400).
+        base = urlsplit(settings.base_url)
+        app.config.update(SERVER_NAME=base.netloc, PREFERRED_URL_SCHEME=base.scheme,
+                          APPLICATION_ROOT=base.path or "/")
+        if production:
+            app.config["TRUSTED_HOSTS"] = [base.hostname]
+    if settings.trusted_proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # The client's address and scheme from the declared proxies' headers, and only from them.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies,  # type: ignore[method-assign]
+                                x_proto=settings.trusted_proxies)
     from search_app.converters import SegmentConverter
 
     app.url_map.converters.update(default=SegmentConverter, string=SegmentConverter)  # before any route
@@ -166,19 +187,40 @@ def create_app(settings: Settings | None = None, encoder=None) -> Flask:
         response.headers.add("Vary", "HX-Request, HX-History-Restore-Request")
         return response
 
-    def error_page(status: int, title: str, message: str):
+    def keep_retry_after(response) -> None:
+        """Record the Retry-After an error handler gave its answer, which retry_after_of_503 restores."""
+        if "Retry-After" in response.headers:
+            g.setdefault(RETRY_AFTER_KEY, response.headers["Retry-After"])
+
+    def error_page(status: int, title: str, message: str, error: BaseException | None = None):
+        """The French error page, or a problem document under the API; either keeps the headers the error carries
+        (api.error_headers: the Allow of a 405)."""
         if request.path.startswith(api.PREFIX + "/"):  # an unknown API address: a problem document, not a page
-            return api.problem_response(status)
-        return render_template("errors/error.html", title=title, message=message, status=status), status
+            response = api.problem_response(status)
+        else:
+            response = app.make_response((render_template("errors/error.html", title=title, message=message,
+                                                          status=status), status))
+        response.headers.extend(api.error_headers(error))
+        keep_retry_after(response)
+        return response
 
     for status, (title, message) in ERROR_PAGES.items():
         app.register_error_handler(status, lambda e, status=status, title=title, message=message:
-                                   error_page(status, title, message))
+                                   error_page(status, title, message, e))
+    from werkzeug.exceptions import SecurityError
+
+    def untrusted_host(error: SecurityError):
+        """A request for a host other than the base URL's (production's TRUSTED_HOSTS): a plain answer, since no
+        link of this site can be built for that host."""
+        return app.response_class("Requête refusée : ce site ne répond pas à cette adresse.\n", status=400,
+                                  mimetype="text/plain")
+
+    app.register_error_handler(SecurityError, untrusted_host)
     from flask_wtf.csrf import CSRFError
 
     app.register_error_handler(CSRFError, lambda e: error_page(
         400, "Formulaire expiré", "Le formulaire a expiré ou ne vient pas de ce site : revenez en arrière, rechargez "
-                                  "la page et envoyez-le de nouveau."))
+                                  "la page et envoyez-le de nouveau.", e))
     # A search server that does not answer, wherever it is asked: 503, the rest of the site keeps working.
     app.register_error_handler(SearchUnavailable, lambda e: error_page(503, *ERROR_PAGES[503]))
     from sqlalchemy.exc import OperationalError
@@ -197,9 +239,28 @@ def create_app(settings: Settings | None = None, encoder=None) -> Flask:
             response = app.make_response((render_template("errors/error.html", title=title, message=message,
                                                           status=503), 503))
         response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
+        keep_retry_after(response)
         return response
 
     app.register_error_handler(OperationalError, database_error)
+
+    def retry_after_of_503(response):
+        """A 503's Retry-After is the delay its handler chose (DATABASE_RETRY_AFTER_S), or none. Flask-Limiter gives
+        every answer of a rate-limited route a Retry-After, when the route's window resets, and keeps the later of
+        its own and the page's: a form refused while the database was locked said "Retry-After: 3600" (the forms'
+        default limit is 10 per hour), sending clients away for an hour when the database is back in seconds. Its
+        X-RateLimit-* headers stay; a 429's Retry-After is its own."""
+        if response.status_code == 503:
+            chosen = g.get(RETRY_AFTER_KEY)
+            if chosen is None:
+                response.headers.pop("Retry-After", None)
+            else:
+                response.headers["Retry-After"] = chosen
+        return response
+
+    # Flask runs the app's after_request functions in the reverse order of their registration, and Flask-Limiter
+    # registered its own (which sets the headers) in init_extensions: this one goes first in the list to run last.
+    app.after_request_funcs.setdefault(None, []).insert(0, retry_after_of_503)
 
     @app.template_filter("category_label")
     def category_label(slug: str) -> str:

@@ -18,7 +18,7 @@ from werkzeug.exceptions import HTTPException
 from indexer.backends.base import IndexNotReady, SearchUnavailable
 from indexer.service import MAX_PAGE
 from search_app import api_models as m
-from search_app.extensions import limiter
+from search_app.extensions import limiter, site_root
 from search_app.search_counter import count_search
 
 PREFIX = "/api/v1"
@@ -58,6 +58,21 @@ def problem_response(status: int, detail: str = "", **extra: Any):
     return response
 
 
+def error_headers(error: BaseException | None) -> list[tuple[str, str]]:
+    """The headers an HTTP error carries besides its body's type, kept by the pages and problem documents that
+    replace its body: the Allow of a 405 (RFC 9110 requires it), the Retry-After of a 429 or 503 raised with one."""
+    if not isinstance(error, HTTPException):
+        return []
+    return [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
+
+
+def error_problem(error: HTTPException):
+    """An HTTP error (404, 405, 413...) as a problem document, with the headers it carries."""
+    response = problem_response(error.code or 500, error.description or "")
+    response.headers.extend(error_headers(error))
+    return response
+
+
 def _invalid_request(req, resp, req_validation_error, instance, model_adapter=None):
     """spectree's hook: a parameter that does not fit its model is a 400 problem naming the parameter."""
     if req_validation_error is not None:
@@ -92,8 +107,8 @@ def cors(response):
 
 bp.register_error_handler(ApiProblem, lambda e: problem_response(e.status, e.detail, **e.extra))
 for _status in ERROR_TITLES:
-    bp.register_error_handler(_status, lambda e: problem_response(e.code, e.description))
-bp.register_error_handler(HTTPException, lambda e: problem_response(e.code or 500, e.description))
+    bp.register_error_handler(_status, error_problem)
+bp.register_error_handler(HTTPException, error_problem)
 
 
 # -- cursors ------------------------------------------------------------------------------------------------------
@@ -128,7 +143,7 @@ def next_link(page: int, per_page: int, total: int, max_page: int | None = None)
         return None, None
     cursor = encode_cursor(page + 1, per_page)
     pairs = [(k, v) for k, v in request.args.items(multi=True) if k != "cursor"] + [("cursor", cursor)]
-    return cursor, request.base_url + "?" + urlencode(pairs)
+    return cursor, site_root() + request.path + "?" + urlencode(pairs)
 
 
 # -- search -------------------------------------------------------------------------------------------------------

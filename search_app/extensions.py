@@ -6,6 +6,8 @@ Every POST form carries a CSRF token (Flask-WTF), except the search by document,
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import threading
 from dataclasses import dataclass
 
@@ -25,23 +27,41 @@ login_manager.session_protection = "strong"
 
 @dataclass
 class OperatorUser(UserMixin):
-    """The signed-in operator, as Flask-Login sees it."""
+    """The signed-in operator, as Flask-Login sees it. The id in the session cookie carries the operator's current
+    session token (vivier.models.Operator.session_token): signing out draws a new one, and every copy of an older
+    cookie then opens nothing."""
     id: int
     email: str
+    session_token: str = ""
 
     def get_id(self) -> str:
-        return str(self.id)
+        return f"{self.id}:{self.session_token}"
 
 
 @login_manager.user_loader
 def _load_operator(user_id: str) -> OperatorUser | None:
     from vivier.models import Operator
 
-    if not user_id.isdigit():
+    number, _, token = user_id.partition(":")
+    if not number.isdigit() or not token:
         return None
     with current_app.extensions["vivier"]["database"].session() as session:
-        operator = session.get(Operator, int(user_id))
-        return OperatorUser(operator.id, operator.email) if operator is not None and operator.active else None
+        operator = session.get(Operator, int(number))
+        if operator is None or not operator.active or not secrets.compare_digest(operator.session_token or "",
+                                                                                  token):
+            return None
+        return OperatorUser(operator.id, operator.email, operator.session_token)
+
+
+def _session_identifier() -> str:
+    """What binds an operator's session to its browser (Flask-Login's "strong" protection): the client address as
+    the app sees it (a declared proxy's X-Forwarded-For, else the peer; never a header any client can send) and its
+    user agent."""
+    agent = request.headers.get("User-Agent", "")
+    return hashlib.sha512(f"{request.remote_addr}|{agent}".encode("utf-8", "replace")).hexdigest()
+
+
+login_manager._session_identifier_generator = _session_identifier
 
 
 def form_rate_limit() -> str:
@@ -56,6 +76,13 @@ def init_extensions(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
+
+
+def site_root() -> str:
+    """The site's public address without a trailing slash: VIVIER_BASE_URL (required in production); in
+    development without it, the request's."""
+    base = current_app.extensions["vivier"]["settings"].base_url
+    return base or request.url_root.rstrip("/")
 
 
 def external_url(endpoint: str, **values) -> str:

@@ -2,7 +2,8 @@
 
     gunicorn -c deploy/gunicorn.conf.py        (the config names search_app.wsgi:app)
 
-Settings come from the environment (vivier/config.py), read once when a worker imports this module.
+Settings come from the environment (vivier/config.py), read once when a worker imports this module. A production
+server refuses to start without VIVIER_BASE_URL and a real VIVIER_SECRET_KEY (vivier.config.check_production).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from search_app import create_app
 # A short hybrid query: embedding it loads the model, as a buyer's first search would.
 WARM_UP_QUERY = "éclairage public"
 
-app = create_app()
+app = create_app(production=True)
 
 
 def warm_up(flask_app: Flask, alive: Callable[[], None] = lambda: None) -> None:

@@ -483,3 +483,28 @@ def test_a_draft_is_not_shown_to_anybody_but_its_buyer(app):
     assert buyer_client(app, buyer_id).get(f"/projets/{slug}/questions").status_code == 200
     with db(app) as s:
         assert s.get(Buyer, buyer_id).verified
+
+
+def test_a_received_proposal_stays_with_the_project_when_its_supplier_is_deleted(app):
+    """The supplier asks for its profile's deletion and an operator approves: the buyer still reads the proposal it
+    received (the log says it was received), under the company's name, marked as withdrawn from Vivier."""
+    buyer_id, slug = make_project(app)
+    [supplier] = suppliers_with_domain(app, 1)
+    author, email = supplier_client(app, supplier)
+    assert propose(author, slug, text="Capteurs solaires XK-42").status_code == 303
+    proposal_id = proposal_row(app, supplier.id).id
+    with db(app) as s:
+        deletion = submissions.request_deletion(s, s.get(Supplier, supplier.id), email)
+        assert submissions.received_proposals(s, s.get(Supplier, supplier.id)) == 1
+        submissions.approve(s, deletion, "op")
+    with db(app) as s:
+        assert s.get(Supplier, supplier.id) is None
+        kept = s.get(Proposal, proposal_id)
+        assert kept is not None and kept.supplier_id is None and kept.supplier_name == supplier.name
+    buyer = buyer_client(app, buyer_id)
+    response = buyer.get(f"/projets/{slug}/propositions/{proposal_id}")
+    assert response.status_code == 200
+    html = page(response)
+    assert "Capteurs solaires XK-42" in html and supplier.name in html and "retiré sa fiche" in html
+    assert supplier.name in page(buyer.get(f"/projets/{slug}/propositions"))
+    assert "proposal_received" in kinds(app, slug)

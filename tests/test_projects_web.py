@@ -8,6 +8,11 @@ import io
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta
 
+import contextlib
+import os
+import subprocess
+import time
+
 import pytest
 from sqlalchemy import select
 
@@ -306,3 +311,59 @@ def test_atom_feeds_list_published_projects(private_app):
     assert [e.find(f"{ATOM}title").text for e in entries("/projets/departements/56.atom")] == [
         "Stationnement intelligent"]
     assert entries("/projets/thematiques/mobility.atom") == []
+
+
+# -- a full disk, and files nobody refers to any more --------------------------------------------------------------
+@contextlib.contextmanager
+def small_volume(folder, size_kb: int):
+    """`folder` on a tmpfs of `size_kb` (root may mount one); elsewhere a file where the folder should be, which
+    makes any write fail like an unavailable volume."""
+    folder.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", str(folder)],
+                             capture_output=True).returncode == 0
+    if not mounted:
+        folder.rmdir()
+        folder.write_text("not a folder")
+    try:
+        yield
+    finally:
+        if mounted:
+            subprocess.run(["umount", "-l", str(folder)], check=True)
+        else:
+            folder.unlink()
+
+
+def test_a_full_disk_during_an_upload_keeps_the_form_and_stores_nothing(private_app, private_settings):
+    client = buyer_client(private_app)
+    big = PDF + b"0" * (256 * 1024)  # more than the volume holds
+    with small_volume(private_settings.data_dir / "attachments", 64):
+        response = submit(client, "/projets/nouveau", WASTE, [(big, "étude.pdf")])
+        body = response.get_data(as_text=True)
+        assert response.status_code == 503 and "ne peut pas enregistrer ce fichier" in body
+        assert 'value="Capteurs de remplissage des colonnes de tri"' in body  # what was typed comes back
+        if (private_settings.data_dir / "attachments").is_dir():
+            assert [p for p in (private_settings.data_dir / "attachments").iterdir()] == []  # no half file
+    with database(private_app).session() as s:
+        assert s.scalar(select(Project.id)) is None and s.scalar(select(Attachment.id)) is None
+
+
+def test_files_no_attachment_refers_to_are_swept_after_a_grace_period(private_app, private_settings):
+    from search_app.jobs import run_pending
+    from vivier import jobs as job_queue
+
+    client = buyer_client(private_app)
+    slug = create(client, files=[(PDF, "étude.pdf")])
+    folder = private_settings.data_dir / "attachments"
+    [kept] = list(folder.iterdir())
+    orphan, leftover = folder / ("f" * 64), folder / ".abc.1234.tmp"
+    for path in (orphan, leftover):
+        path.write_bytes(b"old")
+        old = time.time() - pj.ORPHAN_GRACE.total_seconds() - 60
+        os.utime(path, (old, old))
+    fresh = folder / ("e" * 64)
+    fresh.write_bytes(b"an upload in flight")
+    with database(private_app).session() as s:
+        job_queue.enqueue(s, pj.SWEEP_JOB)
+    assert [r.ok for r in run_pending(private_app)] == [True]
+    assert sorted(p.name for p in folder.iterdir()) == sorted([kept.name, fresh.name])
+    assert slug

@@ -526,12 +526,21 @@ def _import_demo_centrals(database) -> None:
 
 
 def _serve(settings: Settings, host: str, port: int) -> None:
+    """The development server, with a background worker thread; links in e-mails point at it unless
+    VIVIER_BASE_URL says otherwise."""
     from werkzeug.serving import run_simple
 
     from search_app import create_app
+    from search_app.jobs import start_thread
 
+    if not settings.base_url:
+        settings = settings.with_overrides(base_url=f"http://{host}:{port}")
     app = create_app(settings=settings)
-    run_simple(host, port, app, threaded=True, use_reloader=False)
+    stop = start_thread(app)
+    try:
+        run_simple(host, port, app, threaded=True, use_reloader=False)
+    finally:
+        stop.set()
 
 
 @main.command("outbox")
@@ -566,9 +575,35 @@ def outbox_cmd(limit: int, to_address: str | None, message_id: int | None) -> No
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(0, 65535))
 def serve_cmd(host: str, port: int) -> None:
-    """Serve the web app (development server; use gunicorn 'search_app:create_app()' in production)."""
+    """Serve the web app with its background worker (development server; in production: gunicorn -c
+    deploy/gunicorn.conf.py)."""
     click.echo(f"Vivier: http://{host}:{port}/")
     _serve(_settings(), host, port)
+
+
+@main.command("worker")
+@click.option("--once", is_flag=True, help="Run the jobs due now, then stop.")
+def worker_cmd(once: bool) -> None:
+    """Run the background jobs web requests leave (e-mails, private links, index updates), until stopped."""
+    import signal
+    import threading
+
+    from search_app import create_app
+    from search_app.jobs import run_pending, serve
+
+    settings = _settings()
+    if not settings.base_url:
+        raise click.ClickException("VIVIER_BASE_URL must be set: the links the worker e-mails are built on it")
+    app = create_app(settings=settings)
+    if once:
+        runs = run_pending(app)
+        click.echo(f"{len(runs)} job(s) run, {sum(not r.ok for r in runs)} failed")
+        return
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    click.echo("worker: running jobs (Ctrl+C to stop)")
+    serve(app, stop)
 
 
 @main.command("demo")

@@ -57,7 +57,7 @@ class Settings:
     sources_file: Path | None = None
     # Let the crawler fetch private, loopback and link-local addresses (an intranet; our loopback fixtures).
     allow_private_networks: bool = False
-    secret_key: str = field(default="dev-only-not-secret", repr=False)
+    secret_key: str = field(default="dev-only-not-secret", repr=False)  # DEVELOPMENT_SECRET_KEY
     # Mail: smtp://user:password@host:587 (STARTTLS) or smtps://...:465; none keeps messages in the outbox table
     # only (development, tests).
     smtp_url: str | None = field(default=None, repr=False)
@@ -66,6 +66,9 @@ class Settings:
     base_url: str | None = None
     # Vector seed files (embeddings.seeds): vectors read instead of encoded when their model identity matches.
     vector_seeds: tuple[Path, ...] = ()
+    # Reverse proxies in front of the app whose X-Forwarded-For/-Proto headers are believed (werkzeug's ProxyFix):
+    # 0 (the default) trusts none, and the client is the peer address; behind one proxy, 1.
+    trusted_proxies: int = 0
     # Flask-Limiter storage (memory:// is per process: use redis://... with several workers) and the limit on
     # each form's submissions per client address.
     ratelimit_storage: str = "memory://"
@@ -77,6 +80,28 @@ class Settings:
 
     def with_overrides(self, **changes) -> "Settings":
         return replace(self, **changes)
+
+
+# The Flask secret signs every session and CSRF token: a production server refuses the development value and keys
+# shorter than this (32 characters of `python -c "import secrets; print(secrets.token_urlsafe(32))"` is 43).
+MIN_SECRET_KEY_CHARS = 32
+DEVELOPMENT_SECRET_KEY = "dev-only-not-secret"
+
+
+def check_production(settings: Settings) -> None:
+    """What a production server (search_app.wsgi, under gunicorn) refuses to start without, with the fix to make:
+    a public base URL (every absolute link, in pages and e-mails, is built on it, never on the Host header a client
+    sends) and a real secret key (a known one lets anybody forge an operator's or a buyer's session)."""
+    problems = []
+    if not settings.base_url or not re.fullmatch(r"https?://[^/\s?#]+(/[^\s?#]*)?", settings.base_url):
+        problems.append("VIVIER_BASE_URL must be the site's public address, e.g. https://vivier.example.fr: links "
+                        "in e-mails, feeds and the sitemap are built on it, never on the request's Host header")
+    if settings.secret_key == DEVELOPMENT_SECRET_KEY or len(settings.secret_key) < MIN_SECRET_KEY_CHARS:
+        problems.append(f"VIVIER_SECRET_KEY must be a random value of at least {MIN_SECRET_KEY_CHARS} characters "
+                        "(python -c \"import secrets; print(secrets.token_urlsafe(32))\"): the development value "
+                        "would let anybody forge sessions")
+    if problems:
+        raise ConfigError("refusing to start a production server: " + "; ".join(problems))
 
 
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
@@ -153,12 +178,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sources_file=Path(env["VIVIER_SOURCES_FILE"]).expanduser().resolve() if env.get("VIVIER_SOURCES_FILE")
         else None,
         allow_private_networks=_bool(env, "VIVIER_ALLOW_PRIVATE_NETWORKS"),
-        secret_key=env.get("VIVIER_SECRET_KEY") or "dev-only-not-secret",
+        secret_key=env.get("VIVIER_SECRET_KEY") or DEVELOPMENT_SECRET_KEY,
         smtp_url=smtp_url,
         mail_from=env.get("VIVIER_MAIL_FROM") or "Vivier <ne-pas-repondre@localhost>",
         base_url=(env.get("VIVIER_BASE_URL") or "").rstrip("/") or None,
         ratelimit_storage=env.get("VIVIER_RATELIMIT_STORAGE") or "memory://",
         vector_seeds=tuple(Path(p).expanduser().resolve() for p in (env.get("VIVIER_VECTOR_SEEDS") or "").split(
             os.pathsep) if p.strip()),
+        trusted_proxies=_int(env, "VIVIER_TRUSTED_PROXIES", 0, minimum=0),
         form_rate_limit=form_rate_limit,
     )

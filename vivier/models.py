@@ -247,6 +247,9 @@ class AccessToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()
     used_at: Mapped[datetime | None] = mapped_column()
+    # What the link's requester typed and may only apply by opening it (a buyer's organisation): whoever asks a link
+    # for an address cannot change what that address's account says.
+    pending_value: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
 
 class OutboxMessage(Base):
@@ -275,6 +278,40 @@ class Operator(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column()
+    # Part of every session cookie of this operator (search_app.extensions): a new value on sign-out, a password
+    # change or a disabled account makes every copy of an older cookie worthless.
+    session_token: Mapped[str] = mapped_column(String(64), default="", server_default="")
+
+
+class SearchText(Base):
+    """A long need (a pasted or uploaded specification) a search was asked with, kept for a day under its digest:
+    the result page's links (pages, filters, exports) carry the digest, never the text (a 30,000-character query in
+    every link made 4 MB pages and URLs servers refuse). Anonymous: no address, no session, no user is kept."""
+
+    __tablename__ = "search_texts"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Job(Base):
+    """Slow work a web request leaves to the background worker (vivier.jobs): an e-mail to deliver, a private link
+    to send, an index update. A request only writes the row; `vivier worker` runs it, retries it, records errors."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    run_after: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    started_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column(index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Which worker runs it (host:pid:random): a job is taken by one UPDATE that only one worker can win.
+    taken_by: Mapped[str | None] = mapped_column(String(120))
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class Suppression(Base):
@@ -431,7 +468,10 @@ class Proposal(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
-    supplier_id: Mapped[int] = mapped_column(ForeignKey("suppliers.id", ondelete="CASCADE"), index=True)
+    # None once the supplier's profile is deleted at its request: a received proposal belongs to the project's
+    # record (the buyer received it, the log says so), and stays there under supplier_name.
+    supplier_id: Mapped[int | None] = mapped_column(ForeignKey("suppliers.id", ondelete="SET NULL"), index=True)
+    supplier_name: Mapped[str] = mapped_column(String(200), default="", server_default="")
     email: Mapped[str] = mapped_column(String(254))  # the verified address that submitted it
     text: Mapped[str] = mapped_column(Text)
     varied_requirement: Mapped[str] = mapped_column(Text, default="")  # which requirement the variant changes

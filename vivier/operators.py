@@ -7,6 +7,8 @@ with older parameters is replaced at the next successful sign-in. Callers commit
 
 from __future__ import annotations
 
+import secrets
+
 import functools
 import re
 from datetime import datetime
@@ -81,6 +83,7 @@ def create_operator(session: Session, email: str, password: str, now: datetime |
 def set_password(session: Session, email: str, password: str) -> Operator:
     operator = _existing(session, email)
     operator.password_hash = hash_password(password)
+    end_sessions(operator)  # a changed password closes the sessions opened with the old one
     session.flush()
     return operator
 
@@ -90,6 +93,7 @@ def set_active(session: Session, email: str, active: bool) -> Operator:
     (search_app's user loader reads `active` at every request)."""
     operator = _existing(session, email)
     operator.active = active
+    end_sessions(operator)
     session.flush()
     return operator
 
@@ -125,5 +129,13 @@ def authenticate(session: Session, email: str, password: str, now: datetime | No
     if _hasher.check_needs_rehash(operator.password_hash):
         operator.password_hash = _hasher.hash(password)
     operator.last_login_at = now or utcnow()
+    if not operator.session_token:
+        end_sessions(operator)  # the first sign-in draws the token sessions carry
     session.flush()
     return operator
+
+
+def end_sessions(operator: Operator) -> None:
+    """Draw a new session token: every session cookie of this operator made before no longer opens anything
+    (search_app.extensions.OperatorUser)."""
+    operator.session_token = secrets.token_urlsafe(32)

@@ -17,10 +17,11 @@ step is not allowed.
 from __future__ import annotations
 
 import hashlib
+import secrets
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -32,7 +33,7 @@ from vivier.models import (BUYER_BY_DOMAIN, CONTRACT_MODELS, DECISIONS, PROJECT_
                            PROJECT_DRAFT, PROJECT_PUBLISHED, SEARCHABLE_STATUSES, AccessToken, Attachment, Buyer,
                            BuyerDomain, Milestone, Project, Proposal, Question, SourcingEvent, Subscription,
                            Supplier, utcnow)
-from vivier.submissions import TokenError, issue_token, redeem_token  # noqa: F401 - TokenError for callers
+from vivier.submissions import TokenError, hash_token, issue_token, redeem_token  # noqa: F401 - TokenError for callers
 
 TOKEN_BUYER = "buyer"  # AccessToken purpose: a buyer's sign-in link
 # A sign-in link: an hour, once; the session it opens lasts a working day.
@@ -112,28 +113,37 @@ def allowed_domain(session: Session, email: str) -> BuyerDomain | None:
 
 def buyer_sign_in_token(session: Session, email: str, organisation: str = "", now: datetime | None = None) -> str:
     """A sign-in link's token for this address; the buyer is created on first use, verified at once when its
-    domain is allow-listed (otherwise an operator verifies it, and until then it may prepare drafts only)."""
+    domain is allow-listed (otherwise an operator verifies it, and until then it may prepare drafts only).
+
+    The organisation typed with the request is only applied when the link is opened, by whoever reads the
+    address's mail: anybody may ask a link for any address, nobody but its owner may name its organisation."""
     now = now or utcnow()
     email = email.strip().lower()
     buyer = session.scalar(select(Buyer).where(Buyer.email == email))
     if buyer is None:
-        buyer = Buyer(email=email, organisation=organisation.strip()[:200], created_at=now)
+        buyer = Buyer(email=email, organisation="", created_at=now)
         session.add(buyer)
         session.flush()
-    elif organisation and not buyer.organisation:
-        buyer.organisation = organisation.strip()[:200]
     entry = allowed_domain(session, email)
     if entry is not None and not buyer.verified:
         buyer.verified, buyer.verified_by, buyer.verified_at = True, BUYER_BY_DOMAIN, now
         buyer.organisation = buyer.organisation or entry.organisation
-    return issue_token(session, TOKEN_BUYER, email, BUYER_LINK_LIFETIME, now=now)
+    raw = issue_token(session, TOKEN_BUYER, email, BUYER_LINK_LIFETIME, now=now)
+    if organisation.strip():
+        token = session.scalar(select(AccessToken).where(AccessToken.token_hash == hash_token(raw)))
+        token.pending_value = " ".join(organisation.split())[:200]  # type: ignore[union-attr]
+    return raw
 
 
 def open_buyer_session(session: Session, raw: str, now: datetime | None = None) -> Buyer:
+    """Redeem a sign-in link; the organisation typed when it was asked for becomes the buyer's (the link proves the
+    address)."""
     token: AccessToken = redeem_token(session, raw, TOKEN_BUYER, now)
     buyer = session.scalar(select(Buyer).where(Buyer.email == token.email))
     if buyer is None:  # pragma: no cover - a token is only issued with its buyer
         raise ProjectError("Ce lien ne correspond à aucun acheteur.")
+    if token.pending_value:
+        buyer.organisation = token.pending_value
     return buyer
 
 
@@ -364,6 +374,7 @@ def submit_proposal(session: Session, project: Project, supplier: Supplier, emai
         session.add(proposal)
         kind = "proposal_received"
     proposal.email = email
+    proposal.supplier_name = supplier.name[:200]  # kept with the project's record should the profile go
     proposal.text = str(data["text"]).strip()
     proposal.varied_requirement = str(data.get("varied_requirement") or "").strip()
     proposal.price_band = str(data.get("price_band") or "").strip()[:80] or None
@@ -450,12 +461,18 @@ def store_attachment(session: Session, data_dir: Path, filename: str, data: byte
         raise ProjectError(f"{MAX_ATTACHMENTS} pièces jointes au plus.")
     digest = hashlib.sha256(data).hexdigest()
     folder = data_dir / "attachments"
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / digest
     if not path.exists():
-        tmp = folder / f".{digest}.tmp"
-        tmp.write_bytes(data)
-        tmp.replace(path)
+        tmp = folder / f".{digest}.{secrets.token_hex(4)}.tmp"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp.write_bytes(data)
+            tmp.replace(path)
+        except OSError as error:  # a full disk, a read-only volume: nothing half-written is kept
+            tmp.unlink(missing_ok=True)
+            raise StorageUnavailable("Le serveur ne peut pas enregistrer ce fichier pour le moment (espace de "
+                                     "stockage indisponible) : rien n'a été perdu de ce qui était déjà "
+                                     "enregistré ; réessayez plus tard ou sans ce fichier.") from error
     attachment = Attachment(project_id=project.id if project is not None and proposal is None else None,
                             proposal_id=proposal.id if proposal is not None else None,
                             filename=safe_filename(filename, kind), content_type=ATTACHMENT_TYPES[kind],
@@ -467,6 +484,40 @@ def store_attachment(session: Session, data_dir: Path, filename: str, data: byte
 
 def attachment_path(data_dir: Path, attachment: Attachment) -> Path:
     return data_dir / "attachments" / attachment.sha256
+
+
+class StorageUnavailable(ProjectError):
+    """A file could not be written (full disk): the form says so, with what was typed, and keeps nothing."""
+
+
+# Files stored (or being stored) this recently are left alone by the sweep: an upload in flight has its file before
+# its database row.
+ORPHAN_GRACE = timedelta(hours=1)
+# The background job that deletes attachment files no attachment row refers to any more (a removed attachment, a
+# deleted proposal or project, an upload whose transaction failed).
+SWEEP_JOB = "attachments-sweep"
+
+
+def sweep_attachment_files(session: Session, data_dir: Path, now: datetime | None = None) -> int:
+    """Delete the files under data_dir/attachments that no attachment refers to, and temporary files left by failed
+    writes, older than ORPHAN_GRACE; how many were deleted. Files are stored by content (SHA-256): one referred to
+    by any attachment stays."""
+    folder = data_dir / "attachments"
+    if not folder.is_dir():
+        return 0
+    cutoff = ((now or utcnow()) - ORPHAN_GRACE).replace(tzinfo=timezone.utc).timestamp()
+    referred = set(session.scalars(select(Attachment.sha256)))
+    deleted = 0
+    for path in folder.iterdir():
+        if path.name in referred or not path.is_file():
+            continue
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                deleted += 1
+        except FileNotFoundError:  # another sweep took it
+            continue
+    return deleted
 
 
 # -- listing ------------------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from crawler.normalise import normalise_profile
@@ -31,8 +31,8 @@ from vivier.models import (CLAIM_BY_DOMAIN, CLAIM_BY_OPERATOR, CLAIM_PENDING, CL
                            STATUS_MERGED, STATUS_VERIFIED, SUBMISSION_DELETION, SUBMISSION_NEW, SUBMISSION_UPDATE,
                            TOKEN_CLAIM, TOKEN_EDIT, AccessToken, Claim, SourceRecord, Submission, Supplier,
                            Suppression, utcnow)
-from vivier.profiles import (IDENTIFYING_JOINS, JOINED_KEY, JOINED_OPERATOR, NEW, SourceInfo, find_matches,
-                             resolve_supplier, upsert_profile)
+from vivier.profiles import (IDENTIFYING_JOINS, JOINED_KEY, JOINED_OPERATOR, MERGED, NEW, SourceInfo, UpsertResult,
+                             find_matches, resolve_supplier, upsert_profile)
 
 # The source every approved submission is recorded under (its kind gives it merge.SUBMITTED_PRIORITY).
 SUBMITTED_SOURCE = SourceInfo("submitted", kind="submitted")
@@ -76,18 +76,27 @@ def issue_token(session: Session, purpose: str, email: str, lifetime: timedelta,
 
 
 def redeem_token(session: Session, raw: str, purpose: str, now: datetime | None = None) -> AccessToken:
-    """The token's row, marked used; TokenError("unknown" | "expired" | "used") otherwise."""
+    """The token's row, marked used; TokenError("unknown" | "expired" | "used") otherwise.
+
+    Marking is one conditional UPDATE (still unused, not expired), committed at once: of several requests opening
+    the same link together (a double click, a mail scanner, an attacker racing the owner), exactly one updates the
+    row and gets it; the others find it used."""
     now = now or utcnow()
-    token = session.scalar(select(AccessToken).where(AccessToken.token_hash == hash_token(raw or ""),
+    digest = hash_token(raw or "")
+    claimed = session.execute(
+        update(AccessToken).where(AccessToken.token_hash == digest, AccessToken.purpose == purpose,
+                                  AccessToken.used_at.is_(None), AccessToken.expires_at > now)
+        .values(used_at=now).execution_options(synchronize_session=False))
+    session.commit()
+    token = session.scalar(select(AccessToken).where(AccessToken.token_hash == digest,
                                                      AccessToken.purpose == purpose))
+    if claimed.rowcount == 1 and token is not None:  # type: ignore[attr-defined]
+        return token
     if token is None:
         raise TokenError("unknown")
-    if token.used_at is not None:
-        raise TokenError("used")
-    if token.expires_at <= now:
+    if token.used_at is None and token.expires_at <= now:
         raise TokenError("expired")
-    token.used_at = now
-    return token
+    raise TokenError("used")  # before, or by a request that won the race
 
 
 # -- profiles ---------------------------------------------------------------------------------------------------
@@ -186,6 +195,12 @@ def identity_changes(session: Session, submission: Submission) -> list[str]:
     return list(dict.fromkeys(warnings))
 
 
+def _matched_supplier(session: Session, data: Mapping[str, Any]) -> Supplier | None:
+    """The listed supplier a new profile's data designates, in upsert_profile's order (SIREN, domain, name)."""
+    matches = find_matches(session, {**data, "website_domain": website_domain(data.get("website"))})
+    return matches.get("siren") or matches.get("domain") or matches.get("name")
+
+
 def approve(session: Session, submission: Submission, operator: str, now: datetime | None = None,
             confirm_identity: bool = False) -> Supplier | None:
     """Apply a pending submission: publish or update the profile (status verified), or delete it. Returns the
@@ -212,13 +227,18 @@ def approve(session: Session, submission: Submission, operator: str, now: dateti
     else:
         before = public_fields(supplier) if supplier is not None else {}
         if supplier is None:
-            outcome = upsert_profile(session, submission.data, SUBMITTED_SOURCE, url=None,
-                                     record_key=f"submission:{submission.id}", now=now)
+            # A listed company it matches (the operator confirmed the attachment, identity_changes) keeps one
+            # "submitted" record: this submission updates it rather than adding a second one.
+            matched = _matched_supplier(session, submission.data)
+            key = (_submitted_record(session, matched, now) if matched is not None
+                   else f"submission:{submission.id}")
+            outcome = upsert_profile(session, submission.data, SUBMITTED_SOURCE, url=None, record_key=key, now=now)
             supplier = session.get_one(Supplier, outcome.supplier_id)
-            record = session.scalars(select(SourceRecord).where(
-                SourceRecord.source_name == SUBMITTED_SOURCE.name,
-                SourceRecord.record_key == f"submission:{submission.id}")).one()
+            record = session.scalars(select(SourceRecord).where(SourceRecord.source_name == SUBMITTED_SOURCE.name,
+                                                                SourceRecord.record_key == key)).one()
             record.record_key = f"supplier:{supplier.id}"  # its later updates find it by supplier
+            if matched is not None:
+                outcome = UpsertResult(MERGED, supplier.id)
             if record.joined_by != JOINED_OPERATOR:  # the company's own description, approved by an operator
                 record.joined_by = JOINED_OPERATOR
                 resolve_supplier(session, supplier, now=now)
@@ -275,9 +295,23 @@ def hide(session: Session, supplier: Supplier, now: datetime | None = None) -> N
     session.flush()
 
 
+def received_proposals(session: Session, supplier: Supplier) -> int:
+    """Proposals this supplier sent to purchase projects: they stay in the projects' records if the profile goes."""
+    from sqlalchemy import func
+
+    from vivier.models import Proposal
+
+    return int(session.scalar(select(func.count(Proposal.id)).where(Proposal.supplier_id == supplier.id)) or 0)
+
+
 def delete_supplier(session: Session, supplier: Supplier) -> Suppression:
     """Delete the profile with its source records, provenance, claims and links, and remember the company so
-    that future crawls drop what they find about it."""
+    that future crawls drop what they find about it. Its proposals to purchase projects stay with the projects
+    (the buyers received them), under the name it had."""
+    from vivier.models import Proposal
+
+    session.execute(update(Proposal).where(Proposal.supplier_id == supplier.id, Proposal.supplier_name == "")
+                    .values(supplier_name=supplier.name[:200]).execution_options(synchronize_session=False))
     suppression = Suppression(supplier_id=supplier.id, name_key=merge.name_key(supplier.name),
                               commune=supplier.commune, siren=supplier.siren,
                               website_domain=merge.identifying_domain(supplier.website_domain), created_at=utcnow())

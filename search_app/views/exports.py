@@ -22,7 +22,8 @@ from sqlalchemy import select
 from indexer.backends.base import IndexNotReady, SearchUnavailable
 from indexer.service import MAX_PER_PAGE, Place, clean_filters, clean_query
 from search_app import facet_label
-from search_app.views.search import _query_string, parse_search_args, run_search
+from search_app.views.search import (NEED_FORGOTTEN, NeedForgotten, _query_string, parse_search_args, run_search,
+                                     with_need_text)
 from search_app.views.shortlist import MAX_IDS, Shortlist, SupplierSummary, ids_url, load_shortlist, summarise
 from vivier.models import SEARCHABLE_STATUSES, Supplier
 from vivier.taxonomy import CATEGORY_LABELS, LABEL_LABELS, SIZE_LABELS
@@ -167,6 +168,10 @@ def export_unavailable(error: ExportUnavailable):
 def search_export() -> dict:
     """Everything an export of the request's search needs: the same parsing as the search page."""
     args = parse_search_args(request.args)
+    try:
+        args = with_need_text(args)
+    except NeedForgotten:
+        raise ExportUnavailable(410, *NEED_FORGOTTEN) from None
     try:
         total, ids, place = ranked_search_ids(args)
     except (IndexNotReady, SearchUnavailable) as error:

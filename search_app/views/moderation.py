@@ -28,8 +28,8 @@ from vivier.identifiers import website_domain
 from vivier.mail import send_mail
 from vivier.models import (CLAIM_BY_OPERATOR, CLAIM_PENDING, PROVENANCE_FIELDS, REVIEW_APPROVED, REVIEW_PENDING,
                            REVIEW_REJECTED, SEARCHABLE_STATUSES, SUBMISSION_DELETION, SUBMISSION_KINDS,
-                           SUBMISSION_NEW, SUBMISSION_UPDATE, Claim, Submission, Supplier)
-from vivier.operators import MAX_EMAIL_LENGTH, MAX_PASSWORD_LENGTH, authenticate
+                           SUBMISSION_NEW, SUBMISSION_UPDATE, Claim, Operator, Submission, Supplier)
+from vivier.operators import MAX_EMAIL_LENGTH, MAX_PASSWORD_LENGTH, authenticate, end_sessions
 from vivier.profiles import find_matches
 
 bp = Blueprint("moderation", __name__, url_prefix="/moderation")
@@ -221,6 +221,8 @@ def submission_context(db: Session, submission: Submission) -> dict[str, Any]:
     else:
         context["diff"] = {}
     context["identity"] = service.identity_changes(db, submission) if submission.status == REVIEW_PENDING else []
+    context["proposals"] = (service.received_proposals(db, supplier)
+                            if supplier is not None and submission.kind == SUBMISSION_DELETION else 0)
     if submission.kind == SUBMISSION_NEW and submission.status == REVIEW_PENDING:
         context["matches"] = identity_matches(db, submission.data)
         context["similar"] = similar_in_search(submission.data, {str(s.id) for s, _ in context["matches"]})
@@ -244,7 +246,7 @@ def login():
         return render_template("moderation/login.html", form=form, error=None), status
     with _database().session() as db:
         operator = authenticate(db, form.email.data, form.password.data)
-        user = OperatorUser(operator.id, operator.email) if operator is not None else None
+        user = OperatorUser(operator.id, operator.email, operator.session_token) if operator is not None else None
     if user is None:
         current_app.logger.info("moderation: failed sign-in from %s", request.remote_addr)
         return render_template("moderation/login.html", form=form, error=LOGIN_ERROR), 200
@@ -257,6 +259,10 @@ def login():
 @login_required
 def logout():
     _log("signed out", "")
+    with _database().session() as db:  # every copy of this operator's session cookie stops working
+        operator = db.get(Operator, current_user.id)
+        if operator is not None:
+            end_sessions(operator)
     logout_user()
     flash("Vous êtes déconnecté.", "succes")
     return redirect(url_for("moderation.login"))

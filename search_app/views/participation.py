@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_datetime
 from flask import (Blueprint, Response, abort, current_app, flash, make_response, redirect, render_template,
                    request, send_file, url_for)
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from wtforms import SelectChoice
 
@@ -36,6 +36,7 @@ from search_app.participation_forms import (AnswerForm, DecisionForm, ProposalFo
                                             consent_name)
 from search_app.views.exports import CSV_DELIMITER, CSV_ENCODING, neutralise
 from search_app.views.profiles import error_summary
+from vivier import jobs
 from vivier import projects as pj
 from vivier import taxonomy, textfiles
 from vivier.mail import send_mail
@@ -404,6 +405,8 @@ def _save_proposal(session: Session, project: Project, supplier: Supplier, email
     for attachment in _attachments(session, proposal):
         if attachment.id in removed:
             session.delete(attachment)
+    if removed:  # their files go once no attachment refers to them (vivier.projects.sweep_attachment_files)
+        jobs.enqueue(session, pj.SWEEP_JOB, delay=pj.ORPHAN_GRACE)
     session.flush()
     for name, content in files:
         pj.store_attachment(session, _settings().data_dir, name, content, proposal=proposal, now=now())
@@ -460,7 +463,8 @@ def proposals(slug: str):
     with _database().session() as session:
         project = _project(session, slug)
         _require_buyer(session, project)
-        rows = session.execute(select(Proposal, Supplier.name).join(Supplier, Supplier.id == Proposal.supplier_id)
+        rows = session.execute(select(Proposal, func.coalesce(Supplier.name, Proposal.supplier_name))
+                               .outerjoin(Supplier, Supplier.id == Proposal.supplier_id)
                                .where(Proposal.project_id == project.id)
                                .order_by(Proposal.created_at, Proposal.id)).all()
         return _private(render_template("participation/proposals.html", project=project, rows=rows,
@@ -474,8 +478,10 @@ def _render_proposal(session: Session, project: Project, proposal: Proposal, vie
     if may_decide and form is None:
         form = DecisionForm(data={"decision": proposal.decision or "", "message": proposal.decision_message})
     return _private(render_template(
-        "participation/proposal.html", project=project, proposal=proposal, supplier=session.get(
-            Supplier, proposal.supplier_id), attachments=_attachments(session, proposal), is_buyer=is_buyer,
+        "participation/proposal.html", project=project, proposal=proposal,
+        supplier_name=(supplier.name if (supplier := session.get(Supplier, proposal.supplier_id or 0)) is not None
+                       else proposal.supplier_name), supplier_removed=proposal.supplier_id is None,
+        attachments=_attachments(session, proposal), is_buyer=is_buyer,
         form=form if may_decide else None, errors=error_summary(form) if form is not None else [],
         decisions=DECISIONS, consent_fields=pj.CONSENT_FIELDS)), status
 
@@ -564,7 +570,8 @@ def summary(slug: str):
         answered = list(session.scalars(select(Question).where(Question.project_id == project.id,
                                                                Question.answer.is_not(None))
                                         .order_by(Question.asked_at, Question.id)))
-        rows = session.execute(select(Proposal, Supplier.name).join(Supplier, Supplier.id == Proposal.supplier_id)
+        rows = session.execute(select(Proposal, func.coalesce(Supplier.name, Proposal.supplier_name))
+                               .outerjoin(Supplier, Supplier.id == Proposal.supplier_id)
                                .where(Proposal.project_id == project.id)
                                .order_by(Proposal.created_at, Proposal.id)).all()
         entries = [(proposal, name, shared_fields(proposal, _attachments(session, proposal)))

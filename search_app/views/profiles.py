@@ -31,6 +31,8 @@ from search_app.forms import (NAME_MAX_CHARS, ClaimForm, DeletionForm, EditLinkF
 from search_app.views.suppliers import merged_target
 from vivier import merge
 from vivier import submissions as service
+from search_app.jobs import EDIT_LINK_JOB
+from vivier import jobs
 from vivier.mail import send_mail
 from vivier.models import (REVIEW_PENDING, SEARCHABLE_STATUSES, STATUS_MERGED, SUBMISSION_UPDATE, AccessToken,
                            Submission, Supplier)
@@ -303,12 +305,9 @@ def request_link(slug: str):
         if form.is_submitted() and honeypot_filled(form):
             return render_template("profiles/link_sent.html", supplier=supplier, email=form.email.data)
         if form.validate_on_submit():
-            raw = service.edit_link_token(session, supplier, form.email.data, now())
-            if raw is not None:
-                _mail(session, form.email.data, "edit_link", supplier.name,
-                      link=external_url("profiles.access", token=raw),
-                      lifetime=lifetime_text(service.EDIT_LINK_LIFETIME),
-                      session_lifetime=lifetime_text(service.EDIT_SESSION_LIFETIME))
+            # Whether the address may edit the profile is decided by the worker (search_app.jobs): the request
+            # does the same work, and takes the same time, for any address.
+            jobs.enqueue(session, EDIT_LINK_JOB, {"supplier_id": supplier.id, "email": form.email.data})
             return render_template("profiles/link_sent.html", supplier=supplier, email=form.email.data)
         return _render_form("profiles/request_link.html", form, 400 if form.errors else 200, supplier=supplier)
 

@@ -22,13 +22,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from indexer.backends.base import IndexNotReady, SearchUnavailable
-from search_app.extensions import external_url, form_rate_limit, limiter
+from search_app.extensions import external_url, form_rate_limit, limiter, site_root
 from search_app.identity import current_buyer, now
 from search_app.project_forms import (MAX_MILESTONES, ProjectForm, form_data_from_project, is_blank_upload,
                                       milestones_from_form, project_from_form, utc_to_paris)
 from search_app.timeline import render_svg, timeline_marks
 from search_app.views.profiles import error_summary
 from vivier import geo, taxonomy, textfiles
+from vivier import jobs
 from vivier import projects as service
 from vivier.mail import send_mail
 from vivier.models import (CONTRACT_MODELS, PROJECT_ARCHIVED, PROJECT_CLOSED, PROJECT_DRAFT, PROJECT_PUBLISHED,
@@ -221,7 +222,12 @@ def new():
         if file_errors:
             return _render_form(form, None, 400, file_errors)
         project = service.create_project(session, buyer, project_from_form(form), milestones_from_form(form), now())
-        _store_uploads(session, project, files)
+        try:
+            _store_uploads(session, project, files)
+        except service.StorageUnavailable as error:  # nothing is kept; the form comes back as typed
+            session.rollback()
+            jobs.enqueue(session, service.SWEEP_JOB)
+            return _render_form(form, None, 503, [str(error)])
         slug = project.slug
     flash("Projet enregistré en brouillon : relisez-le, puis publiez-le.")
     return redirect(url_for("projects.detail", slug=slug), code=303)
@@ -250,7 +256,12 @@ def edit(slug: str):
                                    now())
         except service.ProjectError as error:
             return _refused(project, str(error))
-        _store_uploads(session, project, files)
+        try:
+            _store_uploads(session, project, files)
+        except service.StorageUnavailable as error:
+            session.rollback()
+            jobs.enqueue(session, service.SWEEP_JOB)
+            return _refused(project, str(error), 503)
     flash("Modifications enregistrées.")
     return redirect(url_for("projects.detail", slug=slug), code=303)
 
@@ -401,7 +412,7 @@ def _feed(title: str, category: str | None = None, department: str | None = None
         found = service.public_projects(session, category=category, department=department,
                                         status=PROJECT_PUBLISHED, now=now())[:FEED_ENTRIES]
         page = external_url("projects.index", thematique=category, departement=department)
-        body = build_feed(found, title, request.url, page)
+        body = build_feed(found, title, site_root() + request.full_path.rstrip("?"), page)
     return Response(body, content_type="application/atom+xml; charset=utf-8")
 
 

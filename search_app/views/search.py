@@ -10,7 +10,9 @@ from werkzeug.datastructures import MultiDict
 
 from indexer.backends.base import FACET_FIELDS, MODES, IndexNotReady, SearchResponse, SearchUnavailable
 from indexer.service import RADII_KM, Place, SearchService, clean_filters, clean_query, resolve_place
+from search_app.extensions import limiter
 from search_app.search_counter import count_search
+from vivier import search_texts
 
 bp = Blueprint("search", __name__)
 PER_PAGE = 20
@@ -22,6 +24,12 @@ ANY_CENTRAL = "toutes"
 MAX_CENTRAL_VALUES = 10
 EXACT_PARAM = "exacte"
 WEAK_PARAM = "proches"
+# A long need's digest (vivier.search_texts): its links name it instead of repeating its text.
+NEED_PARAM = "besoin"
+# Searches with a long need per client address: each embeds up to indexer.service.MAX_QUERY_CHUNKS chunks (about
+# 0.6 s of a core with multilingual-e5-small), where a typed query costs 20 ms. Page turns, filters and exports of
+# the same need embed nothing again (the query vectors are cached), so a buyer browsing results stays far below.
+LONG_QUERY_RATE_LIMIT = "30 per minute"
 
 
 def parse_search_args(args: MultiDict) -> dict:
@@ -43,7 +51,13 @@ def parse_search_args(args: MultiDict) -> dict:
         # neighbours too, not only the strong matches (indexer.strength).
         "exact": args.get(EXACT_PARAM) == "1",
         "include_weak": args.get(WEAK_PARAM) == "1",
+        "need": (args.get(NEED_PARAM) or "")[:search_texts.DIGEST_CHARS],
     }
+
+
+def is_long_query(args: MultiDict) -> bool:
+    """Whether a request searches a long need (its text, or its digest): LONG_QUERY_RATE_LIMIT counts those."""
+    return bool(args.get(NEED_PARAM)) or len(args.get("q") or "") > search_texts.LINK_MAX_TEXT_CHARS
 
 
 def run_search(service: SearchService, args: dict, page: int | None = None,
@@ -93,7 +107,11 @@ def central_context(hits, selected: tuple[str, ...]) -> dict:
 def _query_string(text: str, filters: dict, page: int | None = None, mode: str = "hybrid",
                   place: Place | None = None, exact: bool = False,
                   include_weak: bool = False) -> list[tuple[str, str]]:
-    pairs = [("q", text)] if text else []
+    """A search's link parameters; a long need is named by its digest (vivier.search_texts), never repeated."""
+    if len(text) > search_texts.LINK_MAX_TEXT_CHARS:
+        pairs = [(NEED_PARAM, search_texts.digest_of(text))]
+    else:
+        pairs = [("q", text)] if text else []
     for facet, values in filters.items():
         pairs.extend((CENTRAL_PARAM if facet == "central" else facet, v) for v in values)
     if place is not None:
@@ -110,18 +128,50 @@ def _query_string(text: str, filters: dict, page: int | None = None, mode: str =
 
 
 @bp.get("/")
+@limiter.limit(LONG_QUERY_RATE_LIMIT, exempt_when=lambda: not is_long_query(request.args))
 def index():
     return render_search_page(parse_search_args(request.args))
+
+
+class NeedForgotten(Exception):
+    """A `besoin=` digest no stored text answers (forgotten after vivier.search_texts.KEEP, or made up)."""
+
+
+def with_need_text(args: dict) -> dict:
+    """`args` with the text its need digest names (NeedForgotten when none does); a long text is stored, so that
+    the page's links can name it (an idempotent write: the same text has the same digest)."""
+    database = current_app.extensions["vivier"]["database"]
+    if args.get("need") and not args.get("text"):
+        with database.session() as session:
+            text = search_texts.recall(session, args["need"])
+        if text is None:
+            raise NeedForgotten(args["need"])
+        return {**args, "text": text}
+    if len(args.get("text") or "") > search_texts.LINK_MAX_TEXT_CHARS:
+        text = clean_query(args["text"], current_app.extensions["vivier"]["settings"].query_max_chars)
+        with database.session() as session:
+            search_texts.remember(session, text)
+        return {**args, "text": text}
+    return args
+
+
+NEED_FORGOTTEN = ("Recherche expirée", "Le texte de ce besoin n'est plus conservé (il l'est une journée, sans rien "
+                  "d'autre). Collez-le de nouveau dans la zone de recherche, ou envoyez de nouveau le document.")
 
 
 def render_search_page(args: dict, source_name: str | None = None):
     """Run the search described by `args` (as parse_search_args returns) and render the full page, or the results
     partial for htmx. `source_name` names an uploaded document the query text was read from."""
-    count_search(args)  # one search in the day's count once the response is a success (search_app.search_counter)
     service = current_app.extensions["vivier"]["search"]
-    text = args["text"]
     max_chars = service.settings.query_max_chars
-    truncated = len(text) > max_chars
+    truncated = len(args.get("text") or "") > max_chars
+    try:
+        args = with_need_text(args)
+    except NeedForgotten:
+        title, message = NEED_FORGOTTEN
+        return render_template("errors/error.html", title=title, message=message, status=410), 410
+    count_search(args)  # one search in the day's count once the response is a success (search_app.search_counter)
+    text = args["text"]
     # htmx restoring history after Back asks for the whole page (it replaces the body), not the partial.
     htmx = bool(request.headers.get("HX-Request")) and not request.headers.get("HX-History-Restore-Request")
     try:
