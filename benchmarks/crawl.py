@@ -1,10 +1,15 @@
 """Crawler benchmark: speed on a large generated directory, extraction and merging accuracy on the fixtures.
 
-    .venv/bin/python -m benchmarks.crawl [--profiles 3000] [--skip-speed] [--skip-accuracy] [--no-record]
+    .venv/bin/python -m benchmarks.crawl [--profiles 3000] [--corpus ../shared/data/betagouv_startups.jsonl]
+                                         [--skip-speed] [--skip-accuracy] [--no-record]
 
 1. Speed: a directory of N generated profiles (the annuaire's layout, profiles cloned from the fixture world)
    served on loopback, crawled with throttling off (the --loopback-fixture settings), through the whole pipeline
-   (extraction, normalisation, matching, SQLite upserts). Prints pages/s over Scrapy's elapsed time.
+   (extraction, normalisation, matching, SQLite upserts). Prints pages/s over Scrapy's elapsed time, then crawls it
+   again unchanged (every page answers 304 Not Modified) and prints that re-crawl's speed. Twice: the directory
+   declaring themes, then declaring none (most real directories).
+   With --corpus PATH, a directory generated from real texts (one JSON-LD and OpenGraph page per record of a JSON
+   Lines corpus, a sitemap), in a temporary folder, crawled twice the same way.
 2. Accuracy: the five fixture sites crawled together; every stored record is compared with what the fixture world
    says that source shows (fixtures/world.py): fields right / fields expected, per source and per field; then
    merging: fixture companies split over several suppliers, suppliers holding several fixture companies.
@@ -14,8 +19,10 @@ The figures are printed last and appended to benchmarks/RESULTS.md (--no-record:
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -53,38 +60,118 @@ def run_vivier(args: list[str], data_dir: Path) -> str:
     return result.stdout
 
 
-def generated_profiles(count: int) -> list[dict]:
+def generated_profiles(count: int, categories: bool = True) -> list[dict]:
+    """`count` profiles cloned from the fixture world under new names and websites; without `categories`, none
+    declares a theme (the directories of real life that list no sectors)."""
     base = world.load_world()
     profiles = []
     for i in range(count):
         source = dict(base[i % len(base)])
         source.update(slug=f"{source['slug']}-{i}", name=f"{source['name']} {i}",
                       website=f"https://www.gen{i}-{website_domain(source['website'])}", siren=None)
+        if not categories:
+            source["categories"] = []
         source.setdefault("siren_invalid", False)
         profiles.append(source)
     return profiles
 
 
-def measure_speed(count: int) -> dict:
+def _run_figures(stats: dict, suppliers: int, wall: float) -> dict:
+    return {"pages": stats["pages"], "items": stats["items"], "not_modified": stats["not_modified"],
+            "unchanged": stats["unchanged"], "stored": suppliers, "seconds": stats["seconds"],
+            "wall_seconds": round(wall, 1), "pages_per_s": round(stats["pages"] / stats["seconds"], 1)}
+
+
+def measure_speed(count: int, categories: bool = True) -> dict:
+    """A first crawl of a generated directory, then a re-crawl of it unchanged (every page answers 304)."""
     with tempfile.TemporaryDirectory() as tmp:
         site_dir, data_dir = Path(tmp) / "site", Path(tmp) / "data"
-        render_site(site_dir, generated_profiles(count))
+        render_site(site_dir, generated_profiles(count, categories))
         sources = Path(tmp) / "sources.yaml"
         sources.write_text(SOURCES_FILE.read_text(encoding="utf-8"), encoding="utf-8")
         (Path(tmp) / "seeds").mkdir()
         (Path(tmp) / "seeds" / "vitrines.csv").write_text("url\nhttp://127.0.0.1/\n", encoding="utf-8")
+        runs = []
         with StaticSite(site_dir) as site:
-            started = time.perf_counter()
-            run_vivier(["crawl", "annuaire", "--sources", str(sources), "--loopback-fixture", "--no-index",
-                        *(f"--var={name}={site.url}" for name in ("annuaire", "reseau-ess", "vitrines",
-                                                                   "incubateur", "opendata"))], data_dir)
-            wall = time.perf_counter() - started
-        db = sqlite3.connect(data_dir / "vivier.db")
-        stats = json.loads(db.execute("SELECT stats FROM crawl_runs ORDER BY id DESC LIMIT 1").fetchone()[0])
-        suppliers = db.execute("SELECT count(*) FROM suppliers").fetchone()[0]
-    return {"profiles": count, "pages": stats["pages"], "items": stats["items"], "stored": suppliers,
-            "seconds": stats["seconds"], "wall_seconds": round(wall, 1),
-            "pages_per_s": round(stats["pages"] / stats["seconds"], 1)}
+            for _ in range(2):
+                started = time.perf_counter()
+                run_vivier(["crawl", "annuaire", "--sources", str(sources), "--loopback-fixture", "--no-index",
+                            *(f"--var={name}={site.url}" for name in ("annuaire", "reseau-ess", "vitrines",
+                                                                       "incubateur", "opendata"))], data_dir)
+                wall = time.perf_counter() - started
+                db = sqlite3.connect(data_dir / "vivier.db")
+                stats = json.loads(db.execute("SELECT stats FROM crawl_runs ORDER BY id DESC LIMIT 1").fetchone()[0])
+                suppliers = db.execute("SELECT count(*) FROM suppliers").fetchone()[0]
+                db.close()
+                runs.append(_run_figures(stats, suppliers, wall))
+    first, again = runs
+    return {"profiles": count, "categories": categories, **first, "recrawl": again,
+            "recrawl_speedup": round(first["seconds"] / again["seconds"], 1)}
+
+
+# -- a real directory's text -------------------------------------------------------------------------------------
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+
+
+def render_corpus_site(corpus: Path, target: Path) -> int:
+    """A directory site generated, at run time and in a temporary folder, from a JSON Lines corpus of real public
+    texts (the beta.gouv.fr startups of ../shared/data, given by path: nothing of it is kept): one page per record
+    with schema.org JSON-LD and OpenGraph, its mission and body as the page's text, a sitemap listing them. No
+    theme is declared anywhere, as on the real directories. Returns the number of pages."""
+    (target / "services").mkdir(parents=True)
+    urls = []
+    for line in corpus.read_text(encoding="utf-8").split("\n"):
+        if not line.strip():
+            continue
+        record = json.loads(line)
+        slug = re.sub(r"[^a-z0-9-]+", "-", str(record.get("id") or len(urls)).lower()).strip("-") or str(len(urls))
+        title = _EMAIL.sub("", str(record.get("title") or record.get("name") or slug))
+        mission = _EMAIL.sub("", str(record.get("mission") or record.get("description") or ""))
+        body = _EMAIL.sub("", str(record.get("body_markdown") or record.get("body") or ""))
+        organization = {"@context": "https://schema.org", "@type": "Organization", "name": title,
+                        "description": mission}
+        if record.get("link"):
+            organization["url"] = record["link"]
+        paragraphs = "".join(f"<p>{html.escape(p.strip())}</p>" for p in body.split("\n\n") if p.strip())
+        page = (f"<!doctype html><html lang=\"fr\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+                f"<meta property=\"og:title\" content=\"{html.escape(title)}\">"
+                f"<meta property=\"og:description\" content=\"{html.escape(mission)}\">"
+                f"<script type=\"application/ld+json\">{json.dumps(organization, ensure_ascii=False)}</script></head>"
+                f"<body><header><nav><a href=\"/\">Annuaire</a></nav></header><main><h1>{html.escape(title)}</h1>"
+                f"<p>{html.escape(mission)}</p>{paragraphs}</main><footer>Annuaire de services</footer></body></html>")
+        (target / "services" / f"{slug}.html").write_text(page, encoding="utf-8")
+        urls.append(f"/services/{slug}.html")
+    (target / "sitemap.xml").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        + "".join(f"<url><loc>{u}</loc></url>" for u in urls) + "</urlset>", encoding="utf-8")
+    (target / "robots.txt").write_text("User-agent: *\nDisallow: /brouillons/\nSitemap: /sitemap.xml\n",
+                                       encoding="utf-8")
+    return len(urls)
+
+
+def measure_corpus(corpus: Path) -> dict:
+    """The real-text directory crawled as a sitemap source (JSON-LD, OpenGraph, main text), then again unchanged."""
+    with tempfile.TemporaryDirectory() as tmp:
+        site_dir, data_dir = Path(tmp) / "site", Path(tmp) / "data"
+        pages = render_corpus_site(corpus, site_dir)
+        sources = Path(tmp) / "sources.yaml"
+        sources.write_text('sources:\n  - name: services\n    kind: sitemap\n    sitemap_urls: ["{site}/sitemap.xml"]\n'
+                           '    rules: ["/services/"]\n', encoding="utf-8")
+        runs = []
+        with StaticSite(site_dir) as site:
+            for _ in range(2):
+                started = time.perf_counter()
+                run_vivier(["crawl", "services", "--sources", str(sources), "--loopback-fixture", "--no-index",
+                            f"--var=site={site.url}"], data_dir)
+                wall = time.perf_counter() - started
+                db = sqlite3.connect(data_dir / "vivier.db")
+                stats = json.loads(db.execute("SELECT stats FROM crawl_runs ORDER BY id DESC LIMIT 1").fetchone()[0])
+                suppliers = db.execute("SELECT count(*) FROM suppliers WHERE status != 'merged'").fetchone()[0]
+                db.close()
+                runs.append(_run_figures(stats, suppliers, wall))
+    first, again = runs
+    return {"corpus": corpus.name, "records": pages, **first, "recrawl": again,
+            "recrawl_speedup": round(first["seconds"] / again["seconds"], 1)}
 
 
 # -- accuracy ----------------------------------------------------------------------------------------------------
@@ -166,6 +253,9 @@ def main() -> None:
     parser.add_argument("--profiles", type=int, default=3000, help="profiles in the generated directory")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-accuracy", action="store_true")
+    parser.add_argument("--corpus", type=Path,
+                        help="a JSON Lines corpus of real texts (../shared/data/betagouv_startups.jsonl) served as a "
+                             "JSON-LD directory and crawled twice")
     parser.add_argument("--note", default="", help="a word on this run for RESULTS.md")
     parser.add_argument("--no-record", action="store_true", help="do not append to benchmarks/RESULTS.md")
     args = parser.parse_args()
@@ -174,6 +264,9 @@ def main() -> None:
         results["accuracy"] = measure_accuracy()
     if not args.skip_speed:
         results["speed"] = measure_speed(args.profiles)
+        results["speed_no_categories"] = measure_speed(args.profiles, categories=False)
+    if args.corpus:
+        results["corpus"] = measure_corpus(args.corpus)
     print(json.dumps(results, indent=1, ensure_ascii=False))
     lines = []
     if "accuracy" in results:
@@ -182,10 +275,15 @@ def main() -> None:
                      f"({a['fields_right'] / a['fields_expected']:.1%}); merging: {a['companies']} companies -> "
                      f"{a['live_suppliers']} suppliers, {a['companies_split']} split, "
                      f"{a['suppliers_merging_companies']} false merges")
-    if "speed" in results:
-        s = results["speed"]
-        lines.append(f"crawl speed: {s['pages_per_s']} pages/s ({s['pages']} pages, {s['items']} profiles stored, "
-                     f"{s['seconds']} s, {results['cpus']} CPUs, load {results_file.load_average()})")
+    for key, what in (("speed", "themes declared"), ("speed_no_categories", "no theme declared"),
+                      ("corpus", "real texts (JSON-LD and OpenGraph pages from a sitemap, no theme declared)")):
+        if key not in results:
+            continue
+        s, r = results[key], results[key]["recrawl"]
+        lines.append(f"crawl speed, {what}: {s['pages_per_s']} pages/s ({s['pages']} pages, {s['stored']} suppliers "
+                     f"stored, {s['seconds']} s); unchanged re-crawl {r['pages_per_s']} pages/s ({r['seconds']} s, "
+                     f"{r['not_modified']} pages not modified, {s['recrawl_speedup']}x faster); {results['cpus']} "
+                     f"CPUs, load {results_file.load_average()}")
     if not args.no_record:
         results_file.append(RESULTS_SECTION, "\n".join(f"- {line}" for line in lines), args.note)
     print(f"\nCrawl — {results_file.machine()}")

@@ -24,6 +24,10 @@ class RevalidatingPolicy(RFC2616Policy):
         return False
 
 
+# Bodies kept between a cache read and the page's answer (crawler concurrency is far lower).
+MAX_SERVED = 1024
+
+
 class SqliteCacheStorage:
     """Scrapy HTTP cache storage in one SQLite file per spider kind (HTTPCACHE_DIR/KIND.sqlite3), one row per
     request fingerprint, bodies compressed. Scrapy's filesystem storage writes seven files and two folders per
@@ -35,6 +39,9 @@ class SqliteCacheStorage:
         self.cachedir = Path(data_path(settings["HTTPCACHE_DIR"]))
         self.expiration_secs = settings.getint("HTTPCACHE_EXPIRATION_SECS")
         self._db: sqlite3.Connection | None = None
+        # Bodies handed out by retrieve_response, by fingerprint, until the page's answer comes: a 304 stores the
+        # same body again with fresh headers, and then only the headers are written (no recompression).
+        self._served: dict[str, bytes] = {}
 
     def open_spider(self, spider) -> None:
         self.cachedir.mkdir(parents=True, exist_ok=True)
@@ -58,19 +65,32 @@ class SqliteCacheStorage:
         return self._db
 
     def retrieve_response(self, spider, request):
+        key = self._key(request)
         row = self.db.execute("SELECT status, response_url, headers, body, stored_at FROM responses "
-                               "WHERE fingerprint = ?", (self._fingerprinter.fingerprint(request).hex(),)).fetchone()
+                               "WHERE fingerprint = ?", (key,)).fetchone()
         if row is None:
             return None
         status, url, headers, body, stored_at = row
         if 0 < self.expiration_secs < time.time() - stored_at:
             return None
         request.meta["cache_timestamp"] = stored_at
-        return response_from_dict({"url": url, "status": status, "headers": headers_raw_to_dict(headers),
-                                   "body": zlib.decompress(body)})
+        response = response_from_dict({"url": url, "status": status, "headers": headers_raw_to_dict(headers),
+                                       "body": zlib.decompress(body)})
+        if len(self._served) > MAX_SERVED:  # answers that never came (failed requests): forget them
+            self._served.clear()
+        self._served[key] = response.body
+        return response
+
+    def _key(self, request) -> str:
+        return self._fingerprinter.fingerprint(request).hex()  # Scrapy's fingerprinter caches it per request
 
     def store_response(self, spider, request, response) -> None:
+        key = self._key(request)
+        if self._served.pop(key, None) is response.body:  # revalidated (304): the same body, new headers
+            self.db.execute("UPDATE responses SET headers = ?, stored_at = ? WHERE fingerprint = ?",
+                            (headers_dict_to_raw(response.headers), time.time(), key))
+            return
         self.db.execute(
             "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (self._fingerprinter.fingerprint(request).hex(), request.url, response.status, response.url,
-             headers_dict_to_raw(response.headers), zlib.compress(response.body, 3), time.time()))
+            (key, request.url, response.status, response.url, headers_dict_to_raw(response.headers),
+             zlib.compress(response.body, 3), time.time()))

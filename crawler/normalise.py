@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Any
+
+import html_text
 
 from vivier import geo
 from vivier.identifiers import canonical_url, normalise_siren
@@ -63,6 +66,33 @@ _POSTAL_LINE = re.compile(r"^(?P<street>.*?)[,\s]*\b(?P<postcode>\d{5})\s+(?P<co
                           r"(?:\s+cedex(?:\s*\d+)?)?\s*(?:,.*)?$", re.IGNORECASE)
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.IGNORECASE)
+
+
+# Markup and character references left in a source's values: feeds and JSON-LD often carry a CMS's HTML ("<p>",
+# "Delta &amp; Fils", "https:&#x2F;&#x2F;..."). Only a real tag counts: "PME < 50 salariés" is text.
+_TAG = re.compile(r"<(?:/?[a-zA-Z][a-zA-Z0-9:-]*(?:\s[^<>]*)?/?|!--.*?--)>", re.DOTALL)
+_REFERENCE = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,31});")
+
+
+def plain_text(value: str) -> str:
+    """The text a value shows once its markup is read as HTML: tags become paragraph and line breaks (html_text,
+    scripts and styles dropped), character references their characters. A value without either is returned as
+    is, its line breaks kept."""
+    if "<" in value and _TAG.search(value):
+        return html_text.extract_text(value, guess_layout=True)
+    if "&" in value and _REFERENCE.search(value):
+        return html.unescape(value)
+    return value
+
+
+def _plain_values(value: Any) -> Any:
+    if isinstance(value, str):
+        return plain_text(value)
+    if isinstance(value, list):
+        return [_plain_values(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain_values(v) for k, v in value.items()}
+    return value
 
 
 def _lookup(term_slugs: dict[str, str], synonyms: dict[str, tuple[str, ...]]) -> dict[str, str]:
@@ -220,7 +250,9 @@ def _clean_interoperability(raw: Any) -> dict[str, Any]:
 
 
 def normalise_profile(raw: dict[str, Any]) -> dict[str, Any]:
-    """Clean a raw harvested profile. Unknown or invalid values become None/empty, never errors."""
+    """Clean a raw harvested profile. Unknown or invalid values become None/empty, never errors. Every source kind
+    goes through the same steps: markup read as text, entities decoded (`plain_text`), then each field's rule."""
+    raw = _plain_values(raw)
     if not (raw.get("postcode") or raw.get("commune")) and raw.get("address_text"):
         raw = {**raw, **split_postal_address(raw["address_text"])}
     postcode = re.sub(r"\s", "", str(raw.get("postcode") or "")) or None

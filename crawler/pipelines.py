@@ -8,9 +8,10 @@ from typing import Any
 from scrapy.exceptions import DropItem
 
 from crawler.normalise import normalise_profile, unmapped_categories
+from crawler.spiders.base import record_notice
 from vivier.config import load_settings
 from vivier.db import Database
-from vivier.profiles import SourceInfo, source_priorities, upsert_profile
+from vivier.profiles import SourceInfo, source_priorities, touch_records, upsert_profile
 from vivier.submissions import is_suppressed
 from vivier.text import fold
 
@@ -88,7 +89,9 @@ class ValidatePipeline:
 
 
 class StorePipeline:
-    """Upsert each record; one transaction per item so that a crash loses at most one."""
+    """Upsert each record; one transaction per item so that a crash loses at most one. The records of the pages the
+    spider found unchanged (crawler.spiders.base) are marked seen when the crawl ends, in one transaction (a crawl
+    killed outright loses those marks: the next one makes them)."""
 
     def __init__(self, database_url: str, crawler):
         self.database = Database(load_settings().with_overrides(database_url=database_url))
@@ -113,6 +116,12 @@ class StorePipeline:
             self._suppressions = session.scalar(select(Suppression.id).limit(1)) is not None
 
     def close_spider(self, spider=None):
+        spider = self.crawler.spider
+        keys, urls = getattr(spider, "unchanged_keys", []), getattr(spider, "unchanged_urls", [])
+        if keys or urls:
+            with self.database.session() as session:
+                found = touch_records(session, self.source().name, keys, urls)
+            self.stats.inc_value("vivier/items_unchanged", found)
         self.database.dispose()
 
     def source(self) -> SourceInfo:
@@ -148,5 +157,8 @@ class StorePipeline:
         self.stats.inc_value(f"vivier/items_{result.outcome}")
         if result.absorbed:
             self.stats.inc_value("vivier/suppliers_absorbed", len(result.absorbed))
+        for note in result.merge_notes:  # another name that no longer shows: the operator is told
+            self.stats.inc_value("vivier/merges_of_other_names")
+            record_notice(self.stats, note)
         item["supplier_id"] = result.supplier_id
         return item

@@ -2,7 +2,8 @@
 
 A crawl that stops midway (Ctrl+C, a page or time limit, a crash) leaves its Scrapy job directory
 (data/crawls/SOURCE/): the next crawl of that source resumes from it instead of starting over. A crawl that ends
-normally removes it, so the next one starts afresh (and the HTTP cache makes unchanged pages cost a 304).
+normally removes it, so the next one starts afresh (and the HTTP cache makes unchanged pages cost a 304; a page
+unchanged since the last run that read pages the same way is not read again, its record only marked seen).
 
 A crawl killed outright (SIGKILL, out of memory, power cut) cannot be resumed: Scrapy saves its queue of pending
 requests only when it stops, while it records each queued request as seen at once, so its job directory would make
@@ -15,6 +16,9 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
+import hashlib
+import json
 import logging
 import os
 import shutil
@@ -46,6 +50,8 @@ SUMMARY_STATS: dict[str, tuple[str, ...]] = {
     "robots_forbidden": ("robotstxt/forbidden",),
     "refused_private": ("vivier/refused_private",),
     "errors": ("vivier/errors",),
+    # Records or suppliers of another name merged by website or SIREN (listed in the run's notices).
+    "merged_other_names": ("vivier/merges_of_other_names",),
 }
 RUN_FINISHED, RUN_INTERRUPTED, RUN_FAILED, RUN_RUNNING = "finished", "interrupted", "failed", "running"
 
@@ -80,6 +86,9 @@ class CrawlSummary:
     figures: dict[str, int]
     failures: list[str] = field(default_factory=list)
     resumed: bool = False
+    # Every unreadable feed row, every merge that dropped another name... (crawler.spiders.base.record_notice).
+    notices: list[str] = field(default_factory=list)
+    notices_count: int = 0
 
 
 @dataclass(frozen=True)
@@ -92,6 +101,34 @@ class _Plan:
     run_id: int
     directory: Path
     resume: bool
+    # Pages unchanged since the last run are not read again (crawler.spiders.base.SourceSpider.unchanged).
+    skip_unchanged: bool = False
+    reading: str = ""
+
+
+# What decides how a page becomes a record: the crawler's code and the code it normalises with. A run records the
+# digest of these and of its source's declaration; unchanged pages are skipped only when the last finished run had
+# the same, so a new version of Vivier or an edited source file reads every page once again.
+READING_CODE = ("crawler", "vivier/taxonomy.py", "vivier/identifiers.py", "vivier/text.py", "vivier/geo.py",
+                "vivier/communes.py")
+
+
+@functools.lru_cache(maxsize=1)
+def _code_digest() -> str:
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for entry in READING_CODE:
+        path = root / entry
+        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            if file.is_file():
+                digest.update(file.relative_to(root).as_posix().encode() + b"\0" + file.read_bytes())
+    return digest.hexdigest()
+
+
+def reading_digest(kind: str, config: Mapping[str, Any]) -> str:
+    """How this source's pages are read: the crawler's code and the source's declaration."""
+    declared = json.dumps({"kind": kind, "config": config}, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256((_code_digest() + declared).encode()).hexdigest()[:32]
 
 
 def sync_sources(database: Database, specs: Iterable[SourceSpec]) -> None:
@@ -141,15 +178,16 @@ def _figures(stats: Mapping[str, Any]) -> dict[str, int]:
 
 def run_crawls(settings: Settings, source_names: Iterable[str], loopback_fixture: bool = False,
                progress: bool = False, restart: bool = False,
-               overrides: Mapping[str, Any] | None = None) -> list[CrawlSummary]:
-    """Crawl registered sources together to the end (blocking). Twisted allows one such call per process."""
+               overrides: Mapping[str, Any] | None = None, full: bool = False) -> list[CrawlSummary]:
+    """Crawl registered sources together to the end (blocking). Twisted allows one such call per process.
+    `full` reads every page again, even those unchanged since the last run."""
     names = list(dict.fromkeys(source_names))
     with _source_locks(settings, names):
-        return _run_locked(settings, names, loopback_fixture, progress, restart, overrides)
+        return _run_locked(settings, names, loopback_fixture, progress, restart, overrides, full)
 
 
 def _run_locked(settings: Settings, names: list[str], loopback_fixture: bool, progress: bool, restart: bool,
-                overrides: Mapping[str, Any] | None) -> list[CrawlSummary]:
+                overrides: Mapping[str, Any] | None, full: bool = False) -> list[CrawlSummary]:
     from scrapy.crawler import CrawlerProcess
 
     database = Database(settings)
@@ -175,10 +213,15 @@ def _run_locked(settings: Settings, names: list[str], loopback_fixture: bool, pr
                 resume = False
             if not resume:
                 shutil.rmtree(directory, ignore_errors=True)
-            run = CrawlRun(source_id=source.id, status=RUN_RUNNING)
+            reading = reading_digest(source.kind, dict(source.config))
+            finished = session.scalar(select(CrawlRun).where(CrawlRun.source_id == source.id,
+                                                             CrawlRun.status == RUN_FINISHED)
+                                      .order_by(CrawlRun.id.desc()).limit(1))
+            skip = not full and finished is not None and (finished.stats or {}).get("reading") == reading
+            run = CrawlRun(source_id=source.id, status=RUN_RUNNING, stats={"reading": reading})
             session.add(run)
             session.flush()
-            plans.append(_Plan(name, source.kind, dict(source.config), run.id, directory, resume))
+            plans.append(_Plan(name, source.kind, dict(source.config), run.id, directory, resume, skip, reading))
 
     base = crawl_settings(settings, loopback_fixture, progress)
     process = CrawlerProcess(base)
@@ -188,6 +231,7 @@ def _run_locked(settings: Settings, names: list[str], loopback_fixture: bool, pr
         crawler.settings.update(dict(plan.config.get("settings") or {}), priority="spider")
         crawler.settings.update(dict(overrides or {}), priority="cmdline")
         crawler.settings.set("JOBDIR", str(plan.directory), priority="cmdline")
+        crawler.settings.set("VIVIER_SKIP_UNCHANGED", plan.skip_unchanged, priority="cmdline")
         process.crawl(crawler, source=plan.name, config=plan.config)
         crawlers.append(crawler)
     try:
@@ -206,11 +250,15 @@ def _run_locked(settings: Settings, names: list[str], loopback_fixture: bool, pr
                     shutil.rmtree(plan.directory, ignore_errors=True)
                 figures = _figures(stats)
                 failures = list(stats.get("vivier/failure_samples") or [])
+                notices = list(stats.get("vivier/notices") or [])
+                notices_count = int(stats.get("vivier/notices_count") or 0)
                 run = session.get_one(CrawlRun, plan.run_id)
                 run.finished_at, run.status = utcnow(), status
-                run.stats = {**figures, "finish_reason": reason, "resumed": plan.resume,
-                             "failure_samples": failures,
+                run.stats = {**figures, "finish_reason": reason, "resumed": plan.resume, "reading": plan.reading,
+                             "skipped_unchanged": plan.skip_unchanged,
+                             "failure_samples": failures, "notices": notices, "notices_count": notices_count,
                              "seconds": round(float(stats.get("elapsed_time_seconds") or 0), 3)}
-                summaries.append(CrawlSummary(plan.name, plan.run_id, status, figures, failures, plan.resume))
+                summaries.append(CrawlSummary(plan.name, plan.run_id, status, figures, failures, plan.resume,
+                                              notices, notices_count))
         database.dispose()
     return summaries

@@ -39,6 +39,12 @@ VIVIER_ALLOW_PRIVATE_NETWORKS = False
 DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.PublicAddressesOnly": 50,
     "crawler.middlewares.RobotsCrawlDelay": 950,  # close to the downloader: sees robots.txt and every response
+    # No spider of ours sends credentials.
+    "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
+}
+SPIDER_MIDDLEWARES = {
+    # Warns about meta keys our spiders never copy; it cost a few percent of every page.
+    "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
 }
 TWISTED_DNS_RESOLVER = "crawler.middlewares.PublicOnlyResolver"
 
@@ -53,9 +59,21 @@ EXTENSIONS = {
 }
 VIVIER_PROGRESS = False
 
-# Profiles need no session: no cookies kept between pages. No telnet console port opened on the crawler's host.
+# Profiles need no session: no cookies kept between pages. No telnet console port opened on the crawler's host, nor
+# Scrapy's remote control server (it runs the Python code it is sent).
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
+
+# Per page, Scrapy parsed the callback's source to warn about generators returning a value (ours return nothing):
+# a few percent of a re-crawl. A paused crawl's queue (JOBDIR) is written with marshal, faster than pickle; our
+# requests carry only plain values.
+WARN_ON_GENERATOR_RETURN_VALUE = False
+SCHEDULER_DISK_QUEUE = "scrapy.squeues.MarshalLifoDiskQueue"
+
+# Items of one response handled at once (Scrapy starts this many tasks per response): a page gives one profile, or
+# a listing its few links, and the pipelines are synchronous. Scrapy's 100 cost more in task set-up than pages.
+CONCURRENT_ITEMS = 8
 
 LOG_LEVEL = "INFO"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"

@@ -56,6 +56,10 @@ DEFAULT_FOLLOW = ("a-propos", "qui-sommes-nous", "about", "entreprise", "societe
                   "produits?", "services", "nos-", "references")
 DEFAULT_MAX_PAGES = 4
 FEED_FORMATS = ("csv", "json", "jsonl")
+# Where a company or sitemap page's description comes from (crawler.spiders.company_sites.company_profile):
+# "structured" (default) the schema.org description when the page has one, else the pages' main text; "text" the
+# main text always (the structured description then serves as the pitch); "longest" whichever says more.
+DESCRIPTION_SOURCES = ("structured", "text", "longest")
 
 
 class SourceFileError(ValueError):
@@ -198,7 +202,12 @@ def parse_source(raw: Any, variables: Mapping[str, str] | None = None, base_dir:
     if kind == "directory":
         config["start_urls"] = _urls(raw.get("start_urls"), variables, f"{where}.start_urls")
         _check_layout(config, where)
-    elif kind == "company-sites":
+    if kind in ("company-sites", "sitemap"):
+        description = raw.get("description", "structured")
+        if description not in DESCRIPTION_SOURCES:
+            raise SourceFileError(f"{where}.description: one of {', '.join(DESCRIPTION_SOURCES)} (got {description!r})")
+        config["description"] = description
+    if kind == "company-sites":
         config["seeds"] = _read_seeds(raw.get("seeds"), base_dir, variables, f"{where}.seeds")
         config["follow"] = _patterns(raw.get("follow", list(DEFAULT_FOLLOW)), f"{where}.follow")
         max_pages = raw.get("max_pages", DEFAULT_MAX_PAGES)

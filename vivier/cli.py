@@ -66,6 +66,11 @@ def _load_sources(path: Path | None, variables: dict[str, str], names: tuple[str
         raise click.UsageError(str(error)) from None
 
 
+# Notices of a run printed after a crawl (unreadable feed rows, merges that dropped a name); all of them (up to
+# crawler.spiders.base.MAX_NOTICES) with `vivier sources report NAME`.
+NOTICES_SHOWN = 20
+
+
 def _print_summaries(summaries) -> None:
     for summary in summaries:
         resumed = ", resumed" if summary.resumed else ""
@@ -75,6 +80,11 @@ def _print_summaries(summaries) -> None:
             click.echo(f"  failed: {failure}")
         if len(summary.failures) > 10:
             click.echo(f"  ... {summary.figures['failed'] + summary.figures['errors'] - 10} more")
+        for notice in summary.notices[:NOTICES_SHOWN]:
+            click.echo(f"  notice: {notice}")
+        if summary.notices_count > NOTICES_SHOWN:
+            click.echo(f"  ... {summary.notices_count - NOTICES_SHOWN} more notices: vivier sources report "
+                       f"{summary.source}")
 
 
 def _update_index(settings: Settings) -> None:
@@ -100,8 +110,10 @@ def _update_index(settings: Settings) -> None:
               help="No politeness delays and loopback allowed: only for our own fixture sites.")
 @click.option("--restart", is_flag=True, help="Start over instead of resuming an interrupted crawl.")
 @click.option("--no-index", is_flag=True, help="Do not re-index the changed profiles afterwards.")
+@click.option("--full", is_flag=True,
+              help="Read every page again, even those the server says are unchanged since the last crawl.")
 def crawl_cmd(sources: tuple[str, ...], sources_file: Path | None, variables: tuple[str, ...],
-              loopback_fixture: bool, restart: bool, no_index: bool) -> None:
+              loopback_fixture: bool, restart: bool, no_index: bool, full: bool) -> None:
     """Crawl SOURCES (default: every registered source), store and merge their profiles, re-index changes."""
     from sqlalchemy import select
 
@@ -123,7 +135,7 @@ def crawl_cmd(sources: tuple[str, ...], sources_file: Path | None, variables: tu
             raise click.UsageError("no source is registered: give a source file with --sources")
     try:
         summaries = run_crawls(settings, names, loopback_fixture=loopback_fixture, progress=sys.stderr.isatty(),
-                               restart=restart)
+                               restart=restart, full=full)
     except LookupError as error:
         raise click.UsageError(f"{error}: declare it in a source file given with --sources") from None
     except CrawlInProgress as error:
@@ -166,6 +178,39 @@ def sources_list_cmd() -> None:
                     + ", ".join(f"{k} {run.stats.get(k, 0)}" for k in ("pages", "items", "new", "merged", "failed"))
                     if run else "never crawled")
             click.echo(f"{source.name} ({source.kind}) {source.start_url} - {last}")
+
+
+@sources_group.command("report")
+@click.argument("name")
+def sources_report_cmd(name: str) -> None:
+    """The last crawl of source NAME: its figures, failed pages and every notice (unreadable feed rows, merges that
+    dropped another name)."""
+    from sqlalchemy import select
+
+    from vivier.db import Database
+    from vivier.models import CrawlRun, Source
+
+    database = Database(_settings())
+    database.migrate()
+    with database.session() as session:
+        source = session.scalar(select(Source).where(Source.name == name))
+        if source is None:
+            raise click.UsageError(f"unknown source {name!r}")
+        run = session.scalar(select(CrawlRun).where(CrawlRun.source_id == source.id)
+                             .order_by(CrawlRun.id.desc()).limit(1))
+        if run is None:
+            click.echo(f"{name}: never crawled")
+            return
+        stats = dict(run.stats or {})
+        click.echo(f"{name}: run {run.id} started {run.started_at:%Y-%m-%d %H:%M}, {run.status}: "
+                   + ", ".join(f"{k} {v}" for k, v in stats.items() if isinstance(v, int) and k != "notices_count"))
+        for failure in stats.get("failure_samples") or []:
+            click.echo(f"failed: {failure}")
+        notices = stats.get("notices") or []
+        for notice in notices:
+            click.echo(f"notice: {notice}")
+        if int(stats.get("notices_count") or 0) > len(notices):
+            click.echo(f"... {int(stats['notices_count']) - len(notices)} more notices were not kept")
 
 
 @main.group("index")
@@ -278,7 +323,7 @@ def index_rollback_cmd() -> None:
 @click.option("--radius", type=click.IntRange(1, 1000), default=50, show_default=True, help="Radius around --near, km.")
 @click.option("--mode", type=click.Choice(["hybrid", "keyword", "dense"]), default="hybrid")
 @click.option("--limit", type=click.IntRange(1, 100), default=10, show_default=True,
-              help="Results printed (1 to 100).")
+              help="Results printed (1 to 100); --mode dense finds 50 at most (the dense neighbours searched).")
 @click.option("--exact", is_flag=True, help="Search the words as typed: no correction of unknown words.")
 def search_cmd(query: str, as_json: bool, category, department, label, region, open_source: bool, place: str | None,
                radius: int, mode: str, limit: int, exact: bool) -> None:

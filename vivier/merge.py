@@ -4,8 +4,10 @@ each field of the profile shows.
 Matching, strongest key first (vivier.profiles applies it):
 1. the same record seen before (same source, same record key);
 2. the same SIREN;
-3. the same website domain, unless the SIRENs differ (shared hosting domains never identify a company);
-4. a very similar name in the same town, unless the SIRENs or website domains differ.
+3. the same website, as far as it identifies an organisation (`website_key`): a home page by its host, a page of a
+   larger site by its host and path, a forge or site builder by its tenant's path; social networks and shared
+   hosts never identify anybody. Unless the SIRENs differ;
+4. a very similar name in the same town, unless the SIRENs or websites contradict each other.
 When one record's strong keys (SIREN, domain) lead to two stored suppliers that do not contradict each other,
 they are one company: the younger supplier is merged into the older one.
 
@@ -20,6 +22,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable, Mapping, Sequence
+from urllib.parse import urlsplit
 
 from rapidfuzz import fuzz
 
@@ -46,7 +49,26 @@ SHARED_HOSTING_DOMAINS = frozenset({
     "instagram.com", "twitter.com", "x.com", "youtube.com", "wordpress.com", "blogspot.com", "over-blog.com",
     "jimdo.com", "jimdofree.com", "webnode.fr", "e-monsite.com", "github.io", "gitlab.io", "netlify.app",
     "notion.site", "pagesjaunes.fr", "societe.com", "free.fr", "orange.fr", "wanadoo.fr", "gmail.com",
+    "github.com", "gitlab.com", "framagit.org", "bitbucket.org", "codeberg.org",
 })
+# Site builders and page hosts that give each tenant a sub-domain ("acme.wixsite.com"): the tenant's host identifies
+# it as a company's own host would (its home page, or a page of it); the platform's own host identifies nobody.
+TENANT_SUBDOMAIN_PLATFORMS = frozenset({
+    "wixsite.com", "wordpress.com", "blogspot.com", "over-blog.com", "jimdofree.com", "jimdosite.com", "webnode.fr",
+    "e-monsite.com", "github.io", "gitlab.io", "netlify.app", "notion.site", "vercel.app", "pages.dev",
+})
+# Forges and site builders whose paths name the tenant: the segments that identify one ("github.com/etalab/evalap"
+# is one project, "github.com/etalab" its organisation; "github.com" alone, nobody).
+TENANT_PATH_PLATFORMS: dict[str, int] = {
+    "github.com": 2, "gitlab.com": 2, "framagit.org": 2, "bitbucket.org": 2, "codeberg.org": 2,
+    "gitlab.adullact.net": 2, "sites.google.com": 2,
+}
+# Paths that stand for the whole site: its home page ("/", a language "/fr/", an index or welcome page) and the
+# pages every organisation's site has about itself ("/contact", "/qui-sommes-nous").
+_SITE_PAGES = ("index", "default", "accueil", "home", "contact", "contactez-nous", "nous-contacter", "a-propos",
+               "about", "about-us", "qui-sommes-nous", "mentions-legales", "presentation")
+_HOME_PATH = re.compile(r"/*(?:(?:fr|en|fr-fr|en-us|en-gb)/*)?(?:(?:" + "|".join(_SITE_PAGES)
+                        + r")(?:\.[a-z]{2,5})?/*)?", re.IGNORECASE)
 
 # -- resolution -------------------------------------------------------------------------------------------------
 # Trust of a source kind when sources disagree (higher wins); a source may declare its own `priority`.
@@ -105,6 +127,13 @@ def name_key(name: str) -> str:
     return " ".join(kept) or " ".join(w for w in words if w)
 
 
+def names_alike(a: str, b: str) -> bool:
+    """Whether one name is another's spelling or short form ("ACME" / "Acme Territoires SAS"): a merge between them
+    hides nothing a buyer would search for."""
+    ka, kb = name_key(a), name_key(b)
+    return bool(ka and kb) and max(name_similarity(a, b), fuzz.token_set_ratio(ka, kb)) >= NAME_MATCH_MIN_SCORE
+
+
 def name_similarity(a: str, b: str) -> float:
     """0-100: word-order-insensitive similarity of two names' keys, also compared without spaces
     ("Ma Commune en Poche" / "MaCommuneEnPoche")."""
@@ -124,6 +153,56 @@ def identifying_domain(domain: str | None) -> str | None:
     return domain
 
 
+@functools.lru_cache(maxsize=65536)
+def website_key(url: str | None) -> str | None:
+    """What a website says of who runs it, as a matching key; None when it says nothing.
+
+    A home page identifies its host's organisation ("adresse.data.gouv.fr"). Any other page is one organisation's
+    page about something it runs, not the organisation: its key is the host and the page's path
+    ("anct.gouv.fr/programmes/x", "candidat.francetravail.fr/mobiville"), so two services of one host stay two
+    suppliers. On a forge or a site builder the tenant's path is the key ("github.com/etalab/evalap"); social
+    networks and shared hosts identify nobody."""
+    if not url:
+        return None
+    if "://" not in url:
+        url = "https://" + url
+    try:
+        parts = urlsplit(url.strip())
+        host = (parts.hostname or "").lower().removeprefix("www.")
+    except ValueError:
+        return None
+    if not host or "." not in host:
+        return None
+    segments = [s.lower() for s in parts.path.split("/") if s]
+    if host in TENANT_PATH_PLATFORMS:
+        tenant = segments[:TENANT_PATH_PLATFORMS[host]]
+        return f"{host}/{'/'.join(tenant)}" if tenant else None
+    if any(host.endswith("." + platform) for platform in TENANT_SUBDOMAIN_PLATFORMS):
+        pass  # the tenant's own host, read as any company's below
+    elif identifying_domain(host) is None:
+        return None
+    if _HOME_PATH.fullmatch(parts.path or "/"):
+        return host
+    return f"{host}/{'/'.join(segments)}"
+
+
+def _website_key_of(record: Mapping[str, Any]) -> str | None:
+    """The website key of a record or supplier identity: from its website, else from its domain alone."""
+    if record.get("website"):
+        return website_key(record["website"])
+    return identifying_domain(record.get("website_domain"))
+
+
+def _within(key: str, prefix: str) -> bool:
+    return key == prefix or key.startswith(prefix + "/")
+
+
+def websites_agree(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether two websites may be one organisation's: the same key, or one the home of the other's page."""
+    ka, kb = _website_key_of(a), _website_key_of(b)
+    return not (ka and kb) or _within(ka, kb) or _within(kb, ka)
+
+
 def _town_key(commune: str | None) -> str:
     return re.sub(r"[^a-z0-9]+", " ", fold(commune or "")).replace("saint ", "st ").strip()
 
@@ -141,11 +220,11 @@ def same_town(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
 
 
 def conflicting(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    """Two descriptions that cannot be one company: different SIRENs, or different identifying domains."""
+    """Two descriptions that cannot be one company: different SIRENs, or websites of different organisations
+    (different hosts, different pages of one host, different tenants of a platform)."""
     if a.get("siren") and b.get("siren") and a["siren"] != b["siren"]:
         return True
-    da, db = identifying_domain(a.get("website_domain")), identifying_domain(b.get("website_domain"))
-    return bool(da and db and da != db)
+    return not websites_agree(a, b)
 
 
 def names_match(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:

@@ -7,7 +7,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any, Collection, Mapping
 
 from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy.orm import Session
@@ -64,6 +64,9 @@ class UpsertResult:
     supplier_id: int
     # Suppliers folded into supplier_id by this record (they leave the search index).
     absorbed: tuple[int, ...] = field(default=())
+    # Merges the operator should look at: a record, or a supplier, of another name that joined this one by its
+    # website or SIREN (its name no longer shows, and no longer finds it). In English, for the crawl's report.
+    merge_notes: tuple[str, ...] = field(default=())
 
 
 def record_hash(profile: Mapping[str, Any]) -> str:
@@ -85,7 +88,7 @@ def _follow(session: Session, supplier: Supplier | None) -> Supplier | None:
 
 
 def _identity(supplier: Supplier) -> dict[str, Any]:
-    return {"id": supplier.id, "name": supplier.name, "siren": supplier.siren,
+    return {"id": supplier.id, "name": supplier.name, "siren": supplier.siren, "website": supplier.website,
             "website_domain": supplier.website_domain, "postcode": supplier.postcode,
             "insee_code": supplier.insee_code, "commune": supplier.commune}
 
@@ -99,18 +102,22 @@ def find_matches(session: Session, record: Mapping[str, Any]) -> dict[str, Suppl
                                .order_by(Supplier.id).limit(1))
         if found is not None:
             matches["siren"] = found
-    domain = merge.identifying_domain(record.get("website_domain"))
-    if domain:
-        candidates = session.scalars(select(Supplier).where(Supplier.website_domain == domain, live)
+    key = merge.website_key(record.get("website"))
+    if key:
+        # The same website as far as it identifies an organisation (vivier.merge.website_key): the same home page,
+        # the same page of a larger site, the same tenant of a platform; not any page of the same host.
+        host = key.split("/", 1)[0]
+        candidates = session.scalars(select(Supplier).where(Supplier.website_domain == host, live)
                                      .order_by(Supplier.id)).all()
-        found = next((s for s in candidates if not merge.conflicting(record, _identity(s))), None)
+        found = next((s for s in candidates if merge.website_key(s.website) == key
+                      and not merge.conflicting(record, _identity(s))), None)
         if found is not None:
             matches["domain"] = found
     if record.get("department") and record.get("name"):
         # Every name each supplier of the department is known by, with the supplier's keys and town.
         rows = session.execute(
-            select(Supplier.id, SourceRecord.name, Supplier.siren, Supplier.website_domain, Supplier.postcode,
-                   Supplier.insee_code, Supplier.commune)
+            select(Supplier.id, SourceRecord.name, Supplier.siren, Supplier.website, Supplier.website_domain,
+                   Supplier.postcode, Supplier.insee_code, Supplier.commune)
             .join(SourceRecord, SourceRecord.supplier_id == Supplier.id)
             .where(Supplier.department == record["department"], live)
         ).mappings().all()
@@ -217,6 +224,55 @@ def _absorb(session: Session, keep: Supplier, gone: Supplier, now: datetime, joi
     session.flush()
 
 
+# Record keys per query when records are touched in bulk (SQLite allows 32,766 parameters).
+TOUCH_CHUNK = 500
+
+
+def touch_records(session: Session, source_name: str, keys: Collection[str] = (), urls: Collection[str] = (),
+                  now: datetime | None = None) -> int:
+    """Records of `source_name` seen again unchanged, by record key or by the address they were read at (a feed
+    file): last seen now, as their fields' provenance; a record whose supplier was merged since follows it. What
+    `upsert_profile` does for an unchanged record, a few queries per TOUCH_CHUNK records. How many were found."""
+    now = now or utcnow()
+    found: list[tuple[int, int, str]] = []
+    for column, values in ((SourceRecord.record_key, list(keys)), (SourceRecord.url, list(urls))):
+        for start in range(0, len(values), TOUCH_CHUNK):
+            found += session.execute(
+                select(SourceRecord.id, SourceRecord.supplier_id, Supplier.status)
+                .join(Supplier, Supplier.id == SourceRecord.supplier_id)
+                .where(SourceRecord.source_name == source_name, column.in_(values[start:start + TOUCH_CHUNK]))
+            ).tuples().all()
+    record_ids, supplier_ids = sorted({r for r, _, _ in found}), {s for _, s, _ in found}
+    for record_id, _, status in found:
+        if status == STATUS_MERGED:  # rare: merged since the last crawl
+            record = session.get_one(SourceRecord, record_id)
+            followed = _follow(session, record.supplier)
+            if followed is not None:
+                record.supplier = followed
+                supplier_ids.add(followed.id)
+    session.flush()
+    for start in range(0, len(record_ids), TOUCH_CHUNK):
+        session.execute(update(SourceRecord).where(SourceRecord.id.in_(record_ids[start:start + TOUCH_CHUNK]))
+                        .values(last_seen=now).execution_options(synchronize_session=False))
+    ordered = sorted(supplier_ids)
+    for start in range(0, len(ordered), TOUCH_CHUNK):
+        session.execute(update(FieldProvenance)
+                        .where(FieldProvenance.source_name == source_name,
+                               FieldProvenance.supplier_id.in_(ordered[start:start + TOUCH_CHUNK]))
+                        .values(last_seen=now).execution_options(synchronize_session=False))
+    return len(record_ids)
+
+
+def known_record_keys(session: Session, source_name: str) -> set[str]:
+    """The record keys stored for a source (a crawl skips the unchanged pages of these)."""
+    return set(session.scalars(select(SourceRecord.record_key).where(SourceRecord.source_name == source_name)))
+
+
+def known_record_urls(session: Session, source_name: str) -> set[str]:
+    return set(session.scalars(select(SourceRecord.url).where(SourceRecord.source_name == source_name,
+                                                              SourceRecord.url.is_not(None)).distinct()))
+
+
 def _lead_name_cluster(supplier: Supplier, priorities: Mapping[str, int]) -> None:
     """Records tied to each other by a similar name alone say equally little of who the company is: which of them
     created the profile is only which one a crawl of several sources at once happened to read first. While nothing
@@ -250,6 +306,8 @@ def upsert_profile(session: Session, profile: Mapping[str, Any], source: SourceI
                                                        SourceRecord.record_key == key))
     if record is not None and record.content_hash == digest:
         record.last_seen = now
+        if url and record.url != url:  # the same record read at a new address (a feed file moved)
+            record.url = url
         supplier = _follow(session, record.supplier)
         assert supplier is not None, "a source record always belongs to a supplier"
         if supplier is not record.supplier:  # merged since: the record follows its company
@@ -274,6 +332,9 @@ def upsert_profile(session: Session, profile: Mapping[str, Any], source: SourceI
                      else JOINED_DOMAIN if matches.get("domain") is supplier
                      else JOINED_SIREN if matches.get("siren") is supplier else JOINED_NAME)
     absorbed: list[int] = []
+    notes: list[tuple[str, str, str]] = []  # (name that may vanish, what carried it, why it merged)
+    if joined_by in (JOINED_DOMAIN, JOINED_SIREN):
+        notes.append((data.get("name", ""), f"record {key!r}", _merge_reason(joined_by, identity)))
     if supplier is None:
         # Empty collections given up front: a new supplier has nothing to load from the database.
         supplier = Supplier(slug=_unique_slug(session, data["name"]), name=data["name"], created_at=now,
@@ -287,9 +348,11 @@ def upsert_profile(session: Session, profile: Mapping[str, Any], source: SourceI
             if other is None or other.id == supplier.id or merge.conflicting(_identity(supplier), _identity(other)):
                 continue
             keep, gone = (supplier, other) if supplier.id < other.id else (other, supplier)
+            gone_name = gone.name
             _absorb(session, keep, gone, now, JOINED_DOMAIN if strong == "domain" else JOINED_SIREN)
             absorbed.append(gone.id)
             supplier = keep
+            notes.append((gone_name, f"supplier {gone.slug!r}", _merge_reason(strong, identity)))
 
     if record is None:
         record = SourceRecord(source_name=source.name, record_key=key, first_seen=now, joined_by=joined_by)
@@ -308,4 +371,12 @@ def upsert_profile(session: Session, profile: Mapping[str, Any], source: SourceI
     else:
         _record_provenance(session, supplier.id, source.name, _provenance_fields(data), url, now)
         mark_chosen(session, supplier.id, chosen)
-    return UpsertResult(outcome, supplier.id, tuple(absorbed))
+    return UpsertResult(outcome, supplier.id, tuple(absorbed), tuple(
+        f"{what} named {name!r} merged into {supplier.name!r} ({supplier.slug}) by {why}"
+        for name, what, why in notes if not merge.names_alike(name, supplier.name)))
+
+
+def _merge_reason(joined_by: str, identity: Mapping[str, Any]) -> str:
+    if joined_by == JOINED_DOMAIN:  # also the "domain" of find_matches' strong keys
+        return f"the same website ({merge.website_key(identity.get('website'))})"
+    return f"the same SIREN ({identity.get('siren')})"

@@ -17,6 +17,9 @@ from crawler.middlewares import PrivateAddressRefused
 
 # Failed pages kept as examples in the run's report; the count is always exact.
 MAX_FAILURE_SAMPLES = 20
+# What the operator must know of a run beyond failed pages (every feed row that could not be read, every merge that
+# dropped another name...), listed in the run's report (`vivier sources report NAME`) up to this many.
+MAX_NOTICES = 10_000
 
 
 def failure_reason(failure) -> str:
@@ -39,6 +42,15 @@ def failure_reason(failure) -> str:
     return failure.type.__name__ if failure.type else "error"
 
 
+def record_notice(stats, text: str) -> None:
+    """Add one line to the run's notices (the spider's, or a pipeline's through the crawler's stats)."""
+    stats.inc_value("vivier/notices_count")
+    notices = stats.get_value("vivier/notices") or []
+    if len(notices) < MAX_NOTICES:
+        notices.append(text)
+        stats.set_value("vivier/notices", notices)
+
+
 class SourceSpider(scrapy.Spider):
     """A spider for one declared source (crawler.sources).
 
@@ -55,6 +67,7 @@ class SourceSpider(scrapy.Spider):
         if not source:
             raise ValueError(f"{self.name} spider needs a source name (-a source=NAME)")
         self.source_name = source
+        self.unchanged_keys, self.unchanged_urls = [], []
         parsed: dict[str, Any] | None = json.loads(config) if isinstance(config, str) else config
         if parsed is None and sources_file:
             parsed = self._from_file(Path(sources_file), source, vars)
@@ -98,15 +111,19 @@ class SourceSpider(scrapy.Spider):
             self._config = self._from_database()
         return self._config
 
+    def _database(self):
+        from vivier.config import load_settings
+        from vivier.db import Database
+
+        url = self.crawler.settings.get("VIVIER_DATABASE_URL") or load_settings().database_url
+        return Database(load_settings().with_overrides(database_url=url))
+
     def _from_database(self) -> dict[str, Any]:
         from sqlalchemy import select
 
-        from vivier.config import load_settings
-        from vivier.db import Database
         from vivier.models import Source
 
-        url = self.crawler.settings.get("VIVIER_DATABASE_URL") or load_settings().database_url
-        database = Database(load_settings().with_overrides(database_url=url))
+        database = self._database()
         try:
             with database.session() as session:
                 source = session.scalar(select(Source).where(Source.name == self.source_name))
@@ -116,6 +133,45 @@ class SourceSpider(scrapy.Spider):
         finally:
             database.dispose()
 
+    # -- unchanged pages ------------------------------------------------------------------------------------------
+    # A re-crawl asks each server whether a page changed (crawler.httpcache); one that did not answers 304 and the
+    # HTTP cache hands the spider its stored copy, flagged "cached". When the last run of this source read pages
+    # the same way (crawler.run sets VIVIER_SKIP_UNCHANGED) and the record that page gave is stored, the page is
+    # not read again and gives no item: its record is noted, and marked seen with the others when the crawl ends
+    # (crawler.pipelines.StorePipeline, in bulk). Scrapy's handling of an item costs more than the page did.
+    _known: tuple[set[str], set[str]] | None = None
+    unchanged_keys: list[str]
+    unchanged_urls: list[str]
+
+    def _known_records(self) -> tuple[set[str], set[str]]:
+        if self._known is None:
+            from vivier.profiles import known_record_keys, known_record_urls
+
+            database = self._database()
+            try:
+                with database.session() as session:
+                    self._known = (known_record_keys(session, self.source_name),
+                                   known_record_urls(session, self.source_name))
+            finally:
+                database.dispose()
+        return self._known
+
+    def unchanged(self, response, record_key: str | None = None, url: str | None = None) -> bool:
+        """Whether `response` is a page unchanged since the last crawl whose record (by key, or by the address it was
+        read at) is stored: it needs no reading again."""
+        if "cached" not in response.flags or not self.crawler.settings.getbool("VIVIER_SKIP_UNCHANGED"):
+            return False
+        keys, urls = self._known_records()
+        return (record_key is not None and record_key in keys) or (url is not None and url in urls)
+
+    def touch(self, record_key: str | None = None, url: str | None = None) -> None:
+        """Note the record of an unchanged page (by key, or all those read at `url`) as seen again."""
+        self.count("pages_unchanged")
+        if record_key is not None:
+            self.unchanged_keys.append(record_key)
+        else:
+            self.unchanged_urls.append(str(url))
+
     def on_failure(self, failure) -> None:
         """Errback of every request: count the page as failed, keep an example, go on with the crawl."""
         if failure.check(IgnoreRequest) and not failure.check(PrivateAddressRefused, HttpError):
@@ -124,6 +180,11 @@ class SourceSpider(scrapy.Spider):
         request = getattr(failure, "request", None)
         self.crawler.stats.inc_value(f"vivier/pages_failed/{reason}")
         self._sample("vivier/pages_failed", f"{request.url if request else '?'}: {reason}")
+
+    def notice(self, text: str) -> None:
+        """Something the run's report lists one by one (crawler.run): kept in the stats, logged at WARNING."""
+        record_notice(self.crawler.stats, text)
+        self.logger.warning("%s", text)
 
     def count(self, key: str, amount: int = 1) -> None:
         self.crawler.stats.inc_value(f"vivier/{key}", amount)

@@ -52,10 +52,13 @@ def _cut(text: str, words: int) -> str:
     return " ".join(parts[:words]) if len(parts) > words else text
 
 
-def company_profile(pages: list[PageData], seed: dict[str, str], own_site: bool = True) -> dict[str, Any]:
+def company_profile(pages: list[PageData], seed: dict[str, str], own_site: bool = True,
+                    description: str = "structured") -> dict[str, Any]:
     """One raw profile from a site's pages: structured data first (home page first), then OpenGraph and meta
     tags, then the pages' main text. `own_site`: the pages are the company's own website (not a page about it
-    on someone else's site), so the site's address is the company's."""
+    on someone else's site), so the site's address is the company's. `description` (crawler.sources
+    DESCRIPTION_SOURCES): "structured" keeps a schema.org description and reads the main text only without one;
+    "text" takes the main text, the structured description becoming the pitch; "longest" the one that says more."""
     home = pages[0]
     profile: dict[str, Any] = {}
     for page in pages:
@@ -63,15 +66,20 @@ def company_profile(pages: list[PageData], seed: dict[str, str], own_site: bool 
             profile.setdefault(key, value)
     og = home.opengraph
     profile.setdefault("name", og.get("og:site_name") or title_name(home.title) or home.heading or seed.get("name"))
+    others = [p.main_text for p in pages[1:] if p.main_text]
+    texts = others or ([home.main_text] if home.main_text else [])
+    main_text = _cut("\n\n".join(dict.fromkeys(texts)), MAX_DESCRIPTION_WORDS) if texts else ""
+    structured = profile.get("description")
+    if main_text and structured and (description == "text" or (
+            description == "longest" and len(main_text.split()) > len(str(structured).split()))):
+        profile["description"] = main_text
+        profile.setdefault("pitch", structured)
     if not profile.get("pitch"):
         pitch = og.get("og:description") or home.meta_description
         if pitch and pitch != profile.get("description"):
             profile["pitch"] = pitch
-    if not profile.get("description"):
-        others = [p.main_text for p in pages[1:] if p.main_text]
-        texts = others or ([home.main_text] if home.main_text else [])
-        if texts:
-            profile["description"] = _cut("\n\n".join(dict.fromkeys(texts)), MAX_DESCRIPTION_WORDS)
+    if not profile.get("description") and main_text:
+        profile["description"] = main_text
     if own_site:
         profile.setdefault("website", og.get("og:url") or home.canonical or seed["url"])
     if not (profile.get("postcode") or profile.get("commune")):
@@ -106,7 +114,8 @@ class CompanySitesSpider(SourceSpider):
             yield scrapy.Request(url, callback=self.parse_more, errback=self.more_failed, cb_kwargs={"state": state},
                                  dont_filter=True)
             return
-        profile = company_profile(state["pages"], state["seed"])
+        profile = company_profile(state["pages"], state["seed"],
+                                  description=self.config.get("description", "structured"))
         if not profile.get("name"):
             self.count("pages_not_profile")
             return

@@ -61,9 +61,13 @@ class DirectorySpider(SourceSpider):
             link = extract(row, listing["detail_link"]) if "detail_link" in listing else None
             if link:
                 yield response.follow(link, callback=self.parse_detail, errback=self.detail_failed,
-                                      cb_kwargs={"listed": fields})
+                                      cb_kwargs={"listed": fields, "listing_unchanged": "cached" in response.flags})
             elif fields.get("name"):
-                yield {**fields, "url": response.url, "record_key": f"{response.url}#{fields['name']}"}
+                key = f"{response.url}#{fields['name']}"
+                if self.unchanged(response, key):
+                    self.touch(key)
+                else:
+                    yield {**fields, "url": response.url, "record_key": key}
             else:
                 self.count("items_invalid")
 
@@ -76,8 +80,12 @@ class DirectorySpider(SourceSpider):
         if listed.get("name"):
             yield {**listed, "url": request.url, "record_key": request.url}
 
-    def parse_detail(self, response: Response, listed: Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+    def parse_detail(self, response: Response, listed: Mapping[str, Any] | None = None,
+                     listing_unchanged: bool = True) -> Iterator[dict[str, Any]]:
         """A detail page, completed by what its listing row said (the page wins where both give a field)."""
+        if listing_unchanged and self.unchanged(response, response.url):
+            self.touch(response.url)
+            return
         item = parse_detail(response, self.config["detail"]) or {}
         merged = {**(listed or {}), **_filled(item)}
         if not merged.get("name"):

@@ -10,6 +10,7 @@ import csv
 import hashlib
 import io
 import json
+from dataclasses import dataclass
 from typing import Any, AsyncIterator, Iterable, Iterator, Mapping
 
 import scrapy
@@ -41,8 +42,26 @@ def feed_format(url: str, content_type: str, declared: str | None) -> str:
     return "json" if "json" in content_type else "csv"
 
 
-def read_rows(text: str, fmt: str, config: Mapping[str, Any]) -> tuple[list[dict[str, Any]], int]:
-    """The feed's rows as mappings, and how many lines could not be read."""
+@dataclass(frozen=True)
+class BrokenRow:
+    """A row of a feed that could not be read: where (1-based line of a CSV or JSON Lines file, index in a JSON
+    array) and why."""
+
+    line: int
+    reason: str
+
+
+def _jsonl_lines(text: str) -> Iterator[tuple[int, str]]:
+    """The lines of a JSON Lines text with their numbers. Split on "\n" only (JSON Lines' separator; "\r\n" ends
+    with it): str.splitlines() also splits on U+2028, U+2029, U+0085 and other characters JSON allows inside
+    strings, and cut records in two."""
+    for number, line in enumerate(text.split("\n"), start=1):
+        yield number, line.removesuffix("\r")
+
+
+def read_rows(text: str, fmt: str, config: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[BrokenRow]]:
+    """The feed's rows as mappings, and the rows that could not be read."""
+    broken: list[BrokenRow] = []
     if fmt == "csv":
         delimiter = config.get("delimiter")
         if not delimiter:
@@ -50,28 +69,35 @@ def read_rows(text: str, fmt: str, config: Mapping[str, Any]) -> tuple[list[dict
                 delimiter = csv.Sniffer().sniff(text[:4096], delimiters=CSV_DELIMITERS).delimiter
             except csv.Error:
                 delimiter = ";"
-        reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
-        rows, broken = [], 0
-        for row in reader:
-            if None in row or any(v is None for v in row.values()):  # too many or too few cells
-                broken += 1
-                continue
-            rows.append(row)
+        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+        rows = []
+        try:
+            for row in reader:
+                if None in row:
+                    broken.append(BrokenRow(reader.line_num, f"{len(row) - 1 + len(row[None])} cells for "
+                                                             f"{len(reader.fieldnames or [])} columns"))
+                elif any(v is None for v in row.values()):
+                    cells = sum(v is not None for v in row.values())
+                    broken.append(BrokenRow(reader.line_num, f"{cells} cells for {len(row)} columns"))
+                else:
+                    rows.append(row)
+        except csv.Error as error:  # a quote left open swallows the rest of the file
+            broken.append(BrokenRow(reader.line_num, f"unreadable CSV ({error})"))
         return rows, broken
     if fmt == "jsonl":
-        rows, broken = [], 0
-        for line in text.splitlines():
+        rows = []
+        for number, line in _jsonl_lines(text):
             if not line.strip():
                 continue
             try:
                 value = json.loads(line)
-            except ValueError:
-                broken += 1
+            except ValueError as error:
+                broken.append(BrokenRow(number, f"invalid JSON ({error})"))
                 continue
             if isinstance(value, dict):
                 rows.append(value)
             else:
-                broken += 1
+                broken.append(BrokenRow(number, f"a JSON {type(value).__name__}, not an object"))
         return rows, broken
     data = json.loads(text)
     for key in str(config.get("records") or "").split("."):
@@ -80,15 +106,31 @@ def read_rows(text: str, fmt: str, config: Mapping[str, Any]) -> tuple[list[dict
     if not isinstance(data, list):
         raise ValueError("the feed holds no list of records" + (f" under {config['records']!r}"
                                                                   if config.get("records") else ""))
-    rows = [row for row in data if isinstance(row, dict)]
-    return rows, len(data) - len(rows)
+    rows = []
+    for index, row in enumerate(data):
+        if isinstance(row, dict):
+            rows.append(row)
+        else:
+            broken.append(BrokenRow(index + 1, f"record {index + 1} is a JSON {type(row).__name__}, not an object"))
+    return rows, broken
+
+
+def _value(row: Mapping[str, Any], column: str) -> Any:
+    """A column's value; "a.b" reads key b of the object under key a when the row has no column "a.b" (a JSON
+    API's `attributes.name`)."""
+    if column in row or "." not in column:
+        return row.get(column)
+    value: Any = row
+    for part in column.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value
 
 
 def _cell(row: Mapping[str, Any], column: str | list[str]) -> Any:
     if isinstance(column, list):
-        parts = [str(row.get(c)).strip() for c in column if row.get(c) not in (None, "")]
+        parts = [str(_value(row, c)).strip() for c in column if _value(row, c) not in (None, "")]
         return " ".join(parts) or None
-    value = row.get(column)
+    value = _value(row, column)
     return value.strip() if isinstance(value, str) else value
 
 
@@ -125,18 +167,26 @@ class FeedSpider(SourceSpider):
             yield scrapy.Request(url, callback=self.parse, errback=self.on_failure)
 
     def parse(self, response: Response) -> Iterator[dict[str, Any]]:
+        if self.unchanged(response, url=response.url):  # the same file: its rows' records are seen again
+            self.touch(url=response.url)
+            return
         content_type = (response.headers.get("Content-Type") or b"").decode("latin-1").lower()
         fmt = feed_format(response.url, content_type, self.config.get("format"))
         try:
             rows, broken = read_rows(decode(response.body, self.config.get("encoding")), fmt, self.config)
         except ValueError as error:
             self.count("feeds_invalid")
-            self.logger.warning("feed %s could not be read: %s", response.url, error)
+            self.notice(f"{response.url}: the feed could not be read ({error})")
             return
-        self.count("rows_broken", broken)
+        where = "record" if fmt == "json" else "line"
+        for row in broken:
+            self.count("rows_broken")
+            self.notice(f"{response.url} {where} {row.line}: {row.reason}")
         yield from self._records(rows, response.url)
 
     def _records(self, rows: Iterable[Mapping[str, Any]], url: str) -> Iterator[dict[str, Any]]:
+        # A row's identity is its source (the store's) and its key, not the file's address: a portal that uploads
+        # the file again under a new URL brings the same records back, not second suppliers.
         for row in rows:
             profile = map_row(row, self.config)
-            yield {**profile, "url": url, "record_key": f"{url}#{row_key(row, profile, self.config)}"}
+            yield {**profile, "url": url, "record_key": row_key(row, profile, self.config)}

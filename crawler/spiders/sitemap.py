@@ -73,10 +73,14 @@ class SitemapSourceSpider(SourceSpider):
         if not isinstance(response, TextResponse):
             self.count("pages_not_html")
             return
+        if self.unchanged(response, response.url):
+            self.touch(response.url)
+            return
         page = read_page(response.text, response.url)
         self.count("structured_data_broken", page.broken_structured_data)
         if not page.organization and not page.opengraph:
             self.count("pages_not_profile")
             return
-        profile = company_profile([page], {"url": response.url}, own_site=False)
+        profile = company_profile([page], {"url": response.url}, own_site=False,
+                                  description=self.config.get("description", "structured"))
         yield {**profile, "url": response.url, "record_key": response.url}
