@@ -39,8 +39,17 @@ CATEGORY_SYNONYMS: dict[str, tuple[str, ...]] = {
 LABEL_SYNONYMS: dict[str, tuple[str, ...]] = {
     "ess": ("economie sociale et solidaire", "entreprise de l'ess"),
     "esus": ("entreprise solidaire d'utilite sociale", "agrement esus"),
-    "ea-esat": ("entreprise adaptee", "esat", "ea"),
-    "siae": ("insertion par l'activite economique", "structure d'insertion"),
+    "ea-esat": ("entreprise adaptee", "esat", "ea",
+                # Kinds of the inclusion registries (emplois de l'inclusion, data·inclusion); ESAT were renamed
+                # "accompagnement par le travail" in 2025.
+                "eatt", "entreprise adaptee de travail temporaire", "etablissement et service d'aide par le travail",
+                "etablissement et service d'accompagnement par le travail"),
+    "siae": ("insertion par l'activite economique", "structure d'insertion",
+             # SIAE kinds as the inclusion registries name them. "AI" (association intermédiaire) is left out on
+             # purpose: as a word inside longer label wording it is far more often "artificial intelligence".
+             "aci", "ei", "etti", "eiti", "atelier chantier d'insertion", "ateliers et chantiers d'insertion",
+             "association intermediaire", "entreprise d'insertion", "entreprise de travail temporaire d'insertion",
+             "entreprise d'insertion par le travail independant"),
     "societe-a-mission": ("societe a mission", "entreprise a mission"),
     "b-corp": ("b corp", "bcorp", "b corporation"),
     "iso-14001": ("iso 14001", "iso14001"),
@@ -249,10 +258,12 @@ def _clean_interoperability(raw: Any) -> dict[str, Any]:
     return cleaned if standards or cleaned["api"] or cleaned["licence"] else {}
 
 
-def normalise_profile(raw: dict[str, Any]) -> dict[str, Any]:
+def normalise_profile(raw: dict[str, Any], markup: bool = True) -> dict[str, Any]:
     """Clean a raw harvested profile. Unknown or invalid values become None/empty, never errors. Every source kind
-    goes through the same steps: markup read as text, entities decoded (`plain_text`), then each field's rule."""
-    raw = _plain_values(raw)
+    goes through the same steps: markup read as text, entities decoded (`plain_text`), then each field's rule.
+    `markup=False` for what a person typed in a form: text, never read as HTML ("R&amp;D" stays as typed)."""
+    if markup:
+        raw = _plain_values(raw)
     if not (raw.get("postcode") or raw.get("commune")) and raw.get("address_text"):
         raw = {**raw, **split_postal_address(raw["address_text"])}
     postcode = re.sub(r"\s", "", str(raw.get("postcode") or "")) or None

@@ -41,6 +41,9 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.RobotsCrawlDelay": 950,  # close to the downloader: sees robots.txt and every response
     # No spider of ours sends credentials.
     "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
+    # Byte counts of every request and response (it serialises each response again to measure it); the run's
+    # figures come from the engine's own counts and ours.
+    "scrapy.downloadermiddlewares.stats.DownloaderStats": None,
 }
 SPIDER_MIDDLEWARES = {
     # Warns about meta keys our spiders never copy; it cost a few percent of every page.

@@ -178,4 +178,4 @@ def test_given_coordinates_win_over_the_commune_centre():
 
 def test_unknown_place_gets_no_coordinates():
     values, _ = resolve([_observation("annuaire", 50, postcode="29000", commune="Atlantide")])
-    assert "latitude" not in values
+    assert values["latitude"] is None and values["longitude"] is None  # and stale coordinates are cleared

@@ -124,7 +124,7 @@ def test_address_fields_come_together_from_one_source_and_coordinates_may_comple
         obs("ailleurs", 40, postcode="35000", commune="Rennes", latitude=48.1, longitude=-1.68),
     ])
     assert (values["commune"], values["postcode"]) == ("QUIMPER", "29000")
-    assert "address" not in values  # not mixed in from another source
+    assert values["address"] is None  # not mixed in from another source, and a stored one is cleared
     assert (values["latitude"], chosen["latitude"]) == (47.99, {"vitrines"})
 
 
@@ -147,3 +147,14 @@ def test_priority_of_kinds_and_declared_priorities():
     assert merge.priority_of("feed") > merge.priority_of("company-sites") > merge.priority_of("directory")
     assert merge.priority_of("directory", 90) == 90
     assert merge.priority_of("unknown-kind") == merge.DEFAULT_PRIORITY
+
+
+def test_a_new_place_does_not_keep_the_street_of_the_previous_one():
+    """The registry that now places the company gives no street: the street another source gave in another town
+    is cleared, not shown beside the new postcode."""
+    values, chosen = resolve([
+        obs("siae", 60, address="12 rue des Vignes", postcode="87000", commune="Limoges", department="87"),
+        obs("ess", 65, postcode="87200", commune="Saint-Junien", department="87"),
+    ])
+    assert (values["postcode"], values["commune"], values["address"]) == ("87200", "Saint-Junien", None)
+    assert chosen["address"] == set() and values["latitude"] is not None  # the commune's centre

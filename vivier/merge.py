@@ -99,6 +99,9 @@ FIELD_RULES: dict[str, str] = {
     "department": LOCATION, "region": LOCATION, "latitude": LOCATION, "longitude": LOCATION,
 }
 LOCATION_FIELDS = tuple(f for f, rule in FIELD_RULES.items() if rule == LOCATION)
+# Location fields a profile no longer shows when the source that places it does not give them (department and
+# region follow from the postcode or INSEE code, which that source gives).
+CLEARED_LOCATION_FIELDS = ("address", "postcode", "commune", "insee_code", "latitude", "longitude")
 # Fields that say who a company is and how to reach it: a record that joined a profile by SIREN or name alone
 # (Observation.identifies false) never replaces them (a directory page listing a company's public SIREN with
 # another website would otherwise hand the profile's ownership to that website's owner).
@@ -353,4 +356,9 @@ def resolve(observations: Sequence[Observation]) -> tuple[dict[str, Any], dict[s
             # No source gives coordinates: the commune's centre (town hall), for distance filters and maps.
             values["latitude"], values["longitude"] = centre
             chosen["latitude"] = chosen["longitude"] = {winner.source_name}
+        # The rest of the place is the winner's alone: what it does not give is cleared, so that a street or a
+        # postcode a previous winner gave (another town, perhaps) does not stay beside the new place.
+        for field in CLEARED_LOCATION_FIELDS:
+            if field not in values:
+                values[field], chosen[field] = None, set()
     return values, chosen

@@ -103,7 +103,7 @@ def redeem_token(session: Session, raw: str, purpose: str, now: datetime | None 
 def clean_profile(data: Mapping[str, Any]) -> dict[str, Any]:
     """The submitted fields, cleaned the way crawled profiles are (crawler.normalise): department and region from
     the postcode, canonical website, known labels and categories only."""
-    profile = normalise_profile({k: v for k, v in data.items() if k in SUBMITTED_FIELDS})
+    profile = normalise_profile({k: v for k, v in data.items() if k in SUBMITTED_FIELDS}, markup=False)
     return {k: v for k, v in profile.items() if not merge.is_empty(v)}
 
 
