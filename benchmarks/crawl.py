@@ -39,7 +39,7 @@ sys.path.insert(0, str(REPO))
 from benchmarks import results as results_file  # noqa: E402
 from fixtures import world  # noqa: E402
 from fixtures.build_sites import render_site  # noqa: E402
-from vivier.devserver import FixtureSites, StaticSite  # noqa: E402
+from vivier_cli.devserver import FixtureSites, StaticSite  # noqa: E402
 from vivier.identifiers import canonical_url, website_domain  # noqa: E402
 from vivier.text import clean_text  # noqa: E402
 
@@ -53,7 +53,7 @@ TEXT_MIN_SIMILARITY = 90
 def run_vivier(args: list[str], data_dir: Path) -> str:
     env = {**os.environ, "VIVIER_DATA_DIR": str(data_dir)}
     env.pop("DATABASE_URL", None)
-    result = subprocess.run([sys.executable, "-m", "vivier", *args], cwd=REPO, env=env, capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "vivier_cli", *args], cwd=REPO, env=env, capture_output=True,
                             text=True)
     if result.returncode != 0:
         raise SystemExit(f"vivier {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")

@@ -1,11 +1,11 @@
-"""Guessed themes (indexer/themes.py): how often a guess is right, how often one is made, and what guesses would
+"""Guessed themes (vivier/themes.py): how often a guess is right, how often one is made, and what guesses would
 cost the ranking if they were indexed as text.
 
     .venv/bin/python -m benchmarks.themes [--real CORPUS[,JUDGMENTS]] [--cache-dir DIR] [--no-record]
 
 1. Precision on the fixture corpus (fixtures/eval/corpus.jsonl, every profile with its declared themes): the
    themes are hidden, the passages rebuilt without them, and the guess compared with the declared themes, for a
-   grid of (minimum score, minimum margin). The values in indexer/themes.py should keep precision >= 90%.
+   grid of (minimum score, minimum margin). The values in vivier/themes.py should keep precision >= 90%.
 2. On a real corpus (`vivier eval` format, e.g. beta.gouv.fr services converted by ../shared/eval/to_corpus.py):
    the share of profiles given a guess with the thresholds in the code, and the guessed themes' distribution
    (a real directory of public services should get few guesses: its services are mostly not smart-territory
@@ -34,7 +34,8 @@ sys.path.insert(0, str(REPO))
 from benchmarks import results as results_file
 from embeddings.cache import embed_with_cache
 from embeddings.encoder import Encoder
-from indexer import evaluation, themes
+from indexer import evaluation
+from vivier import themes
 from indexer.documents import document_passages
 from vivier.config import load_settings
 from vivier.db import Database

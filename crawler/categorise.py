@@ -1,14 +1,14 @@
-"""Map a directory's category names that crawler.normalise does not know ("Gestion de la relation citoyen") to
-taxonomy themes, by their words and their meaning (indexer.themes' scoring, the model's thresholds).
+"""Map a directory's category names that vivier.normalise does not know ("Gestion de la relation citoyen") to
+taxonomy themes, by their words and their meaning (vivier.themes' scoring, the model's thresholds).
 
 Profiles that declare no category at all are not guessed here: the index guesses their theme from the vectors it
-computes anyway (indexer.themes), and marks it as guessed. A directory has few distinct category names, so each
+computes anyway (vivier.themes), and marks it as guessed. A directory has few distinct category names, so each
 name is encoded once per crawl.
 """
 
 from __future__ import annotations
 
-from indexer import themes
+from vivier import themes
 
 
 class ThemeMatcher:

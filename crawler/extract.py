@@ -1,6 +1,6 @@
 """Read a company from a web page: schema.org Organization (JSON-LD, microdata), OpenGraph and meta tags, falling
 back to the page's main text (trafilatura). Pure: HTML and URL in, raw profile fields out (strings as found;
-crawler.normalise types and cleans them)."""
+vivier.normalise types and cleans them)."""
 
 from __future__ import annotations
 

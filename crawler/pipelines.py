@@ -7,7 +7,7 @@ from typing import Any
 
 from scrapy.exceptions import DropItem
 
-from crawler.normalise import normalise_profile, unmapped_categories
+from vivier.normalise import normalise_profile, unmapped_categories
 from crawler.spiders.base import record_notice
 from vivier.config import load_settings
 from vivier.db import Database
@@ -43,7 +43,7 @@ def theme_matcher(model: str):
 
 class CategorisePipeline:
     """Themes for the category names exact names could not map, by meaning (crawler.categorise). Profiles without
-    any category get a theme guessed at index time (indexer.themes), not here. The model loads on first need
+    any category get a theme guessed at index time (vivier.themes), not here. The model loads on first need
     only."""
 
     def __init__(self, model: str, stats):

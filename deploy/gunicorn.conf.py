@@ -77,7 +77,7 @@ def on_starting(server):
 def when_ready(server):
     global _job_worker
     if os.environ.get("VIVIER_WORKER", "1") != "0":
-        _job_worker = subprocess.Popen([sys.executable, "-m", "vivier", "worker"])
+        _job_worker = subprocess.Popen([sys.executable, "-m", "vivier_cli", "worker"])
         server.log.info("Background worker started (pid: %s)", _job_worker.pid)
 
 

@@ -21,7 +21,7 @@ from embeddings.cache import embed_with_cache
 from embeddings.encoder import Encoder
 from indexer.backends import make_backend
 from indexer.backends.base import RebuildInProgress
-from indexer import themes
+from vivier import themes
 from indexer.documents import SearchDocument, build_document
 from vivier.config import Settings
 from vivier.db import Database
@@ -29,7 +29,7 @@ from vivier.models import SEARCHABLE_STATUSES, Supplier, Suppression, utcnow
 from vivier.opendata import export_after_build
 
 # Mapping/layout version of the search document: bump when documents or analysis change, to force a rebuild.
-# Version 2: themes guessed at index time (indexer.themes), never as indexed text.
+# Version 2: themes guessed at index time (vivier.themes), never as indexed text.
 DOCUMENT_VERSION = 2
 # A change committed up to this long after the index read the database, but stamped before, is still picked up
 # by the next update (a crawl writes one short transaction per profile). Re-indexing a profile twice is harmless.
@@ -108,7 +108,7 @@ def _profile_rows(session, condition=None) -> list[ProfileRow]:
 
 def with_guessed_themes(session, encoder: Encoder, documents: list[SearchDocument],
                         vectors: np.ndarray) -> list[SearchDocument]:
-    """`documents` with a theme guessed (indexer.themes) for each one declaring none, from its text and its
+    """`documents` with a theme guessed (vivier.themes) for each one declaring none, from its text and its
     passages' rows of `vectors` (documents' passages in order)."""
     thresholds = themes.guess_thresholds_for(encoder.model_name)
     if thresholds == themes.NO_GUESS or all(d.categories for d in documents):

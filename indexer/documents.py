@@ -36,7 +36,7 @@ class SearchDocument:
     # Interoperability facts but the licence (open_source says it): "open_standards", "documented_api",
     # "data_export" (vivier.centrals.interop_facts).
     interop: tuple[str, ...] = field(default=())
-    # Themes the index guessed for a profile declaring none (indexer.themes): a facet value, never indexed text.
+    # Themes the index guessed for a profile declaring none (vivier.themes): a facet value, never indexed text.
     inferred_categories: tuple[str, ...] = field(default=())
 
     @property

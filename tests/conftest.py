@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from vivier.config import load_settings
-from vivier.devserver import FixtureSites
+from vivier_cli.devserver import FixtureSites
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE_SITES = REPO / "fixtures" / "sites"
@@ -29,10 +29,10 @@ def make_settings(data_dir: Path):
 
 
 def run_cli(args: list[str], data_dir: Path, timeout: int = 300) -> subprocess.CompletedProcess:
-    """Run `python -m vivier ARGS` in a subprocess (Scrapy's reactor cannot restart inside one process)."""
+    """Run `python -m vivier_cli ARGS` in a subprocess (Scrapy's reactor cannot restart inside one process)."""
     env = {**os.environ, "VIVIER_DATA_DIR": str(data_dir), "VIVIER_VECTOR_SEEDS": VECTOR_SEEDS}
     env.pop("DATABASE_URL", None)
-    result = subprocess.run([sys.executable, "-m", "vivier", *args], env=env, cwd=REPO, capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "vivier_cli", *args], env=env, cwd=REPO, capture_output=True,
                             text=True, timeout=timeout)
     assert result.returncode == 0, f"vivier {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
     return result

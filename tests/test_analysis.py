@@ -1,4 +1,4 @@
-from indexer.analysis import analyze, query_terms
+from vivier.analysis import analyze, query_terms
 
 
 def test_elision_is_removed():

@@ -243,7 +243,7 @@ def test_cli_import_is_idempotent_and_a_refused_file_writes_nothing(private_sett
     # The demo file names suppliers of every fixture source; this database has the annuaire's only.
     env = {**os.environ, "VIVIER_DATA_DIR": str(data_dir)}
     env.pop("DATABASE_URL", None)
-    refused = subprocess.run([sys.executable, "-m", "vivier", "centrals", "import", str(REPO / "fixtures" /
+    refused = subprocess.run([sys.executable, "-m", "vivier_cli", "centrals", "import", str(REPO / "fixtures" /
                                                                                        "centrals.yaml")],
                              env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert refused.returncode == 2, refused.stderr

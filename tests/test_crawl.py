@@ -67,6 +67,6 @@ def test_scrapy_crawl_command_works(tmp_path, fixture_sites):
 
 def test_crawl_of_unknown_source_is_a_usage_error(tmp_path):
     env = {**os.environ, "VIVIER_DATA_DIR": str(tmp_path)}
-    result = subprocess.run([sys.executable, "-m", "vivier", "crawl", "nowhere"], cwd=REPO, env=env,
+    result = subprocess.run([sys.executable, "-m", "vivier_cli", "crawl", "nowhere"], cwd=REPO, env=env,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "unknown source 'nowhere'" in result.stderr, result.stderr

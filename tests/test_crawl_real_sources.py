@@ -17,7 +17,7 @@ from sqlalchemy import select, text, update
 from tests.conftest import FIXTURE_SITES, make_settings, run_cli
 from tests.test_harvest import write_sources
 from vivier.db import Database
-from vivier.devserver import StaticSite
+from vivier_cli.devserver import StaticSite
 from vivier.models import STATUS_MERGED, CrawlRun, FieldProvenance, SourceRecord, Supplier, utcnow
 
 
@@ -198,7 +198,7 @@ def test_markup_and_entities_in_a_feed_are_read_as_text(tmp_path):
 
 
 def test_every_source_kind_is_cleaned_the_same_way():
-    from crawler.normalise import normalise_profile, plain_text
+    from vivier.normalise import normalise_profile, plain_text
 
     # What JSON-LD, OpenGraph or a declared layout may hand over, as a feed would.
     raw = {"name": "Lumi&egrave;re <span>&amp;</span> Ville", "pitch": "<!-- x -->Éclairage <br>public",

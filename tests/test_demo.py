@@ -19,7 +19,7 @@ def free_port() -> int:
 def test_demo_crawls_indexes_and_serves(tmp_path):
     port = free_port()
     env = {**os.environ, "VIVIER_DATA_DIR": str(tmp_path), "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "vivier", "demo", "--port", str(port)], cwd=REPO, env=env,
+    process = subprocess.Popen([sys.executable, "-m", "vivier_cli", "demo", "--port", str(port)], cwd=REPO, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     lines = []
     try:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.analysis import query_terms
+from vivier.analysis import query_terms
 from indexer.backends.base import DENSE_DEPTH, GeoFilter, SearchRequest
 from indexer.backends.embedded import fuzzy_words
 from indexer.backends.elasticsearch import (RESULTS, alias_actions, browse_body, bulk_actions, clean_highlight,

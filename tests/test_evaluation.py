@@ -23,7 +23,7 @@ from indexer.evaluation import (
     recall_at_k,
 )
 from tests.conftest import REPO, make_settings
-from vivier.cli import main
+from vivier_cli.main import main
 
 CORPUS = REPO / "fixtures" / "eval" / "corpus.jsonl"
 JUDGMENTS = REPO / "fixtures" / "eval" / "judgments.jsonl"

@@ -7,7 +7,7 @@ import pytest
 from scrapy.http import HtmlResponse, Request
 
 from crawler.extract import organization_fields, read_page, title_name
-from crawler.normalise import normalise_profile
+from vivier.normalise import normalise_profile
 from crawler.spiders.company_sites import company_profile, follow_links
 from crawler.sources import DEFAULT_FOLLOW
 from fixtures import world

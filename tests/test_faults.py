@@ -29,7 +29,7 @@ from sqlalchemy import event, func, select
 from fixtures.build_sites import load_profiles
 from tests.conftest import REPO, run_cli, source_args
 from tests.test_profile_forms import VALID_PROFILE, csrf_token
-from vivier.cli import main
+from vivier_cli.main import main
 from vivier.db import WEB_BUSY_TIMEOUT_S
 from vivier.models import SEARCHABLE_STATUSES, Submission, Supplier
 
@@ -38,7 +38,7 @@ QUERIES = ("collecte des déchets", "cantine scolaire", "capteurs qualité de l'
 # Seconds allowed for a subprocess to reach the point where it is killed.
 REACH_TIMEOUT_S = 120
 # A `vivier index build` that stops, once the tantivy part of its new generation is written, until it is killed:
-# the same code path as `python -m vivier index build`, with a pause wrapped around one step. It names the
+# the same code path as `python -m vivier_cli index build`, with a pause wrapped around one step. It names the
 # generation it was writing in the file given as its argument.
 PAUSED_BUILD = """
 import os, sys, time
@@ -55,7 +55,7 @@ def write_index_then_wait(self, target, documents):
     time.sleep(600)
 
 EmbeddedBackend._write_index = write_index_then_wait
-from vivier.cli import main
+from vivier_cli.main import main
 main(["index", "build"])
 """
 
@@ -222,7 +222,7 @@ def test_a_crawl_killed_midway_starts_again_finishes_and_duplicates_nothing(tmp_
     from scrapy.dupefilters import RFPDupeFilter
 
     data_dir, expected = tmp_path / "data", len(load_profiles())
-    args = [sys.executable, "-m", "vivier", "crawl", "annuaire", *source_args(fixture_sites), "--no-index"]
+    args = [sys.executable, "-m", "vivier_cli", "crawl", "annuaire", *source_args(fixture_sites), "--no-index"]
     crawl = subprocess.Popen(args, cwd=REPO, env=cli_env(data_dir), start_new_session=True,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -436,7 +436,7 @@ def test_a_full_disk_fails_the_build_clearly_and_the_live_index_keeps_serving(pr
     live = only_live_generation(private_settings)
     with full_file_system(private_settings.index_dir, free_bytes=256 * 1024) as preexec:
         files = {p: p.stat().st_size for p in (index_root(private_settings) / live).rglob("*")}
-        failed = subprocess.run([sys.executable, "-m", "vivier", "index", "build"], cwd=REPO,
+        failed = subprocess.run([sys.executable, "-m", "vivier_cli", "index", "build"], cwd=REPO,
                                 env=cli_env(private_settings.data_dir), preexec_fn=preexec, capture_output=True,
                                 text=True, timeout=300)
         assert failed.returncode == 1, failed.stdout + failed.stderr

@@ -17,7 +17,7 @@ from indexer.backends import make_backend
 from indexer.build import build_index
 from tests.conftest import FIXTURE_SITES, REPO, SOURCES_FILE, make_settings, run_cli
 from vivier.db import Database
-from vivier.devserver import FixtureSites, StaticSite
+from vivier_cli.devserver import FixtureSites, StaticSite
 from vivier.models import STATUS_MERGED, CrawlRun, FieldProvenance, Source, SourceRecord, Supplier, utcnow
 
 WORLD = world.load_world()
@@ -117,7 +117,7 @@ def test_each_field_keeps_its_sources_and_the_shown_value_follows_the_rules(all_
 def test_company_sites_get_a_theme_guessed_at_index_time_not_while_crawling(all_sources_data_dir, encoder,
                                                                              tmp_path):
     """Profiles only company sites describe declare no theme: the crawl stores none, the index guesses one from
-    the text and passages (indexer.themes), right for most."""
+    the text and passages (vivier.themes), right for most."""
     only_sites = [c for c in world.vitrines_members(WORLD) if c["origin"] == "vitrines" and
                   not set(c["labels"]) & {"esus", "french-tech"}]
     database = session_of(all_sources_data_dir)
@@ -132,7 +132,7 @@ def test_company_sites_get_a_theme_guessed_at_index_time_not_while_crawling(all_
     pairs = [(c, backend.get(str(ids[c["slug"]])).inferred_categories) for c in only_sites if c["slug"] in ids]
     right = sum(bool(g) and set(g) <= set(c["categories"]) for c, g in pairs)
     themed = sum(bool(g) for _, g in pairs)
-    # Measured: 43 of the 56 found get a guess, 42 of them right (multilingual-e5-small, indexer.themes).
+    # Measured: 43 of the 56 found get a guess, 42 of them right (multilingual-e5-small, vivier.themes).
     assert len(pairs) >= 0.9 * len(only_sites) and themed >= 0.7 * len(pairs) and right >= 0.9 * themed
 
 
@@ -205,7 +205,7 @@ def test_the_ssrf_guard_refuses_private_addresses_unless_allowed(tmp_path, fixtu
     assert "items 0" in refused.stdout and "refused_private 1" in refused.stdout
     assert "french-tech.json: refused: private address" in refused.stdout
     env = {**os.environ, "VIVIER_DATA_DIR": str(tmp_path / "b"), "VIVIER_ALLOW_PRIVATE_NETWORKS": "1"}
-    allowed = subprocess.run([sys.executable, "-m", "vivier", "crawl", "--sources", str(sources),
+    allowed = subprocess.run([sys.executable, "-m", "vivier_cli", "crawl", "--sources", str(sources),
                               *vars_for(fixture_sites), "--no-index"], cwd=REPO, env=env, capture_output=True,
                              text=True, timeout=300)
     assert allowed.returncode == 0 and "refused_private 0" in allowed.stdout and "new 66" in allowed.stdout
@@ -296,7 +296,7 @@ def test_two_crawls_of_one_source_never_run_at_once(tmp_path):
     faults = {"annuaire": {"/fournisseurs/page-1.html": "delay:6"}}
     with FixtureSites(FIXTURE_SITES, faults=faults) as sites:
         sources = write_sources(tmp_path / "s.yaml", ["annuaire"])
-        args = [sys.executable, "-m", "vivier", "crawl", "--sources", str(sources), *vars_for(sites),
+        args = [sys.executable, "-m", "vivier_cli", "crawl", "--sources", str(sources), *vars_for(sites),
                 "--loopback-fixture", "--no-index"]
         env = {**os.environ, "VIVIER_DATA_DIR": str(tmp_path / "data")}
         first = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from indexer.backends.base import IndexNotReady, NothingToRollBack, SearchRequest
 from indexer.backends.embedded import FORMAT_VERSION, EmbeddedBackend
 from indexer.documents import document_from_record
-from vivier.cli import main
+from vivier_cli.main import main
 
 
 def documents(*names: str):

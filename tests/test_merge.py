@@ -129,7 +129,7 @@ def test_address_fields_come_together_from_one_source_and_coordinates_may_comple
 
 
 def test_themes_guessed_by_older_crawls_are_not_a_sources_value():
-    """Themes are guessed at index time now (indexer.themes); a record an older crawl stored with a guess gives
+    """Themes are guessed at index time now (vivier.themes); a record an older crawl stored with a guess gives
     no categories: a guess is never credited to a source."""
     guessed = obs("vitrines", 60, inferred_categories=["waste"])
     values, chosen = resolve([guessed])

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from search_app.extensions import reindex_now
 from search_app.views.moderation import LOGIN_ERROR, LOGIN_RATE_LIMIT, safe_next
 from vivier import submissions as sub
-from vivier.cli import main
+from vivier_cli.main import main
 from vivier.models import (CLAIM_BY_OPERATOR, CLAIM_PENDING, CLAIM_REJECTED, CLAIM_VERIFIED, REVIEW_APPROVED,
                            REVIEW_PENDING, REVIEW_REJECTED, STATUS_CRAWLED, STATUS_HIDDEN, STATUS_VERIFIED, Claim,
                            OutboxMessage, Submission, Supplier, Suppression)

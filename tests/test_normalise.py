@@ -1,4 +1,4 @@
-from crawler.normalise import map_categories, normalise_profile, normalise_size_band, recognise_labels
+from vivier.normalise import map_categories, normalise_profile, normalise_size_band, recognise_labels
 from vivier import geo
 
 

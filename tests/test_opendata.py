@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from vivier import opendata
-from vivier.cli import main
+from vivier_cli.main import main
 from vivier.db import Database
 from vivier.models import SEARCHABLE_STATUSES, STATUS_HIDDEN, Supplier
 from vivier.profiles import upsert_profile

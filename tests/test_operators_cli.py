@@ -7,7 +7,7 @@ from argon2 import PasswordHasher
 from click.testing import CliRunner
 
 from tests.conftest import make_settings
-from vivier.cli import main
+from vivier_cli.main import main
 from vivier.db import Database
 from vivier.models import Operator
 from vivier.operators import MIN_PASSWORD_LENGTH, authenticate, create_operator, find_operator
@@ -137,7 +137,7 @@ def test_outbox_command_lists_and_shows_the_messages(tmp_path):
     from click.testing import CliRunner
 
     from tests.conftest import make_settings
-    from vivier.cli import main
+    from vivier_cli.main import main
     from vivier.db import Database
     from vivier.mail import send_mail
 

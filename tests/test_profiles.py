@@ -191,7 +191,7 @@ def test_guessed_themes_are_not_stored_as_the_profiles_categories(database):
     with database.session() as s:
         first = upsert_profile(s, {"name": "Acme", "website": "https://acme.fr", "inferred_categories": ["waste"]},
                                "vitrines", "https://acme.fr/")
-        assert s.get(Supplier, first.supplier_id).categories == []  # the index guesses (indexer.themes)
+        assert s.get(Supplier, first.supplier_id).categories == []  # the index guesses (vivier.themes)
         assert ("categories", "vitrines") not in provenance_of(s, first.supplier_id)
         upsert_profile(s, {"name": "Acme", "website": "https://acme.fr", "categories": ["iot-networks"]},
                        "annuaire", "http://a/acme")

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from tests.conftest import REPO, make_settings, run_cli
 from vivier.db import Database
-from vivier.devserver import StaticSite
+from vivier_cli.devserver import StaticSite
 from vivier.models import STATUS_MERGED, CrawlRun, Source, Supplier
 
 REGISTRIES = REPO / "sources" / "registries.yaml"
@@ -116,7 +116,7 @@ def test_siae_api_types_become_labels_and_sirets_sirens(crawled):
     assert (etti["labels"], etti["website"], etti["siren"]) == (["siae"], None, "822799797")  # no website given
     assert siae["CIS Lyon"]["labels"] == ["siae"]  # EITI
     assert siae["Les Ateliers du Phare"]["labels"] == ["ea-esat"]  # EA
-    # A GEIQ is not an SIAE; "AI" is deliberately not a label name (crawler/normalise.py LABEL_SYNONYMS).
+    # A GEIQ is not an SIAE; "AI" is deliberately not a label name (vivier/normalise.py LABEL_SYNONYMS).
     assert siae["GEIQ Bâtiment Estuaire"]["labels"] == [] and siae["Coup de Main Services"]["labels"] == []
 
 

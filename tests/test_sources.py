@@ -102,7 +102,7 @@ def test_file_level_mistakes(tmp_path):
 
 def test_sources_check_command(tmp_path):
     def check(*args):
-        return subprocess.run([sys.executable, "-m", "vivier", "sources", "check", *args], cwd=REPO,
+        return subprocess.run([sys.executable, "-m", "vivier_cli", "sources", "check", *args], cwd=REPO,
                               capture_output=True, text=True, env={"VIVIER_DATA_DIR": str(tmp_path), "PATH": ""})
 
     ok = check(str(SOURCES_FILE), *(f"--var={n}={u}" for n, u in VARIABLES.items()))

@@ -6,7 +6,7 @@ from scrapy.http import HtmlResponse, Request
 
 import pytest
 
-from crawler.normalise import normalise_profile
+from vivier.normalise import normalise_profile
 from crawler.sources import parse_source_file
 from crawler.spiders.directory import DirectorySpider, parse_detail
 

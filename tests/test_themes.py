@@ -1,4 +1,4 @@
-"""Themes guessed at index time for profiles that declare none (indexer.themes): right when made, none when no
+"""Themes guessed at index time for profiles that declare none (vivier.themes): right when made, none when no
 theme is clearly ahead, a facet value shown as a guess, never indexed text."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 from embeddings.cache import embed_with_cache
-from indexer import themes
+from vivier import themes
 from indexer.backends.base import facet_values
 from indexer.build import update_index, with_guessed_themes
 from indexer.documents import document_from_record

@@ -7,7 +7,7 @@ twice), runs the handler registered for its kind, and marks it done; a failure i
 a growing delay, MAX_ATTEMPTS times at most. A job taken by a worker that died (killed mid-job) is taken again
 after STALE_AFTER.
 
-Handlers are given by the caller (vivier.cli's worker: the mail delivery here in the core, the app's handlers that
+Handlers are given by the caller (vivier_cli's worker: the mail delivery here in the core, the app's handlers that
 need its templates): the core imports none of the other packages.
 """
 

@@ -20,7 +20,7 @@ from vivier.text import slugify
 
 NEW, MERGED, UPDATED, UNCHANGED = "new", "merged", "updated", "unchanged"
 # Fields a record may carry beyond the provenance-tracked ones. (Themes guessed from a profile's text are the
-# index's, indexer.themes: records written before kept them as "inferred_categories", which nothing reads.)
+# index's, vivier.themes: records written before kept them as "inferred_categories", which nothing reads.)
 DERIVED_FIELDS = ("region",)
 # How a source record came to its supplier (SourceRecord.joined_by).
 JOINED_NEW = "new"  # it created the supplier

@@ -286,7 +286,7 @@ def record_matches(session: Session, project: Project, hits: Iterable[Any], now:
 def subscribers(session: Session, project: Project) -> list[Subscription]:
     """Subscriptions a newly published project concerns: a shared category or department, or a saved search all
     of whose words (analysed: plural, accents) are in the project's text."""
-    from indexer.analysis import analyze
+    from vivier.analysis import analyze
 
     project_terms = set(analyze(search_text(project)))
     found = []

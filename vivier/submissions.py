@@ -23,7 +23,7 @@ from typing import Any, Mapping
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from crawler.normalise import normalise_profile
+from vivier.normalise import normalise_profile
 from vivier import merge
 from vivier.identifiers import website_domain
 from vivier.models import (CLAIM_BY_DOMAIN, CLAIM_BY_OPERATOR, CLAIM_PENDING, CLAIM_REJECTED, CLAIM_VERIFIED,
@@ -101,7 +101,7 @@ def redeem_token(session: Session, raw: str, purpose: str, now: datetime | None 
 
 # -- profiles ---------------------------------------------------------------------------------------------------
 def clean_profile(data: Mapping[str, Any]) -> dict[str, Any]:
-    """The submitted fields, cleaned the way crawled profiles are (crawler.normalise): department and region from
+    """The submitted fields, cleaned the way crawled profiles are (vivier.normalise): department and region from
     the postcode, canonical website, known labels and categories only."""
     profile = normalise_profile({k: v for k, v in data.items() if k in SUBMITTED_FIELDS}, markup=False)
     return {k: v for k, v in profile.items() if not merge.is_empty(v)}

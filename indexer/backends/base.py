@@ -48,7 +48,7 @@ OPEN_SOURCE_VALUE = "oui"
 
 def facet_values(document: SearchDocument, facet: str) -> tuple[str, ...]:
     """The values a document holds for a facet (both backends index exactly these)."""
-    if facet == "category":  # declared and guessed themes (indexer.themes) alike
+    if facet == "category":  # declared and guessed themes (vivier.themes) alike
         return document.all_categories
     value = getattr(document, FACET_FIELDS[facet])
     if isinstance(value, bool):

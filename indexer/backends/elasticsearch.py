@@ -7,11 +7,11 @@ Layout on the cluster (prefix `vivier` by default):
     vivier-rebuild-lock                    one document while a rebuild, an update or a rollback runs
 
 Decisions, and why:
-- Analysis. The French analyzer is rebuilt in the mapping with the very chain of indexer.analysis: words split at
+- Analysis. The French analyzer is rebuilt in the mapping with the very chain of vivier.analysis: words split at
   every non-alphanumeric character (so "l'eau" gives "l" and "eau": elided articles are dropped as stop words, for
   both apostrophes), long tokens dropped, lowercase, the elisions and extra stop words, Snowball's French stop
   words, the Snowball French stemmer, then ASCII folding. Index terms are then exactly the Python analyzer's, so
-  queries are built from `indexer.analysis.query_terms` as term queries, like the embedded backend's, and the two
+  queries are built from `vivier.analysis.query_terms` as term queries, like the embedded backend's, and the two
   backends match the same documents. (Lucene's light_french stemmer would also fold doubled letters:
   "remplisage" would find "remplissage" and never be corrected, unlike with the embedded backend.)
 - Passages. Each document holds its passages' vectors as nested `chunks` (nested kNN scores a document by its best
@@ -73,7 +73,7 @@ from elasticsearch import ApiError, BadRequestError, ConflictError, Elasticsearc
 from elasticsearch.helpers import streaming_bulk
 
 from indexer import dense, strength, suggest
-from indexer.analysis import (ANALYZER_NAME, ELISIONS, EXTRA_STOP_WORDS, MAX_TOKEN_LENGTH, analyze, bm25_idf,
+from vivier.analysis import (ANALYZER_NAME, ELISIONS, EXTRA_STOP_WORDS, MAX_TOKEN_LENGTH, analyze, bm25_idf,
                               query_terms)
 from indexer.backends.base import (DENSE_DEPTH, FACET_FIELDS, KEYWORD_DEPTH, MAX_QUERY_TERMS,
                                    FacetValue, GeoFilter, Hit, IndexNotReady, NothingToRollBack, facet_values,
@@ -112,7 +112,7 @@ TERM_PREFIX = "term:"
 
 ANALYSIS: dict[str, Any] = {
     "tokenizer": {
-        # tantivy's simple tokenizer (indexer.analysis): runs of letters and digits.
+        # tantivy's simple tokenizer (vivier.analysis): runs of letters and digits.
         "vivier_words": {"type": "pattern", "pattern": "[^\\p{L}\\p{N}]+"},
         # indexer.suggest's words: runs of letters.
         "vivier_letters": {"type": "pattern", "pattern": "[^\\p{L}]+"},
@@ -122,7 +122,7 @@ ANALYSIS: dict[str, Any] = {
         "vivier_long": {"type": "length", "max": MAX_TOKEN_LENGTH - 1},
         "vivier_extra_stop": {"type": "stop", "stopwords": list(ELISIONS + EXTRA_STOP_WORDS)},
         "vivier_french_stop": {"type": "stop", "stopwords": "_french_"},
-        # "french" is Snowball's French stemmer, the one indexer.analysis uses (see the module docstring).
+        # "french" is Snowball's French stemmer, the one vivier.analysis uses (see the module docstring).
         "vivier_french_stemmer": {"type": "stemmer", "language": "french"},
         "vivier_short": {"type": "length", "min": suggest.MIN_WORD_LENGTH},
     },

@@ -37,7 +37,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import numpy as np
 import tantivy
 
-from indexer.analysis import (ANALYZER_NAME, FOLDED_WORDS_ANALYZER_NAME, WORDS_ANALYZER_NAME, analyze, bm25_idf,
+from vivier.analysis import (ANALYZER_NAME, FOLDED_WORDS_ANALYZER_NAME, WORDS_ANALYZER_NAME, analyze, bm25_idf,
                               folded_words_analyzer, french_analyzer, query_terms, words_analyzer)
 from indexer import dense, fusion, strength, suggest
 from indexer.backends import ann

@@ -73,7 +73,7 @@ def detail(slug: str):
 
 
 def guessed_themes(supplier_id: int) -> tuple[str, ...]:
-    """The theme the index guessed for a profile that declares none (indexer.themes); none when the index does not
+    """The theme the index guessed for a profile that declares none (vivier.themes); none when the index does not
     answer (the page itself comes from the database)."""
     try:
         document = current_app.extensions["vivier"]["search"].backend.get(str(supplier_id))

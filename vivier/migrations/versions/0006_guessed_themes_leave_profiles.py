@@ -5,7 +5,7 @@ Revises: 0005
 Create Date: 2026-12-06 09:00:00
 
 Themes used to be guessed while crawling and stored as the supplier's categories (credited to the source that gave
-the text). They are guessed at index time now (indexer.themes) and shown as guesses. This clears the categories
+the text). They are guessed at index time now (vivier.themes) and shown as guesses. This clears the categories
 of every supplier whose records declare none, and their provenance rows for categories. Nothing typed by a
 company is touched: a submitted profile's themes are in its "submitted" record.
 """

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from indexer.analysis import analyze
+from vivier.analysis import analyze
 from vivier.taxonomy import CATEGORIES, CATEGORY_VOCABULARY
 
 # Keyword hits counted per vocabulary word: a page repeating "déchets" twenty times is not twenty times as much

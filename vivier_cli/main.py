@@ -1,4 +1,4 @@
-"""The `vivier` command line: demo, crawl, index, search, eval, serve."""
+"""The `vivier` command line: demo, crawl, sources, index, search, eval, serve, worker, operators, centrals."""
 
 from __future__ import annotations
 
@@ -664,7 +664,7 @@ def demo_cmd(sites: Path, sources_file: Path, host: str, port: int, no_serve: bo
     from crawler.run import run_crawls, sync_sources
     from indexer.build import build_index
     from vivier.db import Database
-    from vivier.devserver import FixtureSites
+    from vivier_cli.devserver import FixtureSites
 
     settings = _settings()
     settings = settings.with_overrides(vector_seeds=(*settings.vector_seeds,

@@ -1,3 +1,0 @@
-from vivier.cli import main
-
-main()

@@ -1,0 +1,3 @@
+from vivier_cli.main import main
+
+main()
