@@ -8,8 +8,9 @@ from typing import Any
 from scrapy.exceptions import DropItem
 
 from vivier.normalise import normalise_profile, unmapped_categories
+from crawler.addons import vivier_settings
 from crawler.spiders.base import record_notice
-from vivier.config import load_settings
+from vivier.config import Settings
 from vivier.db import Database
 from vivier.profiles import SourceInfo, source_priorities, touch_records, upsert_profile
 from vivier.submissions import is_suppressed
@@ -52,8 +53,7 @@ class CategorisePipeline:
 
     @classmethod
     def from_crawler(cls, crawler):
-        model = crawler.settings.get("VIVIER_EMBEDDING_MODEL") or load_settings().embedding_model
-        return cls(model, crawler.stats)
+        return cls(vivier_settings(crawler).embedding_model, crawler.stats)
 
     @property
     def matcher(self):
@@ -93,8 +93,8 @@ class StorePipeline:
     spider found unchanged (crawler.spiders.base) are marked seen when the crawl ends, in one transaction (a crawl
     killed outright loses those marks: the next one makes them)."""
 
-    def __init__(self, database_url: str, crawler):
-        self.database = Database(load_settings().with_overrides(database_url=database_url))
+    def __init__(self, settings: Settings, crawler):
+        self.database = Database(settings)
         self.crawler = crawler
         self.stats = crawler.stats
         self._source: SourceInfo | None = None
@@ -102,8 +102,7 @@ class StorePipeline:
 
     @classmethod
     def from_crawler(cls, crawler):
-        url = crawler.settings.get("VIVIER_DATABASE_URL") or load_settings().database_url
-        return cls(url, crawler)
+        return cls(vivier_settings(crawler), crawler)
 
     def open_spider(self, spider=None):
         self.database.migrate()

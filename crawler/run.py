@@ -20,7 +20,6 @@ import functools
 import hashlib
 import json
 import logging
-import os
 import shutil
 import signal
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from typing import Any, Iterable, Mapping
 
 from sqlalchemy import select
 
+from crawler.addons import SETTING as VIVIER_SETTINGS
 from crawler.sources import SourceSpec
 from vivier.config import Settings
 from vivier.db import Database
@@ -144,14 +144,15 @@ def sync_sources(database: Database, specs: Iterable[SourceSpec]) -> None:
 
 
 def crawl_settings(settings: Settings, loopback_fixture: bool = False, progress: bool = False) -> Any:
-    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "crawler.settings")
-    from scrapy.utils.project import get_project_settings
+    from scrapy.settings import Settings as ScrapySettings
 
     from crawler import settings as crawler_settings
 
-    scrapy_settings = get_project_settings()
-    scrapy_settings.set("VIVIER_DATABASE_URL", settings.database_url)
-    scrapy_settings.set("VIVIER_EMBEDDING_MODEL", settings.embedding_model)
+    # The project's settings module, given directly: nothing is read from (or written to) the environment.
+    scrapy_settings = ScrapySettings()
+    scrapy_settings.setmodule(crawler_settings, priority="project")
+    # The one configuration of the crawl, handed down to spiders and pipelines (crawler.addons).
+    scrapy_settings.set(VIVIER_SETTINGS, settings)
     scrapy_settings.set("VIVIER_ALLOW_PRIVATE_NETWORKS", settings.allow_private_networks)
     scrapy_settings.set("HTTPCACHE_DIR", str(settings.data_dir / "httpcache"))
     scrapy_settings.set("VIVIER_PROGRESS", progress)

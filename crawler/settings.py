@@ -57,6 +57,12 @@ ITEM_PIPELINES = {
     "crawler.pipelines.ValidatePipeline": 200,
     "crawler.pipelines.StorePipeline": 300,
 }
+# The vivier Settings of the crawl (vivier.config.Settings), read by spiders and pipelines: crawler.run passes its
+# caller's; for `scrapy crawl`, the add-on reads them from the environment once (crawler.addons).
+VIVIER_SETTINGS = None
+ADDONS = {
+    "crawler.addons.VivierConfiguration": 0,
+}
 EXTENSIONS = {
     "crawler.progress.ProgressLine": 500,
 }

@@ -112,11 +112,10 @@ class SourceSpider(scrapy.Spider):
         return self._config
 
     def _database(self):
-        from vivier.config import load_settings
+        from crawler.addons import vivier_settings
         from vivier.db import Database
 
-        url = self.crawler.settings.get("VIVIER_DATABASE_URL") or load_settings().database_url
-        return Database(load_settings().with_overrides(database_url=url))
+        return Database(vivier_settings(self.crawler))
 
     def _from_database(self) -> dict[str, Any]:
         from sqlalchemy import select
