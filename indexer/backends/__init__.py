@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from vivier.config import Settings
 
+if TYPE_CHECKING:
+    from indexer.backends.base import SearchBackend
 
-def make_backend(settings: Settings):
+
+def make_backend(settings: Settings) -> SearchBackend:
+    """The configured engine; each is imported only when chosen (tantivy, the Elasticsearch client)."""
     if settings.backend == "embedded":
         from indexer.backends.embedded import EmbeddedBackend
 

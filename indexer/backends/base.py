@@ -161,16 +161,23 @@ def check_vectors(documents: Sequence[SearchDocument], passage_vectors: np.ndarr
 
 
 class SearchBackend(Protocol):
+    """What indexer.backends.make_backend returns. Engines run the retrievals; indexer.pipeline fuses them and
+    assembles the response, the same way for every engine."""
+
     def rebuild(self, documents: Sequence[SearchDocument], passage_vectors: np.ndarray,
-                meta: Mapping[str, Any]) -> None:
-        """Replace the whole index atomically; `passage_vectors` has one row per passage, documents in order."""
+                meta: Mapping[str, Any]) -> str:
+        """Replace the whole index atomically; `passage_vectors` has one row per passage, documents in order.
+        Returns the name of the index made live (a generation, an Elasticsearch index)."""
 
     def apply_changes(self, documents: Sequence[SearchDocument], passage_vectors: np.ndarray,
-                      deleted_ids: Sequence[str], meta: Mapping[str, Any]) -> None:
+                      deleted_ids: Sequence[str], meta: Mapping[str, Any]) -> str:
         """Add or replace `documents` (vectors as for rebuild) and remove `deleted_ids` in the live index, as one
-        atomic step; every other document stays as it is. `meta` updates the index's description."""
+        atomic step; every other document stays as it is. `meta` updates the index's description. Returns the name
+        of the live index written."""
 
-    def search(self, request: SearchRequest) -> SearchResponse: ...
+    def search(self, request: SearchRequest) -> SearchResponse:
+        """The response to a request, with the semantics above (IndexNotReady before any build, SearchUnavailable
+        when the engine cannot answer now)."""
 
     def rewrite_query(self, text: str) -> QueryRewrite:
         """A typed query with its omitted accents restored and its unknown words corrected from the index's
