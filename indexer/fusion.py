@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
-from typing import TypeVar
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any, TypeVar
 
 DocId = TypeVar("DocId", bound=Hashable)
 
@@ -23,12 +23,14 @@ FUSION_WEIGHTS: dict[str, float] = {"keyword": 1.0, "dense": 1.0}
 
 
 def reciprocal_rank_fusion(rankings: Sequence[Sequence[DocId]], k: int | None = None,
-                           weights: Sequence[float] | None = None) -> list[tuple[DocId, float]]:
+                           weights: Sequence[float] | None = None,
+                           tie_key: Callable[[DocId], Any] | None = None) -> list[tuple[DocId, float]]:
     """Fuse ranked id lists: score(d) = sum over lists containing d of weight / (k + rank), ranks 1-based.
 
     `k` defaults to RRF_K (read at call time); `weights` holds one positive weight per list, 1 each by default (a
     weight of 0 would tie a list's documents). A list contributes only for the documents it returned. Ties are
-    broken by id, ascending.
+    broken by id, ascending: by `tie_key(id)` when the lists hold other keys than document ids (an engine's
+    document numbers, whose ties must still go by document id).
     """
     k = RRF_K if k is None else k
     weights = (1.0,) * len(rankings) if weights is None else tuple(weights)
@@ -38,4 +40,7 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[DocId]], k: int | None = 
     for ranking, weight in zip(rankings, weights):
         for rank, doc_id in enumerate(ranking, start=1):
             scores[doc_id] = scores.get(doc_id, 0.0) + weight / (k + rank)
-    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+    if tie_key is None:
+        return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+    by_id = tie_key
+    return sorted(scores.items(), key=lambda item: (-item[1], by_id(item[0])))

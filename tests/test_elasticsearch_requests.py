@@ -14,7 +14,7 @@ import pytest
 
 from vivier.analysis import query_terms
 from indexer.backends.base import DENSE_DEPTH, GeoFilter, SearchRequest
-from indexer.backends.embedded import fuzzy_words
+from indexer.keyword import fuzzy_words
 from indexer.backends.elasticsearch import (RESULTS, alias_actions, browse_body, bulk_actions, clean_highlight,
                                             decode_vectors, dense_ranking, document_from_source,
                                             document_similarities, document_source, facet_list, filter_clauses,

@@ -72,16 +72,16 @@ from elastic_transport import TransportError
 from elasticsearch import ApiError, BadRequestError, ConflictError, Elasticsearch, NotFoundError
 from elasticsearch.helpers import streaming_bulk
 
-from indexer import dense, strength, suggest
+from indexer import dense, pipeline, strength, suggest
 from vivier.analysis import (ANALYZER_NAME, ELISIONS, EXTRA_STOP_WORDS, MAX_TOKEN_LENGTH, analyze, bm25_idf,
                               query_terms)
-from indexer.backends.base import (DENSE_DEPTH, FACET_FIELDS, KEYWORD_DEPTH, MAX_QUERY_TERMS,
-                                   FacetValue, GeoFilter, Hit, IndexNotReady, NothingToRollBack, facet_values,
-                                   RebuildInProgress, SearchRequest, SearchResponse, SearchUnavailable, check_vectors)
-from indexer.backends.embedded import FIELD_WEIGHTS, FUZZY_WEIGHT, KEYWORD_TIE_BREAKER, SNIPPET_CHARS, fuzzy_words
+from indexer.backends.base import (DENSE_DEPTH, FACET_FIELDS, KEYWORD_DEPTH, MAX_QUERY_TERMS, GeoFilter, Hit,
+                                   IndexNotReady, NothingToRollBack, facet_values, RebuildInProgress, SearchRequest,
+                                   SearchResponse, SearchUnavailable, check_vectors)
 from indexer.documents import SearchDocument
-from indexer.fusion import FUSION_WEIGHTS, reciprocal_rank_fusion
-from vivier.config import ES_VECTOR_INDEX_TYPES
+from indexer.keyword import FIELD_WEIGHTS, FUZZY_WEIGHT, KEYWORD_TIE_BREAKER, SNIPPET_CHARS, fuzzy_words
+from indexer.pipeline import facet_list
+from vivier.config import ES_VECTOR_INDEX_TYPES, Settings
 from vivier.geo import haversine_km
 
 logger = logging.getLogger(__name__)
@@ -293,7 +293,7 @@ def filter_clauses(filters: Mapping[str, Sequence[str]], near: GeoFilter | None,
 def keyword_query(terms: Sequence[str], clauses: Sequence[dict[str, Any]],
                   fuzzy: Sequence[str] = ()) -> dict[str, Any]:
     """The embedded backend's query: per term, its best field (dis_max with tie breaker), plus a small constant for
-    each typed word found within edit distance 1 (`fuzzy`, embedded.fuzzy_words). Field clauses are named so that
+    each typed word found within edit distance 1 (`fuzzy`, indexer.keyword.fuzzy_words). Field clauses are named so that
     hits say which fields matched, and each term's clause so that they say which terms (a document's coverage,
     indexer.strength)."""
     should: list[dict[str, Any]] = []
@@ -432,7 +432,7 @@ def search_plan(request: SearchRequest, terms: Sequence[str], vector_index_type:
                 with_frequencies: bool = False) -> list[PlannedSearch]:
     """Every search a text query needs, sent together in one _msearch; `with_frequencies` adds the terms'
     document frequencies (the weights of a document's coverage, indexer.strength)."""
-    filters = {f: tuple(v) for f, v in request.filters.items() if f in FACET_FIELDS and v}
+    filters = pipeline.active_filters(request.filters)
     use_keyword = request.mode in ("hybrid", "keyword") and bool(terms)
     use_dense = request.mode in ("hybrid", "dense") and request.query_vector is not None
     rows = np.atleast_2d(request.query_vector) if use_dense and request.query_vector is not None else np.zeros((0, 0))
@@ -507,14 +507,6 @@ def clean_highlight(fragment: str) -> str:
     only our <b> tags left as markup."""
     parts = re.split(r"(</?b>)", fragment)
     return "".join(part if part in ("<b>", "</b>") else html.escape(html.unescape(part)) for part in parts)
-
-
-def facet_list(counts: Mapping[str, int], selected: Iterable[str]) -> list[FacetValue]:
-    """Values with documents, and the selected ones even without, by count then value."""
-    chosen = set(selected)
-    values = [FacetValue(value, count, value in chosen) for value, count in counts.items() if count or value in chosen]
-    values += [FacetValue(value, 0, True) for value in chosen - set(counts)]
-    return sorted(values, key=lambda fv: (-fv.count, fv.value))
 
 
 def vocabulary_from_response(words: Sequence[str],
@@ -618,7 +610,7 @@ class ElasticsearchBackend:
         self._index_name = re.compile(rf"^{re.escape(self.alias)}-v(\d+)-(\d+)$")
 
     @classmethod
-    def from_settings(cls, settings) -> "ElasticsearchBackend":
+    def from_settings(cls, settings: Settings) -> "ElasticsearchBackend":
         return cls(settings.elasticsearch_url, prefix=settings.elasticsearch_prefix,
                    vector_index_type=settings.elasticsearch_vector_index, keep=settings.elasticsearch_keep,
                    timeout=settings.elasticsearch_timeout)
@@ -890,7 +882,7 @@ class ElasticsearchBackend:
         return suggest.rewrite_query(text, *vocabulary_from_response(words, response))
 
     def search(self, request: SearchRequest) -> SearchResponse:
-        filters = {f: tuple(v) for f, v in request.filters.items() if f in FACET_FIELDS and v}
+        filters = pipeline.active_filters(request.filters)
         if not request.text.strip():
             return self._browse(request, filters)
         terms, frequencies = (self._keyword_terms(request.text) if request.mode in ("hybrid", "keyword")
@@ -917,7 +909,7 @@ class ElasticsearchBackend:
                 retrieved.similarities = document_similarities(retrieved.vectors, rows)
                 retrieved.dense = dense_ranking(retrieved.similarities, request.thresholds.dense_floor)
         strong = self._strong(request, scopes, terms, frequencies, rows) if hybrid else None
-        return self._respond(request, filters, scopes, rows, suggestion, strong)
+        return self._respond(request, scopes, rows, suggestion, strong)
 
     def _strong(self, request: SearchRequest, scopes: Mapping[str, _Retrieved], terms: Sequence[str],
                 frequencies: tuple[int, dict[str, int]] | None, rows: np.ndarray | None) -> set[str]:
@@ -964,45 +956,36 @@ class ElasticsearchBackend:
             retrieved.sources.setdefault(hit["_id"], source)
             retrieved.vectors.setdefault(hit["_id"], source_vectors(source, dimension))
 
-    def _respond(self, request: SearchRequest, filters: Mapping[str, Sequence[str]], scopes: Mapping[str, _Retrieved],
-                 rows: np.ndarray | None, suggestion: str | None, strong: set[str] | None = None) -> SearchResponse:
-        """The response from the retrievals: fused ranking, the strong matches first (`strong`; None: every
-        result is), facets over them (indexer.strength), the page's hits."""
+    def _respond(self, request: SearchRequest, scopes: Mapping[str, _Retrieved], rows: np.ndarray | None,
+                 suggestion: str | None, strong: set[str] | None = None) -> SearchResponse:
+        """The response from the retrievals (indexer.pipeline): fused ranking, the strong matches first (`strong`;
+        None: every result is), facets over them (indexer.strength), the page's hits."""
         main = scopes[RESULTS]
-        fused = reciprocal_rank_fusion([main.keyword, main.dense],
-                                       weights=(FUSION_WEIGHTS["keyword"], FUSION_WEIGHTS["dense"]))
-        if strong is not None:
-            fused = [f for f in fused if f[0] in strong] + [f for f in fused if f[0] not in strong]
-        strong_total = len(fused) if strong is None else sum(1 for doc_id, _ in fused if doc_id in strong)
-        counted = strong if strong is not None and strong_total and not request.include_weak else None
-        facets = {facet: facet_list(scopes.get(facet, main).facet_counts(facet, counted), filters.get(facet, ()))
-                  for facet in FACET_FIELDS}
-        page = max(1, request.page)
-        start = (page - 1) * request.per_page
-        keyword_rank = {d: r for r, d in enumerate(main.keyword, start=1)}
-        dense_rank = {d: r for r, d in enumerate(main.dense, start=1)}
-        hits = []
-        for doc_id, score in fused[start:start + request.per_page]:
-            document = document_from_source(main.sources[doc_id])
-            hit = Hit(id=doc_id, score=float(score), document=document, keyword_rank=keyword_rank.get(doc_id),
-                      dense_rank=dense_rank.get(doc_id), dense_similarity=main.similarities.get(doc_id),
-                      distance_km=_distance_km(document, request.near),
-                      strong=strong is None or doc_id in strong)
-            if doc_id in dense_rank and rows is not None:
-                hit.semantic_passage = best_passage(document, main.vectors[doc_id], rows)
-            extras = main.extras.get(doc_id)
-            if extras:
-                hit.highlights = {name: clean_highlight(fragments[0])
-                                  for name, fragments in extras["highlight"].items() if fragments}
-                hit.matched_fields = [name for name in TEXT_FIELDS if name in extras["matched"]]
-            hits.append(hit)
-        return SearchResponse(total=len(fused), hits=hits, facets=facets, page=page, per_page=request.per_page,
-                              suggestion=suggestion, strong_total=strong_total)
+
+        def count_facets(facet: str, scope: str | None, strong_only: bool) -> dict[str, int]:
+            return scopes.get(scope or RESULTS, main).facet_counts(facet, strong if strong_only else None)
+
+        def describe(ids: Sequence[str], hits: list[Hit]) -> None:
+            for doc_id, hit in zip(ids, hits):
+                hit.dense_similarity = main.similarities.get(doc_id)
+                hit.distance_km = _distance_km(hit.document, request.near)
+                if hit.dense_rank is not None and rows is not None:
+                    hit.semantic_passage = best_passage(hit.document, main.vectors[doc_id], rows)
+                extras = main.extras.get(doc_id)
+                if extras:
+                    hit.highlights = {name: clean_highlight(fragments[0])
+                                      for name, fragments in extras["highlight"].items() if fragments}
+                    hit.matched_fields = [name for name in TEXT_FIELDS if name in extras["matched"]]
+
+        return pipeline.assemble(
+            request, pipeline.Retrievals(main.keyword, main.dense), id_of=lambda doc_id: doc_id,
+            document=lambda doc_id: document_from_source(main.sources[doc_id]), count_facets=count_facets,
+            is_strong=None if strong is None else strong.__contains__, describe=describe, suggestion=suggestion)
 
     def _browse(self, request: SearchRequest, filters: Mapping[str, Sequence[str]]) -> SearchResponse:
         """An empty query: the filtered documents by name, facets from aggregations."""
-        page = max(1, request.page)
-        body = browse_body(filters, request.near, (page - 1) * request.per_page, request.per_page, request.only_ids)
+        page, start, _ = pipeline.page_window(request)
+        body = browse_body(filters, request.near, start, request.per_page, request.only_ids)
         response = self._msearch([body])[0]
         hits = []
         for hit in response["hits"]["hits"]:

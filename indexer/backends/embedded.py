@@ -39,54 +39,34 @@ import tantivy
 
 from vivier.analysis import (ANALYZER_NAME, FOLDED_WORDS_ANALYZER_NAME, WORDS_ANALYZER_NAME, analyze, bm25_idf,
                               folded_words_analyzer, french_analyzer, query_terms, words_analyzer)
-from indexer import dense, fusion, strength, suggest
+from indexer import dense, pipeline, strength, suggest
 from indexer.backends import ann
-from indexer.backends.base import (DENSE_DEPTH, FACET_FIELDS, KEYWORD_DEPTH, MAX_QUERY_TERMS,
-                                   FacetValue, GeoFilter, Hit, IndexNotReady, NothingToRollBack, facet_values,
-                                   RebuildInProgress, SearchRequest, SearchResponse, SearchUnavailable,
-                                   check_vectors)
+from indexer.backends.base import (DENSE_DEPTH, FACET_FIELDS, KEYWORD_DEPTH, MAX_QUERY_TERMS, GeoFilter, Hit,
+                                   IndexNotReady, NothingToRollBack, facet_values, RebuildInProgress, SearchRequest,
+                                   SearchResponse, SearchUnavailable, check_vectors)
 from indexer.documents import SearchDocument
-from indexer.fusion import FUSION_WEIGHTS, reciprocal_rank_fusion
+from indexer.keyword import FIELD_WEIGHTS, FUZZY_WEIGHT, KEYWORD_TIE_BREAKER, SNIPPET_CHARS, fuzzy_words
 from vivier.geo import haversine_km
 
 logger = logging.getLogger(__name__)
 
-# BM25 weight per field: the pitch says what a company does, the category labels and keywords say it in the
-# taxonomy's and the company's words, a long description says more than that. The name counts as much as the
-# categories, not more: names are mostly brands, and BM25's length normalisation already scores a need word in a
-# two-word name highly; at 4 a name match outranked pitches that answered the need (relevance evaluation,
-# benchmarks/RESULTS.md: keyword nDCG@10 0.739 -> 0.763, hybrid 0.748 -> 0.773 with the fusion below).
-FIELD_WEIGHTS: dict[str, float] = {
-    "name": 1.0,
-    "pitch": 1.0,
-    "categories_text": 1.0,
-    "keywords": 1.0,
-    "description": 1.0,
-}
-# Share of a term's other matching fields added to its best field's score (dis_max tie breaker; 1 would be the plain
-# sum over fields). Measured with `vivier eval` on the fixture judgments, dense weight 0.5: keyword / hybrid
-# nDCG@10 0.757 / 0.774 at 0, 0.763 / 0.774 at 0.1, 0.773 / 0.769 at 0.3, 0.739 / 0.698 as a sum (weights 1, k 60).
-# At 0 a word in one field only (Voiria's "voirie") outranked documents matching the need in several fields.
-KEYWORD_TIE_BREAKER = 0.5
-# Typo tolerance: a typed query's words this long or longer (stop words aside) also match indexed words within
-# edit distance 1, accents and case aside ("eclairrage" finds "éclairage"), at a small constant weight so that an
-# exact match always outranks a near miss. They are compared with FUZZY_FIELD, every word of the weighted fields
-# unstemmed: a stemmed catch-all copy cost a third of a 100k-profile build, and fuzzy queries on each weighted
-# field in turn 3 ms of keyword p95. A pasted need (more than suggest.MAX_QUERY_WORDS words) has no fuzzy words.
-FUZZY_MIN_TERM_LENGTH = 5
-FUZZY_WEIGHT = 0.3
+# The keyword retrieval's definition (field weights, dis_max tie breaker, typo tolerance, snippet sizes) is shared
+# with the Elasticsearch backend: indexer.keyword. KEYWORD_TIE_BREAKER is read from this module's name at query time
+# (benchmarks/relevance.py's sweep sets it here).
+# Typo tolerance compares a typed query's fuzzy words (indexer.keyword.fuzzy_words) with FUZZY_FIELD, every word of
+# the weighted fields unstemmed: a stemmed catch-all copy cost a third of a 100k-profile build, and fuzzy queries on
+# each weighted field in turn 3 ms of keyword p95.
 FUZZY_FIELD = "words_folded"
 # Documents whose coverage of the query's terms is read (every one of a smaller index): the keyword retrieval's
 # depth several times over, so that its hits are all among them but on very common words.
 COVERAGE_DEPTH = 4 * KEYWORD_DEPTH
 # Generations kept on disk: the live one and one previous, so a searcher that has not switched yet keeps working.
 KEEP_GENERATIONS = 2
-# Characters of context around highlighted terms.
-SNIPPET_CHARS = {"name": 200, "pitch": 300, "description": 240}
 # Version 2: region and open-source facets, vocabulary for suggestions. Version 3: no stemmed catch-all field;
-# vocabulary and typo tolerance on unstemmed word fields. Version 4: interoperability facet. Older generations must
-# be rebuilt.
-FORMAT_VERSION = 4
+# vocabulary and typo tolerance on unstemmed word fields. Version 4: interoperability facet. Version 5: the document
+# number (ord) is indexed, so that a distance or id restriction is a clause of the keyword query (its top
+# KEYWORD_DEPTH are fetched, not every match). Older generations must be rebuilt.
+FORMAT_VERSION = 5
 VOCABULARY_FIELD = "vocabulary"
 # Meta keys a generation computes itself (not carried over from the previous generation by an update).
 _DERIVED_META = ("format", "documents", "passages", "dimension", "built_at", "files", "checksums")
@@ -251,7 +231,8 @@ def _start_in_child(work: Callable[[], None], what: str) -> Callable[[], None]:
 
 def _schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
-    builder.add_unsigned_field("ord", fast=True)
+    # Fast, to read the hits' document numbers; indexed, to restrict the keyword query to a set of them.
+    builder.add_unsigned_field("ord", indexed=True, fast=True)
     for name in FIELD_WEIGHTS:
         # Term frequencies without positions: no query here is a phrase, and positions are a third of the work.
         builder.add_text_field(name, tokenizer_name=ANALYZER_NAME, index_option="freq")
@@ -268,15 +249,6 @@ def _register_analyzers(index: tantivy.Index) -> None:
     index.register_tokenizer(ANALYZER_NAME, french_analyzer())
     index.register_tokenizer(WORDS_ANALYZER_NAME, words_analyzer())
     index.register_tokenizer(FOLDED_WORDS_ANALYZER_NAME, folded_words_analyzer())
-
-
-def fuzzy_words(text: str) -> list[str]:
-    """The words of a typed query that typo tolerance looks for, lowercased without accents (see FUZZY_FIELD);
-    none for a pasted need. Shared by the backends."""
-    if len(text.split()) > suggest.MAX_QUERY_WORDS:
-        return []
-    words = dict.fromkeys(folded_words_analyzer().analyze(text))
-    return [w for w in words if len(w) >= FUZZY_MIN_TERM_LENGTH and w.isalpha() and analyze(w)]
 
 
 def _document_frequency(searcher: tantivy.Searcher, term: str) -> int:
@@ -325,6 +297,22 @@ class _Snapshot:
     @property
     def size(self) -> int:
         return len(self.documents)
+
+
+@dataclass
+class _Query:
+    """One search request as the embedded backend runs it (EmbeddedBackend._prepare)."""
+    request: SearchRequest
+    filters: dict[str, tuple[str, ...]]  # the active facet selections
+    has_query: bool  # some text was typed
+    terms: list[str]  # analysed query terms
+    keyword: tantivy.Query | None  # the keyword query; None without a keyword retrieval
+    vector: np.ndarray | None  # the query vector; None without a dense retrieval
+    similarities: np.ndarray | None  # per document (-inf where a clustered search has not computed it)
+    coverage: np.ndarray | None  # per document, with a keyword retrieval
+    distances: np.ndarray | None  # per document, km (NaN without coordinates), with a distance filter
+    restriction: np.ndarray | None  # documents the distance filter and the id restriction keep; None: all
+    restriction_clause: tuple[tantivy.Occur, tantivy.Query] | None  # the same, as a keyword query clause
 
 
 class EmbeddedBackend:
@@ -605,28 +593,35 @@ class EmbeddedBackend:
             mask &= selected
         return mask
 
-    def _keyword_ranking(self, snap: _Snapshot, query: tantivy.Query | None,
-                         filters: Mapping[str, Sequence[str]], restriction: np.ndarray | None = None) -> list[int]:
-        if query is None or snap.size == 0:
+    def _keyword_ranking(self, snap: _Snapshot, query: _Query, filters: Mapping[str, Sequence[str]]) -> list[int]:
+        """The keyword top KEYWORD_DEPTH among the documents passing `filters` and the query's restriction."""
+        if query.keyword is None or snap.size == 0:
             return []
-        clauses = [(tantivy.Occur.Must, query)]
+        clauses = [(tantivy.Occur.Must, query.keyword)]
         for facet, values in filters.items():
             if values:
                 clauses.append((tantivy.Occur.Must, tantivy.Query.const_score_query(
                     tantivy.Query.term_set_query(snap.schema, facet, list(values)), 0.0)))
+        if query.restriction_clause is not None:
+            clauses.append(query.restriction_clause)
         searcher = snap.index.searcher()
-        # The distance filter and the id restriction apply after retrieval: take every match so that the kept ones
-        # are all found.
-        limit = KEYWORD_DEPTH if restriction is None else max(KEYWORD_DEPTH, snap.size)
-        hits = searcher.search(tantivy.Query.boolean_query(clauses), limit=limit, count=False).hits
+        hits = searcher.search(tantivy.Query.boolean_query(clauses), limit=KEYWORD_DEPTH, count=False).hits
         if not hits:
             return []
         # by score, then id, then ord (one vectorised sort)
         ords = np.asarray(searcher.fast_field_values("ord", [address for _, address in hits]), dtype=np.int64)
-        ranking = ords[np.lexsort((ords, snap.id_order[ords], -np.array([score for score, _ in hits])))].tolist()
-        if restriction is not None:
-            ranking = [o for o in ranking if restriction[o]][:KEYWORD_DEPTH]
-        return ranking
+        return ords[np.lexsort((ords, snap.id_order[ords], -np.array([score for score, _ in hits])))].tolist()
+
+    @staticmethod
+    def _restriction_clause(snap: _Snapshot, restriction: np.ndarray) -> tuple[tantivy.Occur, tantivy.Query]:
+        """The keyword query's clause keeping the documents of `restriction` (a boolean array), so that the engine
+        ranks only them: their numbers, or the others' when fewer (a term set query costs by its terms)."""
+        kept = np.flatnonzero(restriction)
+        if kept.size <= snap.size - kept.size:
+            return tantivy.Occur.Must, tantivy.Query.const_score_query(
+                tantivy.Query.term_set_query(snap.schema, "ord", kept.tolist()), 0.0)
+        return tantivy.Occur.MustNot, tantivy.Query.term_set_query(snap.schema, "ord",
+                                                                    np.flatnonzero(~restriction).tolist())
 
     def _document_similarities(self, snap: _Snapshot, vector: np.ndarray) -> np.ndarray:
         """Best passage's cosine per document; for a multi-row query, the mean over rows of that best cosine.
@@ -697,10 +692,11 @@ class EmbeddedBackend:
         order = np.lexsort((snap.id_order[eligible], -similarities[eligible]))
         return [int(o) for o in eligible[order]]
 
-    def search(self, request: SearchRequest) -> SearchResponse:
-        snap = self._current()
-        filters = {f: tuple(v) for f, v in request.filters.items() if f in FACET_FIELDS and v}
-        terms = self._keyword_terms(snap, request.text) if request.text.strip() else []
+    def _prepare(self, snap: _Snapshot, request: SearchRequest) -> _Query:
+        """What every retrieval of the request shares: terms, keyword query, query vector and similarities,
+        coverage, distances, and the documents the distance filter and the id restriction keep."""
+        has_query = bool(request.text.strip())
+        terms = self._keyword_terms(snap, request.text) if has_query else []
         distances = self._distance_km(snap, request.near) if request.near is not None else None
         restriction = None  # documents the distance filter and the id restriction keep; None: all
         if distances is not None and request.near is not None:
@@ -711,93 +707,81 @@ class EmbeddedBackend:
             allowed[[snap.id_to_ord[i] for i in request.only_ids if i in snap.id_to_ord]] = True
             restriction = allowed if restriction is None else restriction & allowed
         use_keyword = request.mode in ("hybrid", "keyword") and bool(terms)
-        vector = request.query_vector if request.mode in ("hybrid", "dense") and request.text.strip() else None
-        query = self._keyword_query(snap, terms, fuzzy_words(request.text)) if use_keyword else None
-        similarities = self._document_similarities(snap, vector) if vector is not None else None
-        coverage = self._coverage(snap, terms) if use_keyword else None
-        has_query = bool(request.text.strip())
+        vector = request.query_vector if request.mode in ("hybrid", "dense") and has_query else None
+        return _Query(
+            request=request, filters=pipeline.active_filters(request.filters), has_query=has_query, terms=terms,
+            keyword=self._keyword_query(snap, terms, fuzzy_words(request.text)) if use_keyword else None,
+            vector=vector, similarities=self._document_similarities(snap, vector) if vector is not None else None,
+            coverage=self._coverage(snap, terms) if use_keyword else None, distances=distances,
+            restriction=restriction,
+            restriction_clause=None if restriction is None else self._restriction_clause(snap, restriction))
 
-        def members(active: Mapping[str, Sequence[str]]) -> tuple[np.ndarray, list[int], list[int]]:
-            mask = self._filter_mask(snap, active)
-            if restriction is not None:
-                mask &= restriction
-            if not has_query:
-                return mask, [], []
-            keyword = self._keyword_ranking(snap, query, active, restriction)
-            dense = self._dense_ranking(snap, similarities, mask, vector, request.thresholds.dense_floor)
-            found = np.zeros(snap.size, dtype=bool)
-            found[keyword] = True
-            found[dense] = True
-            return found, keyword, dense
+    def _members(self, snap: _Snapshot, query: _Query,
+                 filters: Mapping[str, Sequence[str]]) -> tuple[np.ndarray, pipeline.Retrievals[int]]:
+        """The documents a scope holds (boolean array) and its retrievals: for a text query, what the keyword and
+        dense retrievals found under `filters` and the restriction; for an empty query, every document passing
+        them."""
+        mask = self._filter_mask(snap, filters)
+        if query.restriction is not None:
+            mask &= query.restriction
+        if not query.has_query:
+            return mask, pipeline.Retrievals()
+        keyword = self._keyword_ranking(snap, query, filters)
+        dense = self._dense_ranking(snap, query.similarities, mask, query.vector,
+                                    query.request.thresholds.dense_floor)
+        found = np.zeros(snap.size, dtype=bool)
+        found[keyword] = True
+        found[dense] = True
+        return found, pipeline.Retrievals(keyword, dense)
 
-        main_set, keyword, dense = members(filters)
-        if has_query and not (keyword and dense):
-            # One list (one mode, or one retrieval found nothing): its fused scores are distinct and in its order,
-            # so they are computed directly rather than through ids (a tenth of a keyword query at 100k profiles).
-            single, weight = (keyword, FUSION_WEIGHTS["keyword"]) if keyword else (dense, FUSION_WEIGHTS["dense"])
-            ranked = [(o, weight / (fusion.RRF_K + rank)) for rank, o in enumerate(single, start=1)]
-        elif has_query:
-            # Fuse by document id so that the shared fusion code breaks ties by id, as the contract says.
-            fused = reciprocal_rank_fusion([[snap.ids[o] for o in keyword], [snap.ids[o] for o in dense]],
-                                           weights=(FUSION_WEIGHTS["keyword"], FUSION_WEIGHTS["dense"]))
-            ranked = [(snap.id_to_ord[doc_id], score) for doc_id, score in fused]
-        else:
-            ranked = [(o, 0.0) for o in snap.name_order[main_set[snap.name_order]].tolist()]
-
-        # Strong matches first (indexer.strength), then the weaker neighbours, each part in its fused order. It takes
-        # both retrievals: a keyword-only or dense-only search (a diagnostic mode) lists its retrieval as it is.
-        strong = np.ones(snap.size, dtype=bool)
-        if has_query and request.mode == "hybrid":
-            if vector is not None and similarities is not None and snap.ann_index is not None and keyword:
-                with ann.query_blas_threads():  # the keyword hits' similarities too, for their strength
-                    ann.fill_similarities(snap.ann_index, vector, similarities, docs=np.array(keyword, np.int64))
-            strong = strength.strong_mask(coverage, similarities, request.thresholds)
-            ranked = [r for r in ranked if strong[r[0]]] + [r for r in ranked if not strong[r[0]]]
-        strong_total = int(np.count_nonzero(main_set & strong))
-        # Facets count the strong matches, unless the buyer asked for the neighbours too or there is none.
-        counted = strong if strong_total and not request.include_weak else np.ones(snap.size, dtype=bool)
-
-        facets: dict[str, list[FacetValue]] = {}
-        for facet in FACET_FIELDS:
-            scope = main_set
-            if facet in filters:
-                scope, _, _ = members({f: v for f, v in filters.items() if f != facet})
-            scope = scope & counted
-            selected = set(filters.get(facet, ()))
-            values = []
-            for value, count in zip(snap.facet_masks[facet], self._facet_counts(snap, facet, scope).tolist()):
-                if count or value in selected:
-                    values.append(FacetValue(value, count, value in selected))
-            for value in selected - set(snap.facet_masks[facet]):
-                values.append(FacetValue(value, 0, True))
-            facets[facet] = sorted(values, key=lambda fv: (-fv.count, fv.value))
-
-        page = max(1, request.page)
-        start = (page - 1) * request.per_page
-        keyword_rank = {o: r for r, o in enumerate(keyword, start=1)}
-        dense_rank = {o: r for r, o in enumerate(dense, start=1)}
-        if vector is not None and similarities is not None and snap.ann_index is not None:  # every hit's exact one
+    def _strong(self, snap: _Snapshot, query: _Query, retrievals: pipeline.Retrievals[int]) -> np.ndarray:
+        """The strong matches (indexer.strength), from coverage and similarities; the keyword hits' similarities
+        are computed first when the dense search is clustered (it knows only its candidates')."""
+        if query.vector is not None and query.similarities is not None and snap.ann_index is not None \
+                and retrievals.keyword:
             with ann.query_blas_threads():
-                ann.fill_similarities(snap.ann_index, vector, similarities,
-                                      docs=np.array([o for o, _ in ranked[start:start + request.per_page]], np.int64))
-        hits = []
-        for ord_, score in ranked[start:start + request.per_page]:
-            document = snap.documents[ord_]
-            hit = Hit(id=document.id, score=float(score), document=document, keyword_rank=keyword_rank.get(ord_),
-                      dense_rank=dense_rank.get(ord_),
-                      dense_similarity=float(similarities[ord_]) if similarities is not None else None,
-                      distance_km=round(float(distances[ord_]), 1) if distances is not None else None,
-                      coverage=float(coverage[ord_]) if coverage is not None else None, strong=bool(strong[ord_]))
-            if ord_ in dense_rank and vector is not None:
-                hit.semantic_passage = self._best_passage(snap, ord_, vector)
-            hits.append(hit)
-        if query is not None:
-            self._explain(snap, query, terms, hits)
-        suggestion = None
-        if has_query:
-            suggestion = suggest.suggest_query(request.text, snap.vocabulary, self._matcher(snap))
-        return SearchResponse(total=len(ranked), hits=hits, facets=facets, page=page, per_page=request.per_page,
-                              suggestion=suggestion, strong_total=strong_total)
+                ann.fill_similarities(snap.ann_index, query.vector, query.similarities,
+                                      docs=np.array(retrievals.keyword, np.int64))
+        return strength.strong_mask(query.coverage, query.similarities, query.request.thresholds)
+
+    def search(self, request: SearchRequest) -> SearchResponse:
+        snap = self._current()
+        query = self._prepare(snap, request)
+        results, retrievals = self._members(snap, query, query.filters)
+        # Strong matches first (indexer.strength) takes both retrievals: a keyword-only or dense-only search (a
+        # diagnostic mode) lists its retrieval as it is.
+        strong = self._strong(snap, query, retrievals) if query.has_query and request.mode == "hybrid" else None
+
+        def count_facets(facet: str, scope: str | None, strong_only: bool) -> dict[str, int]:
+            members = results if scope is None else self._members(
+                snap, query, {f: v for f, v in query.filters.items() if f != scope})[0]
+            counts = self._facet_counts(snap, facet, members & strong if strong_only else members)
+            return dict(zip(snap.facet_masks[facet], counts.tolist()))
+
+        return pipeline.assemble(
+            request, retrievals, id_of=lambda o: snap.ids[o], document=lambda o: snap.documents[o],
+            count_facets=count_facets,
+            ranked=None if query.has_query else [(o, 0.0) for o in snap.name_order[results[snap.name_order]].tolist()],
+            is_strong=None if strong is None else (lambda o: bool(strong[o])),
+            describe=lambda ords, hits: self._describe(snap, query, ords, hits),
+            suggestion=(suggest.suggest_query(request.text, snap.vocabulary, self._matcher(snap))
+                        if query.has_query else None))
+
+    def _describe(self, snap: _Snapshot, query: _Query, ords: Sequence[int], hits: list[Hit]) -> None:
+        """What the page's hits show besides their ranks: exact similarity, distance, coverage, best passage,
+        highlights."""
+        similarities = query.similarities
+        if query.vector is not None and similarities is not None and snap.ann_index is not None:
+            with ann.query_blas_threads():  # every hit's exact one
+                ann.fill_similarities(snap.ann_index, query.vector, similarities, docs=np.array(ords, np.int64))
+        for ord_, hit in zip(ords, hits):
+            hit.dense_similarity = float(similarities[ord_]) if similarities is not None else None
+            hit.distance_km = round(float(query.distances[ord_]), 1) if query.distances is not None else None
+            hit.coverage = float(query.coverage[ord_]) if query.coverage is not None else None
+            if hit.dense_rank is not None and query.vector is not None:
+                hit.semantic_passage = self._best_passage(snap, ord_, query.vector)
+        if query.keyword is not None:
+            self._explain(snap, query.keyword, query.terms, hits)
 
     @staticmethod
     def _matcher(snap: _Snapshot) -> Callable[[str], bool]:
