@@ -326,6 +326,27 @@ def test_only_ids_restrict_every_retrieval_and_facet(backend, encoder, mode):
     assert search(backend, encoder, "capteurs", mode=mode, only_ids=frozenset()).total == 0
 
 
+def test_a_restriction_is_ranked_inside_the_embedded_keyword_query(tmp_path, encoder, corpus_vectors, monkeypatch):
+    """The distance filter and the id restriction are clauses of the keyword query (the document number is
+    indexed): with a keyword depth of 2, the restricted keyword top 2 is found however far down the unrestricted
+    ranking it is, and the kept documents never crowd out others than the restriction's."""
+    from indexer.backends import embedded
+
+    backend = embedded.EmbeddedBackend(tmp_path / "embedded")
+    backend.rebuild(CORPUS, corpus_vectors, {"model": "test"})
+    monkeypatch.setattr(embedded, "KEYWORD_DEPTH", 2)
+    unrestricted = ids(search(backend, encoder, "capteurs collecte tournées cantine", mode="keyword"))
+    assert len(unrestricted) == 2
+    later = frozenset(d.id for d in CORPUS) - set(unrestricted)
+    restricted = search(backend, encoder, "capteurs collecte tournées cantine", mode="keyword", only_ids=later)
+    assert len(restricted.hits) == 2 and set(ids(restricted)) <= later
+    everything = frozenset(d.id for d in CORPUS)  # kept: all (the clause excludes nothing)
+    assert ids(search(backend, encoder, "capteurs collecte tournées cantine", mode="keyword",
+                      only_ids=everything)) == unrestricted
+    near_lyon = GeoFilter(latitude=45.7640, longitude=4.8357, radius_km=50)  # Parkéo and Air Vigie
+    assert sorted(ids(search(backend, encoder, "capteurs", mode="keyword", near=near_lyon))) == ["6", "7"]
+
+
 @pytest.mark.parametrize("mode", ["hybrid", "keyword", "dense"])
 def test_distance_filter_keeps_nearby_documents_in_every_retrieval_and_facet(backend, encoder, mode):
     # 120 km around Rennes: Rennes (35) and Nantes (44, 100 km) are in, Quimper (29, 181 km) is out.
