@@ -134,6 +134,31 @@ def test_backend_comes_from_the_configuration(tmp_path):
     assert Encoder.from_settings(auto).backend == "torch"  # "auto": torch for a sentence-transformers model
 
 
+def test_the_encoder_follows_the_settings_it_is_given_not_the_environment(tmp_path, monkeypatch):
+    """create_app and the command line pass their Settings down: the environment the process happens to have is
+    never read again by the encoder (nor by anything under embeddings/ or indexer/)."""
+    monkeypatch.setenv("VIVIER_EMBEDDING_MODEL", "packaged:use-multilingual-v3")
+    monkeypatch.setenv("VIVIER_EMBEDDING_BACKEND", "openvino")
+    monkeypatch.setenv("VIVIER_DATA_DIR", str(tmp_path / "elsewhere"))
+    settings = load_settings({"VIVIER_DATA_DIR": str(tmp_path), "VIVIER_EMBEDDING_MODEL": MINILM,
+                              "VIVIER_EMBEDDING_BACKEND": "onnx"})
+    configured = Encoder.from_settings(settings)
+    assert (configured.model, configured.backend, configured.models_dir) == (MINILM, "onnx", tmp_path / "models")
+    assert configured.model_name == model_identity(MINILM, "onnx")
+
+
+def test_torch_thread_count_is_set_under_the_lock_that_serialises_encodings(encoder, monkeypatch):
+    """torch's thread count is process-wide: set outside the lock, a concurrent encoding could change it midway."""
+    import torch
+
+    encoder.load()
+    held = []
+    real = torch.set_num_threads
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: (held.append(encoder._lock.locked()), real(n))[1])
+    encoder.encode(TEXTS[:1], threads=1)
+    assert held == [True]
+
+
 def test_an_unknown_backend_is_a_clear_error():
     with pytest.raises(ConfigError, match="VIVIER_EMBEDDING_BACKEND must be one of auto, torch, onnx, onnx-int8, "
                                           "openvino"):
