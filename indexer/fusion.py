@@ -16,7 +16,7 @@ RRF_K = 10
 # English-first and French needs are its weak side (dense nDCG@10 0.52 against 0.76 for BM25 on the fixture
 # judgments): at equal weight its confident mistakes outranked keyword hits and hybrid lost to keyword alone
 # (0.698 vs 0.739). With keyword terms scored mostly by their best field (dis_max, tie 0.1, in
-# indexer/backends/embedded.py) and dense at 0.5, hybrid reaches 0.774 against 0.763 for keyword alone and 0.518
+# indexer/keyword.py) and dense at 0.5, hybrid reaches 0.774 against 0.763 for keyword alone and 0.518
 # for dense; dense at 0.3 or 0.7 did no better and failed more golden queries (tests/test_golden.py). Re-measure
 # with `vivier eval` when the model changes.
 FUSION_WEIGHTS: dict[str, float] = {"keyword": 1.0, "dense": 1.0}

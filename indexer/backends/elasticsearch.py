@@ -28,8 +28,10 @@ Decisions, and why:
   DENSE_DEPTH (the contract's), which Elasticsearch aggregations cannot express (they would count every keyword
   match, and cannot add a dense top list recomputed in Python). Since both lists are fetched anyway for the
   fusion, facets are counted in Python on them; a selected facet is counted on its own pair of retrievals run
-  without its selection. For an empty query the result set is every document passing the filters, of any size,
-  so facets are disjunctive aggregations (one filter aggregation per facet, the hits filtered by post_filter).
+  without its selection. Fusion, strong matches first, facet lists, paging and hits are indexer.pipeline's, the
+  embedded backend's too; this backend supplies the retrievals and what its hits carry. For an empty query the
+  result set is every document passing the filters, of any size, so facets are disjunctive aggregations (one
+  filter aggregation per facet, the hits filtered by post_filter).
 - One round trip. Every retrieval of a search (keyword, kNN per row, per selected facet, the suggestion's look-ups)
   goes in one _msearch. Only a long need (more than MAX_QUERY_TERMS distinct terms) costs one request before it,
   for the document frequencies that pick its rarest terms.
@@ -103,7 +105,7 @@ VOCABULARY = "vocabulary"  # indexed words as written, for the suggester's displ
 # query words with (the embedded backend's FUZZY_FIELD).
 FOLDED_VOCABULARY = "vocabulary.folded"
 VECTOR_FIELD = "chunks.vector"
-# Text fields copied into the catch-all and vocabulary fields: the embedded backend's keyword fields.
+# Text fields copied into the catch-all and vocabulary fields: the keyword fields (indexer.keyword).
 TEXT_FIELDS = tuple(FIELD_WEIGHTS)
 # _source parts a search response never needs: the nested vectors (not stored anyway) and the float32 copy.
 HEAVY_SOURCE = ["vectors", "chunks"]
