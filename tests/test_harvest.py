@@ -2,12 +2,15 @@
 supplier per company, no false merge, bad pages counted and reported. Then the crawler's robustness: resuming,
 faults, size limits, the SSRF guard, incremental re-indexing, progress display."""
 
+import functools
 import os
 import shutil
 import subprocess
 import sys
+import threading
 from collections import defaultdict
 from datetime import timedelta
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import yaml
 from sqlalchemy import select, update
@@ -211,33 +214,39 @@ def test_the_ssrf_guard_refuses_private_addresses_unless_allowed(tmp_path, fixtu
     assert allowed.returncode == 0 and "refused_private 0" in allowed.stdout and "new 66" in allowed.stdout
 
 
-def test_after_a_crawl_only_what_changed_is_reindexed(tmp_path, encoder):
+def test_after_a_crawl_only_what_changed_is_reindexed(private_settings, encoder):
+    """The session's crawled and indexed annuaire (a copy), whose stored Watteo says more than its page now does:
+    the next crawl updates that one profile, and the index re-reads it alone."""
+    from indexer.build import update_index
     from indexer.service import SearchService
+    from vivier.profiles import record_hash
 
-    site = tmp_path / "site"
-    shutil.copytree(FIXTURE_SITES / "annuaire", site)
-    data_dir = tmp_path / "data"
-    with StaticSite(site) as served:
-        args = ["crawl", "--sources", str(write_sources(tmp_path / "s.yaml", ["annuaire"])),
-                f"--var=annuaire={served.url}", "--loopback-fixture"]
-        first = run_cli(args, data_dir)
-        assert "index: none yet" in first.stdout
-        run_cli(["index", "build"], data_dir)
-        # The first crawl happened long ago: move its timestamps back, as time would have.
-        database = session_of(data_dir)
-        with database.session() as s:
-            s.execute(update(Supplier).values(updated_at=utcnow() - timedelta(days=1)))
-        database.dispose()
-        run_cli(["index", "build"], data_dir)
-        page = site / "fournisseurs" / "watteo.html"
-        page.write_text(page.read_text(encoding="utf-8").replace(
-            "prête pour le décret tertiaire", "prête pour le décret tertiaire et la sobriété hydrique"),
-            encoding="utf-8")
-        second = run_cli(args, data_dir)
-    assert "updated 1" in second.stdout and "index: 1 profiles re-indexed, 0 removed" in second.stdout
-    service = SearchService(make_settings(data_dir), encoder)
-    hits = service.search("sobriété hydrique", mode="keyword").hits
+    data_dir, old, new = private_settings.data_dir, "prête pour le décret tertiaire.", (
+        "prête pour le décret tertiaire et la sobriété hydrique.")
+    database = session_of(data_dir)
+    with database.session() as s:
+        # The crawl happened long ago: move its timestamps back, as time would have.
+        s.execute(update(Supplier).values(updated_at=utcnow() - timedelta(days=1)))
+    with database.session() as s:
+        supplier = s.scalar(select(Supplier).where(Supplier.name == "Watteo"))
+        (record,) = supplier.records
+        assert old in supplier.pitch and old in record.data["pitch"]
+        record.data = {**record.data, "pitch": record.data["pitch"].replace(old, new)}
+        record.content_hash = record_hash(record.data)
+        supplier.pitch = supplier.pitch.replace(old, new)  # changes its updated_at
+    database.dispose()
+    assert update_index(private_settings, encoder, export=False).updated == 1
+    hits = SearchService(private_settings, encoder).search("sobriété hydrique", mode="keyword").hits
     assert hits and hits[0].document.name == "Watteo"
+
+    # The copy has no HTTP cache: every page is read again, and only Watteo's differs from what is stored.
+    crawl = run_cli(["crawl", "annuaire", "--loopback-fixture", "--no-index"], data_dir).stdout
+    assert "new 0" in crawl and "updated 1" in crawl and "unchanged 163" in crawl, crawl
+    report = update_index(private_settings, encoder, export=False)
+    assert (report.updated, report.removed, report.rebuilt) == (1, 0, False)
+    service = SearchService(private_settings, encoder)
+    assert "Watteo" not in [h.document.name for h in service.search("sobriété hydrique", mode="keyword").hits]
+    assert service.search("décret tertiaire Watteo", mode="keyword").hits[0].document.name == "Watteo"
     assert service.backend.status()["documents"] == 164
 
 
@@ -292,20 +301,55 @@ def test_robots_crawl_delay_is_honoured_even_without_throttling(tmp_path):
     assert stats["pages"] == 3 and stats["seconds"] >= 2  # robots.txt, then two feeds two seconds apart
 
 
+class HeldPage:
+    """A fixture site served on loopback, one page of which is answered only once the test releases it: a crawl
+    that asked for it is running (it holds its source's lock) for as long as the test needs, however long a
+    Python process takes to start on a busy machine."""
+
+    def __init__(self, root, path: str):
+        self.requested, self.released = threading.Event(), threading.Event()
+        held = self
+
+        class Handler(SimpleHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format, *args):  # noqa: A002 - signature from the standard library
+                pass
+
+            def do_GET(self):  # noqa: N802 - name from the standard library
+                if self.path.split("?", 1)[0] == path:
+                    held.requested.set()
+                    held.released.wait(300)
+                super().do_GET()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(root)))
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self):
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self.released.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
 def test_two_crawls_of_one_source_never_run_at_once(tmp_path):
-    faults = {"annuaire": {"/fournisseurs/page-1.html": "delay:6"}}
-    with FixtureSites(FIXTURE_SITES, faults=faults) as sites:
+    with HeldPage(FIXTURE_SITES / "annuaire", "/fournisseurs/page-1.html") as site:
         sources = write_sources(tmp_path / "s.yaml", ["annuaire"])
-        args = [sys.executable, "-m", "vivier_cli", "crawl", "--sources", str(sources), *vars_for(sites),
+        args = [sys.executable, "-m", "vivier_cli", "crawl", "--sources", str(sources), f"--var=annuaire={site.url}",
                 "--loopback-fixture", "--no-index"]
         env = {**os.environ, "VIVIER_DATA_DIR": str(tmp_path / "data")}
         first = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            deadline = utcnow() + timedelta(seconds=60)
-            while not (tmp_path / "data" / "crawls" / "annuaire").exists() and utcnow() < deadline:
-                subprocess.run(["sleep", "0.2"])
+            # The first crawl asks for the held page only once it holds the lock: it is crawling until released.
+            while not site.requested.wait(0.1):
+                assert first.poll() is None, first.communicate()
             second = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
         finally:
+            site.released.set()
             out, err = first.communicate(timeout=300)
     assert second.returncode == 1 and "a crawl of 'annuaire' is already running" in second.stderr
     assert first.returncode == 0 and "crawl of annuaire (run 1, finished)" in out, err
