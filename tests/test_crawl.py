@@ -1,13 +1,14 @@
 """Whole crawls of the fixture directory served on loopback, with the real Scrapy crawler and SQLite."""
 
 import os
+import shutil
 import subprocess
 import sys
 
 from sqlalchemy import func, select
 
 from fixtures.build_sites import load_profiles
-from tests.conftest import REPO, SOURCES_FILE, make_settings, run_cli, source_args
+from tests.conftest import REPO, SOURCES_FILE, make_settings, run_cli
 from vivier.db import Database
 from vivier.models import CrawlRun, FieldProvenance, Supplier
 
@@ -42,11 +43,13 @@ def test_crawl_stores_every_profile_and_obeys_robots(crawled_data_dir):
     database.dispose()
 
 
-def test_recrawl_does_not_duplicate_and_asks_only_what_changed(tmp_path, fixture_sites):
-    run_cli(["crawl", "annuaire", *source_args(fixture_sites), "--no-index"], tmp_path)
-    first = count_suppliers(tmp_path)
-    output = run_cli(["crawl", "annuaire", "--loopback-fixture", "--no-index"], tmp_path).stdout
-    assert count_suppliers(tmp_path) == first == len(load_profiles())
+def test_recrawl_does_not_duplicate_and_asks_only_what_changed(tmp_path, crawled_data_dir):
+    # The session's first crawl (a copy of its database and HTTP cache), crawled again.
+    data_dir = tmp_path / "data"
+    shutil.copytree(crawled_data_dir, data_dir, ignore=shutil.ignore_patterns("crawls", "index", "opendata"))
+    first = count_suppliers(data_dir)
+    output = run_cli(["crawl", "annuaire", "--loopback-fixture", "--no-index"], data_dir).stdout
+    assert count_suppliers(data_dir) == first == len(load_profiles())
     assert "new 0" in output and f"unchanged {first}" in output
     # Every page was asked conditionally and answered 304 Not Modified (robots.txt included).
     assert f"not_modified {len(load_profiles()) + 10}" in output
