@@ -105,6 +105,7 @@ def create_app(settings: Settings | None = None, encoder=None, production: bool 
     (vivier.config.check_production), and answers only requests for the base URL's host."""
     from embeddings.encoder import Encoder
     from indexer.service import SearchService
+    from vivier import communes
     from vivier.db import WEB_BUSY_TIMEOUT_S, Database
     from vivier.models import utcnow
 
@@ -133,6 +134,8 @@ def create_app(settings: Settings | None = None, encoder=None, production: bool 
 
     app.url_map.converters.update(default=SegmentConverter, string=SegmentConverter)  # before any route
     database = Database(settings, busy_timeout=WEB_BUSY_TIMEOUT_S)
+    # The communes table (0.7 s to read, once per process) before serving: not in the first request that needs it.
+    communes.table()
     app.extensions["vivier"] = {
         "settings": settings,
         "database": database,
@@ -184,7 +187,7 @@ def create_app(settings: Settings | None = None, encoder=None, production: bool 
         response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         if (settings.base_url or "").startswith("https:"):
             response.headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)
-        response.headers.add("Vary", "HX-Request, HX-History-Restore-Request")
+        response.vary.update(("HX-Request", "HX-History-Restore-Request"))  # one Vary header, merged
         return response
 
     def keep_retry_after(response) -> None:

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import threading
 from dataclasses import dataclass
 
 from flask import Flask, current_app, request, url_for
+from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, UserMixin
 from flask_wtf.csrf import CSRFProtect
 
 csrf = CSRFProtect()
+compress = Compress()
 limiter = Limiter(key_func=get_remote_address, headers_enabled=True)
 login_manager = LoginManager()
 login_manager.login_view = "moderation.login"
@@ -73,6 +74,12 @@ def init_extensions(app: Flask) -> None:
     settings = app.extensions["vivier"]["settings"]
     app.config.setdefault("RATELIMIT_STORAGE_URI", settings.ratelimit_storage)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid as long as the session: a long form may take a while
+    # Brotli or gzip, as the client accepts, only for the views decorated with @compress.compressed(): public pages
+    # that hold no secret (a page with a CSRF token and reflected input, compressed, would leak the token: BREACH).
+    app.config.setdefault("COMPRESS_REGISTER", False)
+    app.config.setdefault("COMPRESS_MIMETYPES", ["text/html", "image/svg+xml"])
+    app.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip"])
+    compress.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
@@ -91,34 +98,4 @@ def external_url(endpoint: str, **values) -> str:
     if base:
         return base + url_for(endpoint, **values)
     return url_for(endpoint, _external=True, **values) if request else url_for(endpoint, **values)
-
-
-def reindex_now() -> bool:
-    """Apply what changed in the database to the live search index now (an approval, a hidden or removed
-    profile): embeds only the changed profiles' new texts. False when it could not (no index yet, or the search
-    server does not answer): the change is stored, and the next update or build applies it."""
-    from indexer.backends.base import IndexNotReady, SearchUnavailable
-    from indexer.build import update_index
-
-    ext = current_app.extensions["vivier"]
-    try:
-        if not ext["search"].backend.status().get("ready"):
-            return False
-        update_index(ext["settings"], ext["search"].encoder, export=False)
-    except (IndexNotReady, SearchUnavailable) as error:
-        current_app.logger.warning("re-index postponed: %s", error)
-        return False
-    # The open-data files follow, off the request: at 100k profiles a full export takes seconds.
-    threading.Thread(target=_export, args=(ext["settings"],), name="vivier-opendata-export", daemon=True).start()
-    return True
-
-
-_export_lock = threading.Lock()
-
-
-def _export(settings) -> None:
-    from vivier.opendata import export_after_build
-
-    with _export_lock:  # one export at a time; each replaces the files atomically
-        export_after_build(settings)
 

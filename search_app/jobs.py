@@ -51,7 +51,30 @@ def handlers(app: Flask) -> dict[str, jobs.Handler]:
     def sweep(session: Session, payload: Mapping[str, Any]) -> None:
         sweep_attachment_files(session, settings.data_dir)
 
-    return {MAIL_JOB: mail, EDIT_LINK_JOB: edit_link, SWEEP_JOB: sweep}
+    def index_update(session: Session, payload: Mapping[str, Any]) -> None:
+        update_search_index(app)
+
+    return {MAIL_JOB: mail, EDIT_LINK_JOB: edit_link, SWEEP_JOB: sweep, jobs.INDEX_UPDATE_JOB: index_update}
+
+
+def update_search_index(app: Flask) -> bool:
+    """Apply what changed in the database to the live search index (embedding only the changed profiles' texts),
+    then rewrite the open-data files. False when there is no index yet (the next build includes the changes); a
+    search server that does not answer raises, so that the job is retried later."""
+    from indexer.backends.base import IndexNotReady
+    from indexer.build import update_index
+    from vivier.opendata import export_after_build
+
+    ext = app.extensions["vivier"]
+    try:
+        if not ext["search"].backend.status().get("ready"):
+            return False
+        update_index(ext["settings"], ext["search"].encoder, export=False)
+    except IndexNotReady as error:
+        app.logger.warning("index update skipped: %s", error)
+        return False
+    export_after_build(ext["settings"])
+    return True
 
 
 def run_pending(app: Flask) -> list[jobs.JobRun]:

@@ -7,6 +7,7 @@ site's Content-Security-Policy has style-src 'self'): colours come from class na
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import threading
@@ -14,7 +15,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from importlib import resources
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 DATA_FILE = "data/departments.json"
 # Colour classes of the choropleth (map-c1 .. map-c5 in maps.css); map-c0 is a department without suppliers.
@@ -155,17 +156,9 @@ def _department_title(department: Department, count: int, selected: bool) -> str
     return f"{text} (sélectionné)" if selected else text
 
 
-def department_map(counts: Mapping[str, int], href: Callable[[str], str] | None = None,
-                   selected: Collection[str] = frozenset(), title: str = DEFAULT_TITLE,
-                   map_id: str = "carte-departements") -> Markup:
-    """A choropleth of suppliers per department: each department's path carries a <title> ("Gironde (33) :
-    12 fournisseurs") and, when `href` is given, links to href(code) (a filter on that department). Departments
-    in `selected` are outlined. Unknown codes and negative counts are ignored. Returns a <figure> with the SVG
-    and its legend."""
-    data = outlines()
-    clean = {code: int(n) for code, n in counts.items() if code in data.departments and int(n) > 0}
-    breaks = class_breaks(list(clean.values()))
-    selected = {code for code in selected if code in data.departments}
+def _map_heading(data: Outlines, clean: Mapping[str, int], linked: bool, title: str,
+                 map_id: str) -> list[Markup]:
+    """The <figure> and <svg> openings with the map's title and a text description of what it shows."""
     title_id, desc_id = f"{map_id}-titre", f"{map_id}-description"
     ranked = sorted(clean.items(), key=lambda item: (-item[1], item[0]))[:DESCRIBED_DEPARTMENTS]
     if ranked:
@@ -174,14 +167,39 @@ def department_map(counts: Mapping[str, int], href: Callable[[str], str] | None 
                        f"Les plus nombreux : {named}.")
     else:
         description = "Aucun fournisseur localisé."
-    if href:
-        description += " Chaque département est un lien qui filtre les résultats."
+    if linked:
+        description += " Chaque département qui en compte est un lien qui filtre les résultats."
     # Links inside an SVG with role="img" would be hidden from screen readers: a linked map is a group.
-    role = "group" if href else "img"
-    parts = [Markup('<figure class="map-figure" id="{}">').format(map_id),
-             Markup('<svg class="map" viewBox="0 0 {} {}" role="{}" aria-labelledby="{} {}" focusable="false">')
-             .format(data.width, data.height, role, title_id, desc_id),
-             Markup('<title id="{}">{}</title><desc id="{}">{}</desc>').format(title_id, title, desc_id, description)]
+    role = "group" if linked else "img"
+    return [Markup('<figure class="map-figure" id="{}">').format(map_id),
+            Markup('<svg class="map" viewBox="0 0 {} {}" role="{}" aria-labelledby="{} {}" focusable="false">')
+            .format(data.width, data.height, role, title_id, desc_id),
+            Markup('<title id="{}">{}</title><desc id="{}">{}</desc>').format(title_id, title, desc_id, description)]
+
+
+def _map_legend(breaks: list[int]) -> list[Markup]:
+    parts = [Markup('<figcaption><span class="map-legend-title">{}</span><ul class="map-legend">').format(
+        "Nombre de fournisseurs")]
+    for index, label in _legend(breaks):
+        parts.append(Markup('<li><span class="map-swatch map-c{}" aria-hidden="true"></span>{}</li>').format(
+            index, label))
+    parts.append(Markup("</ul></figcaption></figure>"))
+    return parts
+
+
+def department_map(counts: Mapping[str, int], href: Callable[[str], str] | None = None,
+                   selected: Collection[str] = frozenset(), title: str = DEFAULT_TITLE,
+                   map_id: str = "carte-departements") -> Markup:
+    """A choropleth of suppliers per department, every outline inline: each department's path carries a <title>
+    ("Gironde (33) : 12 fournisseurs") and, when `href` is given, links to href(code) (a filter on that
+    department). Departments in `selected` are outlined. Unknown codes and negative counts are ignored. Returns a
+    <figure> with the SVG and its legend. About 130 KB: for a page drawn once (statistics); the search results,
+    sent again on every change, use linked_department_map."""
+    data = outlines()
+    clean = {code: int(n) for code, n in counts.items() if code in data.departments and int(n) > 0}
+    breaks = class_breaks(list(clean.values()))
+    selected = {code for code in selected if code in data.departments}
+    parts = _map_heading(data, clean, href is not None, title, map_id)
     parts.extend(_frames(data))
     order = sorted(data.departments, key=lambda code: (code in selected, code))  # selected last: outline on top
     for code in order:
@@ -192,13 +210,70 @@ def department_map(counts: Mapping[str, int], href: Callable[[str], str] | None 
         parts.append(_department_shape(data.departments[code], data.zoom_paths[code], clean.get(code, 0), breaks,
                                        href, code in selected))
     parts.append(Markup("</g></svg>"))
-    parts.append(Markup('<figcaption><span class="map-legend-title">{}</span><ul class="map-legend">').format(
-        "Nombre de fournisseurs"))
-    for index, label in _legend(breaks):
-        parts.append(Markup('<li><span class="map-swatch map-c{}" aria-hidden="true"></span>{}</li>').format(
-            index, label))
-    parts.append(Markup("</ul></figcaption></figure>"))
+    parts.extend(_map_legend(breaks))
     return Markup("").join(parts)
+
+
+def linked_department_map(counts: Mapping[str, int], href: Callable[[str], str], sprite_url: str,
+                          selected: Collection[str] = frozenset(), title: str = DEFAULT_TITLE,
+                          map_id: str = "carte-departements") -> Markup:
+    """The search results' choropleth, small enough to be sent again on every change of the results: the outlines
+    come from the outline sprite (outline_sprite(), served at `sprite_url` and cached by the browser) through
+    <use> references, France drawn once in the empty colour, then only the departments that have suppliers (or
+    are selected), each coloured and linked to href(code). A department without suppliers is no link: it filters
+    nothing."""
+    data = outlines()
+    clean = {code: int(n) for code, n in counts.items() if code in data.departments and int(n) > 0}
+    breaks = class_breaks(list(clean.values()))
+    selected = {code for code in selected if code in data.departments}
+    shown = sorted(set(clean) | selected, key=lambda code: (code in selected, code))  # selected last: on top
+    parts = _map_heading(data, clean, True, title, map_id)
+    parts.append(Markup('<use class="map-dept map-c0" href="{}#{}" aria-hidden="true"></use>').format(
+        sprite_url, SPRITE_BACKGROUND))
+    for prefix, codes in (("d", shown), ("z", [code for code in shown if code in data.zoom_paths])):
+        for code in codes:
+            count = clean.get(code, 0)
+            classes = f"map-dept map-c{colour_class(count, breaks)}" + (" is-selected" if code in selected else "")
+            parts.append(Markup('<a class="map-link" href="{}"><title>{}</title><use class="{}" href="{}#{}-{}">'
+                                '</use></a>').format(href(code),
+                                                      _department_title(data.departments[code], count,
+                                                                        code in selected),
+                                                      classes, sprite_url, prefix, code))
+    parts.append(Markup("</svg>"))
+    parts.extend(_map_legend(breaks))
+    return Markup("").join(parts)
+
+
+# The outline sprite's ids: the whole background (frames, every department, the Paris zoom), each department
+# ("d-33"), each department of the zoom ("z-75").
+SPRITE_BACKGROUND = "fond"
+_sprite: tuple[str, str] | None = None
+
+
+def outline_sprite() -> tuple[str, str]:
+    """(SVG document, version) of every outline, for linked_department_map's <use> references. Its presentation
+    attributes are its own (the page's stylesheet does not reach into it): paths take their fill and stroke from
+    the <use> that draws them."""
+    global _sprite
+    if _sprite is None:
+        data = outlines()
+        parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {data.width} {data.height}">',
+                 f'<g id="{SPRITE_BACKGROUND}">']
+        framed = [(t.box, data.departments[t.name].name) for t in data.transforms
+                  if t.box and t.name in data.departments]
+        if data.zoom.box:
+            framed.append((data.zoom.box, data.zoom_title))
+        for (x, y, width, height), name in framed:
+            parts.append(f'<rect x="{x}" y="{y}" width="{width}" height="{height}" fill="none" stroke="#999" '
+                         f'stroke-width="1" vector-effect="non-scaling-stroke"/>'
+                         f'<text x="{round(x + 5, 1)}" y="{round(y + 17, 1)}" font-size="15" fill="#555" '
+                         f'stroke="none" font-family="sans-serif">{escape(name)}</text>')
+        parts.extend(f'<path id="d-{code}" d="{d.path}"/>' for code, d in sorted(data.departments.items()))
+        parts.extend(f'<path id="z-{code}" d="{path}"/>' for code, path in sorted(data.zoom_paths.items()))
+        parts.append("</g></svg>")
+        text = "".join(parts)
+        _sprite = (text, hashlib.sha256(text.encode()).hexdigest()[:12])
+    return _sprite
 
 
 def _department_shape(department: Department, path: str, count: int, breaks: list[int],

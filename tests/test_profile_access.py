@@ -226,7 +226,7 @@ def test_a_session_for_one_supplier_cannot_edit_or_delete_another(private_app):
 
 
 # -- updates ----------------------------------------------------------------------------------------------------
-def test_an_update_is_pending_until_approved_then_searchable_at_once(private_app):
+def test_an_update_is_pending_until_approved_then_searchable_once_indexed(private_app):
     [supplier] = listed_suppliers(private_app, 1)
     client = editing_client(private_app, supplier, "verifiee@exemple.fr")
     page = client.get(f"/fournisseurs/{supplier.slug}/modifier").get_data(as_text=True)
@@ -270,7 +270,7 @@ def test_an_invalid_update_keeps_what_was_typed(private_app):
 
 
 # -- removal ----------------------------------------------------------------------------------------------------
-def test_a_removal_request_takes_the_profile_out_of_search_at_once_and_ends_the_session(private_app):
+def test_a_removal_request_hides_the_profile_at_once_then_from_search_and_ends_the_session(private_app):
     [supplier] = listed_suppliers(private_app, 1)
     client = editing_client(private_app, supplier, "verifiee@exemple.fr")
     assert supplier.slug in hit_slugs(client, supplier.name)
@@ -286,8 +286,9 @@ def test_a_removal_request_takes_the_profile_out_of_search_at_once_and_ends_the_
     done = post_form(client, f"/fournisseurs/{supplier.slug}/supprimer",
                      {"reason": "Cessation d'activité", "confirm": "y"})
     assert done.status_code == 200 and "n'apparaît plus dans la recherche" in done.get_data(as_text=True)
+    assert client.get(f"/fournisseurs/{supplier.slug}").status_code == 404  # its page at once
+    assert all(run.ok for run in run_pending(private_app))  # the background worker updates the index
     assert supplier.slug not in hit_slugs(client, supplier.name)
-    assert client.get(f"/fournisseurs/{supplier.slug}").status_code == 404
     with database(private_app).session() as session:
         request = session.scalars(select(Submission)).one()
         assert (request.kind, request.status, request.reason) == ("deletion", "pending", "Cessation d'activité")

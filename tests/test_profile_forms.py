@@ -70,14 +70,16 @@ def hit_slugs(client, query: str) -> list[str]:
 
 
 def approve_and_reindex(app, submission_id: int):
-    """What an operator's approval does (vivier.submissions.approve, then an immediate re-index)."""
-    from search_app.extensions import reindex_now
+    """What an operator's approval does (vivier.submissions.approve, which queues an index update), then the
+    background worker's run."""
+    from search_app.jobs import run_pending
+    from vivier.jobs import INDEX_UPDATE_JOB
 
     with database(app).session() as session:
         supplier = service.approve(session, session.get(Submission, submission_id), "operateur@vivier.fr")
         slug = supplier.slug if supplier is not None else None
-    with app.app_context():
-        assert reindex_now()
+    runs = run_pending(app)
+    assert [r.ok for r in runs if r.kind == INDEX_UPDATE_JOB] == [True]
     return slug
 
 

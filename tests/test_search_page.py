@@ -3,6 +3,7 @@ commune, 'Vouliez-vous dire', long needs, and the pictures of the result set (ma
 
 from __future__ import annotations
 
+import gzip
 import re
 from html import unescape
 
@@ -79,12 +80,46 @@ def test_a_pasted_paragraph_finds_the_right_supplier(client):
 def test_results_page_draws_a_department_map_and_counts_per_category(client):
     html = page(client, q="capteurs")
     svg = re.search(r"<svg[^>]*>.*?</svg>", html, re.S).group(0)
-    assert re.search(r'role="(img|group)"', svg) and svg.count("<path") >= 96
-    assert re.search(r"<title>[^<]*\(\d\w\) : \d+ fournisseurs?</title>", svg)
-    assert "department=" in svg  # departments link to the filter
+    assert 'role="group"' in svg
+    # France is drawn once from the outline sprite, then each department with suppliers, linked to its filter.
+    sprite_url = re.search(r'<use class="map-dept map-c0" href="([^"#]+)#fond"', svg).group(1)
+    linked = re.findall(r'<a class="map-link" href="([^"]+)"><title>([^<]+)</title><use class="map-dept map-c(\d)'
+                        r'[^"]*" href="[^"#]+#d-(\w+)">', svg)
+    assert linked and all("department=" + code in unescape(href) for href, _, _, code in linked)
+    assert all(re.search(r"\(\w+\) : \d+ fournisseurs?", title) for _, title, _, _ in linked)
+    assert all(colour != "0" for _, _, colour, _ in linked)  # a department without suppliers links nowhere
+    assert "Aisne (02)" not in svg or "02" in {code for *_, code in linked}
+    sprite = client.get(unescape(sprite_url))
+    assert sprite.status_code == 200 and sprite.mimetype == "image/svg+xml"
+    assert "immutable" in sprite.headers["Cache-Control"]
+    ids = set(re.findall(r'id="([^"]+)"', sprite.get_data(as_text=True)))
+    assert {"fond", "d-33", "d-75", "d-974", "z-75"} <= ids and {f"d-{code}" for *_, code in linked} <= ids
+    assert client.get(unescape(sprite_url), headers={"If-None-Match": sprite.headers["ETag"]}).status_code == 304
     bars = re.findall(r'<meter min="0" max="(\d+)" value="(\d+)"', html)
     assert bars and all(int(v) <= int(m) for m, v in bars)
     assert "Résultats par thématique" in html
+
+
+def test_the_results_partial_htmx_fetches_on_each_change_stays_small(client):
+    # Sent again on every debounced keystroke, facet toggle and page turn: the map's outlines are not in it (they
+    # were 128 KB of its 146 KB), and it travels compressed.
+    for args in ({"q": "capteurs"}, {"q": "plateforme citoyenne participation"}, {"q": "logiciel", "page": "2"}):
+        plain = client.get("/", query_string=args, headers={"HX-Request": "true"})
+        assert plain.status_code == 200 and "map-link" in plain.get_data(as_text=True)
+        assert "<path" not in plain.get_data(as_text=True)
+        assert len(plain.get_data()) < 80_000, (args, len(plain.get_data()))
+        sent = client.get("/", query_string=args, headers={"HX-Request": "true", "Accept-Encoding": "gzip"})
+        assert sent.headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in sent.headers["Vary"]
+        assert gzip.decompress(sent.get_data()) == plain.get_data()
+        assert len(sent.get_data()) < 30_000, (args, len(sent.get_data()))
+
+
+def test_pages_holding_a_form_token_are_never_compressed(client):
+    # A compressed page with a CSRF token and reflected input leaks the token to an attacker who can measure its
+    # size (BREACH): only pages without secrets, like the results, are compressed.
+    page = client.get("/fournisseurs/proposer", headers={"Accept-Encoding": "gzip, br"})
+    assert page.status_code == 200 and 'name="csrf_token"' in page.get_data(as_text=True)
+    assert "Content-Encoding" not in page.headers
 
 
 def test_accents_plurals_and_elision_are_optional(client):

@@ -46,6 +46,10 @@ HOUSEKEEPING_EVERY = timedelta(hours=1)
 
 Handler = Callable[[Session, Mapping[str, Any]], None]
 
+# Apply what changed in the database to the live search index (an approval, a hidden or removed profile). One
+# pending job is enough: it applies every change committed before it runs (search_app.jobs runs it).
+INDEX_UPDATE_JOB = "index-update"
+
 
 @dataclass(frozen=True)
 class JobRun:
@@ -63,6 +67,14 @@ def enqueue(session: Session, kind: str, payload: Mapping[str, Any] | None = Non
     session.add(job)
     session.flush()
     return job
+
+
+def enqueue_once(session: Session, kind: str, now: datetime | None = None) -> Job:
+    """Add a job of `kind` unless one is already waiting that no worker has taken (its run will see this request's
+    changes too). Two requests racing may both add one: the second run then finds little or nothing to do."""
+    waiting = session.scalar(select(Job).where(Job.kind == kind, Job.started_at.is_(None),
+                                               Job.finished_at.is_(None)).limit(1))
+    return waiting if waiting is not None else enqueue(session, kind, now=now)
 
 
 def worker_name() -> str:

@@ -24,7 +24,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from vivier.normalise import normalise_profile
-from vivier import merge
+from vivier import jobs, merge
 from vivier.identifiers import website_domain
 from vivier.models import (CLAIM_BY_DOMAIN, CLAIM_BY_OPERATOR, CLAIM_PENDING, CLAIM_REJECTED, CLAIM_VERIFIED,
                            REVIEW_APPROVED, REVIEW_PENDING, REVIEW_REJECTED, SEARCHABLE_STATUSES, STATUS_HIDDEN,
@@ -142,7 +142,8 @@ def submit_update(session: Session, supplier: Supplier, data: Mapping[str, Any],
 
 def request_deletion(session: Session, supplier: Supplier, email: str, reason: str = "",
                      now: datetime | None = None) -> Submission:
-    """Hide the profile at once (the caller re-indexes) and queue its deletion for an operator to confirm."""
+    """Hide the profile at once and queue its deletion for an operator to confirm; the search index follows in the
+    background (an index-update job)."""
     previous = supplier.status
     if supplier.status in SEARCHABLE_STATUSES:
         supplier.status = STATUS_HIDDEN
@@ -150,6 +151,7 @@ def request_deletion(session: Session, supplier: Supplier, email: str, reason: s
                             data={"previous_status": previous}, reason=reason, created_at=now or utcnow())
     session.add(submission)
     session.flush()
+    jobs.enqueue_once(session, jobs.INDEX_UPDATE_JOB)
     return submission
 
 
@@ -204,7 +206,8 @@ def _matched_supplier(session: Session, data: Mapping[str, Any]) -> Supplier | N
 def approve(session: Session, submission: Submission, operator: str, now: datetime | None = None,
             confirm_identity: bool = False) -> Supplier | None:
     """Apply a pending submission: publish or update the profile (status verified), or delete it. Returns the
-    supplier (None after a deletion). The caller re-indexes and tells the company.
+    supplier (None after a deletion). The search index follows in the background (an index-update job);
+    the caller tells the company.
 
     A submission that would merge profiles or change who a profile is (identity_changes) is applied only when the
     operator confirms it (`confirm_identity`), and the change is kept in the submission's recorded changes."""
@@ -265,6 +268,7 @@ def approve(session: Session, submission: Submission, operator: str, now: dateti
         result = supplier
     submission.status, submission.decided_at, submission.decided_by = REVIEW_APPROVED, now, operator
     session.flush()
+    jobs.enqueue_once(session, jobs.INDEX_UPDATE_JOB)
     return result
 
 
@@ -283,16 +287,18 @@ def reject(session: Session, submission: Submission, operator: str, reason: str,
         if supplier is not None and supplier.status == STATUS_HIDDEN and previous in SEARCHABLE_STATUSES:
             supplier.status = previous
             supplier.updated_at = now
+            jobs.enqueue_once(session, jobs.INDEX_UPDATE_JOB)
     submission.status, submission.reason = REVIEW_REJECTED, reason.strip()
     submission.decided_at, submission.decided_by = now, operator
     session.flush()
 
 
 def hide(session: Session, supplier: Supplier, now: datetime | None = None) -> None:
-    """Take a profile out of search (an operator's decision); the caller re-indexes."""
+    """Take a profile out of search (an operator's decision); the index follows in the background."""
     supplier.status = STATUS_HIDDEN
     supplier.updated_at = now or utcnow()
     session.flush()
+    jobs.enqueue_once(session, jobs.INDEX_UPDATE_JOB)
 
 
 def received_proposals(session: Session, supplier: Supplier) -> int:

@@ -1,8 +1,9 @@
 """Moderation back-office: operators sign in, review what companies submitted, claims made by addresses off the
 company's domain, hide profiles, and see where every field came from.
 
-Every decision goes through vivier.submissions (the rules live there); these views commit, re-index at once
-(search_app.extensions.reindex_now), tell the company by e-mail (vivier.mail) and log the operator's address.
+Every decision goes through vivier.submissions (the rules live there, and they queue the search index's update for
+the background worker); these views commit, tell the company by e-mail (queued too, vivier.mail) and log the
+operator's address.
 Nothing here is for search engines or caches: every response says noindex and no-store.
 """
 
@@ -20,7 +21,7 @@ from wtforms import EmailField, PasswordField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from indexer.backends.base import IndexNotReady, SearchUnavailable
-from search_app.extensions import OperatorUser, external_url, limiter, reindex_now
+from search_app.extensions import OperatorUser, external_url, limiter
 from search_app.forms import FrenchFlaskForm, without_controls
 from search_app.views import suppliers as public_pages
 from vivier import submissions as service
@@ -110,12 +111,6 @@ def _get_or_404(db: Session, model, row_id: int):
 
 def _log(action: str, target: str) -> None:
     current_app.logger.info("moderation: %s %s %s", current_user.email, action, target)
-
-
-def _after_reindex(indexed: bool) -> None:
-    if not indexed:
-        flash("La décision est enregistrée ; l'index de recherche la prendra en compte à sa prochaine mise à jour.",
-              "erreur")
 
 
 def safe_next(target: str | None) -> str:
@@ -323,7 +318,6 @@ def approve(submission_id: int):
     _log("approved", f"submission {submission_id} ({kind})")
     if identity:  # a merge or a change of who a profile is: in the operators' log, with what was confirmed
         _log("confirmed an identity change", f"submission {submission_id}: {' ; '.join(identity)}")
-    _after_reindex(reindex_now())
     flash(f"Demande n° {submission_id} approuvée ; l'entreprise en est informée.", "succes")
     return redirect(url_for("moderation.queue"))
 
@@ -347,8 +341,6 @@ def reject(submission_id: int):
         db.commit()
         kind = row.kind
     _log("rejected", f"submission {submission_id} ({kind})")
-    if kind == SUBMISSION_DELETION:  # the profile is shown again
-        _after_reindex(reindex_now())
     flash(f"Demande n° {submission_id} refusée ; le motif est envoyé à l'entreprise.", "succes")
     return redirect(url_for("moderation.queue"))
 
@@ -447,6 +439,5 @@ def hide(slug: str):
         service.hide(db, row)
         db.commit()
     _log("hid", f"supplier {slug}")
-    _after_reindex(reindex_now())
     flash("La fiche est masquée : elle n'apparaît plus dans la recherche.", "succes")
     return redirect(url_for("moderation.supplier", slug=slug))

@@ -24,7 +24,7 @@ from rapidfuzz import fuzz, process
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from search_app.extensions import external_url, form_rate_limit, limiter, reindex_now
+from search_app.extensions import external_url, form_rate_limit, limiter
 from search_app.identity import SUPPLIER_SESSION_KEY, now
 from search_app.forms import (NAME_MAX_CHARS, ClaimForm, DeletionForm, EditLinkForm, NewProfileForm, ProfileForm,
                               form_data_from_profile, honeypot_filled, profile_from_form)
@@ -363,5 +363,4 @@ def delete(slug: str):
         _mail(session, email, "deletion_received", supplier.name)
         name = supplier.name
     _end_edit_session()
-    reindex_now()  # after the commit: the index is updated from the database
     return render_template("profiles/deletion_received.html", name=name, email=email)

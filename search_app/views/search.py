@@ -5,12 +5,12 @@ from __future__ import annotations
 from functools import partial
 from urllib.parse import urlencode
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, Response, current_app, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from indexer.backends.base import FACET_FIELDS, MODES, IndexNotReady, SearchResponse, SearchUnavailable
 from indexer.service import RADII_KM, Place, SearchService, clean_filters, clean_query, resolve_place
-from search_app.extensions import limiter
+from search_app.extensions import compress, limiter
 from search_app.search_counter import count_search
 from vivier import search_texts
 
@@ -128,6 +128,7 @@ def _query_string(text: str, filters: dict, page: int | None = None, mode: str =
 
 
 @bp.get("/")
+@compress.compressed()
 @limiter.limit(LONG_QUERY_RATE_LIMIT, exempt_when=lambda: not is_long_query(request.args))
 def index():
     return render_search_page(parse_search_args(request.args))
@@ -209,14 +210,35 @@ def with_filter(filters: dict, facet: str, value: str) -> dict:
 
 
 def _department_map(response: SearchResponse, q: str, filters: dict, mode: str, query_string) -> str:
-    """The results' map of France: department counts (ignoring the department selection), each a filter link."""
-    from search_app.maps import department_map
+    """The results' map of France: department counts (ignoring the department selection), each department with
+    suppliers a filter link; the outlines come from the cached sprite (outline_sprite), not with every partial."""
+    from search_app.maps import linked_department_map, outline_sprite
 
     counts = {fv.value: fv.count for fv in response.facets.get("department", ())}
-    return department_map(
+    return linked_department_map(
         counts,
         href=lambda code: "?" + urlencode(query_string(q, with_filter(filters, "department", code), None, mode)),
+        sprite_url=url_for("search.outline_sprite", v=outline_sprite()[1]),
         selected=set(filters.get("department", ())), title="Fournisseurs trouvés par département")
+
+
+@bp.get("/carte/departements.svg")
+@compress.compressed()
+def outline_sprite():
+    """The outlines of the departments the results' map draws by reference: asked for with its version, cached for
+    a year (a new outline file has a new version, so a new address)."""
+    from search_app.maps import outline_sprite as sprite
+
+    text, version = sprite()
+    response = Response(text, mimetype="image/svg+xml")
+    response.set_etag(version)
+    response.cache_control.public = True
+    if request.args.get("v") == version:
+        response.cache_control.max_age = 365 * 24 * 3600
+        response.cache_control.immutable = True
+    else:
+        response.cache_control.max_age = 3600
+    return response.make_conditional(request)
 
 
 @bp.get("/communes")

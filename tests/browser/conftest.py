@@ -63,16 +63,20 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture(scope="session")
 def live_server(indexed_settings, encoder):
-    """The real app (index built from the crawled fixture directory) on 127.0.0.1, an OS-chosen port."""
+    """The real app (index built from the crawled fixture directory) on 127.0.0.1, an OS-chosen port, with its
+    background worker running in a thread, as `vivier serve` runs it."""
     from werkzeug.serving import make_server
 
     from search_app import create_app
+    from search_app.jobs import start_thread
 
     app = create_app(settings=indexed_settings, encoder=encoder)
+    stop_worker = start_thread(app)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="browser-live-server", daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
+    stop_worker.set()
     server.shutdown()
     thread.join(timeout=10)
 

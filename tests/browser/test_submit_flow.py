@@ -4,6 +4,7 @@ browser, against a private copy of the fixture database and index (the shared li
 from __future__ import annotations
 
 import re
+import time
 import threading
 
 import pytest
@@ -23,6 +24,7 @@ def private_server(private_settings, encoder):
     from werkzeug.serving import make_server
 
     from search_app import create_app
+    from search_app.jobs import start_thread
     from vivier.db import Database
     from vivier.operators import create_operator
 
@@ -32,10 +34,12 @@ def private_server(private_settings, encoder):
         session.commit()
     database.dispose()
     app = create_app(settings=private_settings.with_overrides(form_rate_limit="1000 per minute"), encoder=encoder)
+    stop_worker = start_thread(app)  # the background worker, as `vivier serve` runs it
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="browser-private-server", daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
+    stop_worker.set()
     server.shutdown()
     thread.join(timeout=10)
 
@@ -91,7 +95,13 @@ def test_a_proposed_profile_is_found_once_approved(private_page):
     page.get_by_role("button", name="Approuver et publier").click()
     expect(page.locator("main")).to_contain_text("approuvée")
 
-    page.goto(f"/?q={QUERY}")
+    # The approval only queued the index update: the background worker applies it within a few seconds.
+    deadline = time.monotonic() + 30
+    while True:
+        page.goto(f"/?q={QUERY}")
+        if "Hydrovigie" in result_names(page) or time.monotonic() > deadline:
+            break
+        page.wait_for_timeout(300)
     expect(page.locator("ol.hits").first).to_contain_text("Hydrovigie")  # among the strong matches
     assert "Hydrovigie" in result_names(page)[:3]  # with Hydroradio, whose pitch is the query word for word
     shot(page, "found")
