@@ -112,10 +112,10 @@ def clean_filters(filters: Mapping[str, Sequence[str]] | None) -> dict[str, tupl
 
 
 class SearchService:
-    def __init__(self, settings: Settings, encoder: Encoder):
+    def __init__(self, settings: Settings, encoder: Encoder, background_reload: bool = False):
         self.settings = settings
         self.encoder = encoder
-        self.backend = make_backend(settings)
+        self.backend = make_backend(settings, background_reload=background_reload)
         self.thresholds = thresholds_for(encoder.model_name)
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()

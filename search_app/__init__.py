@@ -99,10 +99,13 @@ def database_unavailable(error: Exception) -> bool:
     return True
 
 
-def create_app(settings: Settings | None = None, encoder=None, production: bool = False) -> Flask:
+def create_app(settings: Settings | None = None, encoder=None, production: bool = False,
+               background_reload: bool | None = None) -> Flask:
     """App factory. `encoder` may be shared (tests load the model once); otherwise it loads on first query.
     `production` (search_app.wsgi, under gunicorn) refuses to start without a public base URL and a real secret key
-    (vivier.config.check_production), and answers only requests for the base URL's host."""
+    (vivier.config.check_production), and answers only requests for the base URL's host. `background_reload`
+    (default: as `production`; `vivier serve` sets it): a new index generation is loaded by a thread while searches
+    go on with the previous one."""
     from embeddings.encoder import Encoder
     from indexer.service import SearchService
     from vivier import communes
@@ -139,7 +142,9 @@ def create_app(settings: Settings | None = None, encoder=None, production: bool 
     app.extensions["vivier"] = {
         "settings": settings,
         "database": database,
-        "search": SearchService(settings, encoder or Encoder.from_settings(settings)),
+        # A new index generation written by the worker or the command line is loaded off the searches' path.
+        "search": SearchService(settings, encoder or Encoder.from_settings(settings),
+                                background_reload=background_reload if background_reload is not None else production),
         # Current time for deadlines (search_app.identity.now); tests replace it.
         "clock": utcnow,
     }

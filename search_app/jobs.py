@@ -70,6 +70,7 @@ def update_search_index(app: Flask) -> bool:
         if not ext["search"].backend.status().get("ready"):
             return False
         update_index(ext["settings"], ext["search"].encoder, export=False)
+        ext["search"].backend.refresh()  # this process's searches see it at once; others reload it in background
     except IndexNotReady as error:
         app.logger.warning("index update skipped: %s", error)
         return False

@@ -461,3 +461,31 @@ def test_keyword_only_and_dense_only_searches_list_their_retrieval_as_it_is(back
     for mode in ("keyword", "dense"):
         response = search(backend, encoder, "déneigement des routes", mode=mode)
         assert all(h.strong for h in response.hits) and response.strong_total == response.total
+
+
+def test_a_generation_written_by_another_process_is_loaded_in_the_background_then_swapped(tmp_path, corpus_vectors,
+                                                                                          encoder):
+    """The web app's backend (background_reload): a new generation made elsewhere (the worker, `vivier index
+    build`) does not make a search wait for its loading: the previous one answers until the new one is in memory."""
+    from indexer.backends.embedded import EmbeddedBackend
+
+    writer = EmbeddedBackend(tmp_path / "embedded")
+    writer.rebuild(CORPUS, corpus_vectors, {"model": "test"})
+    web = EmbeddedBackend(tmp_path / "embedded", background_reload=True)
+    assert "4" in ids(search(web, encoder, "Collecto", mode="keyword"))
+    generation = web.status()["generation"]
+
+    writer.apply_changes([], np.zeros((0, corpus_vectors.shape[1]), dtype=np.float32), ["4"], {"model": "test"})
+    assert "4" in ids(search(web, encoder, "Collecto", mode="keyword"))  # answered from memory, loading started
+    assert web._loader is not None
+    web._loader.join(timeout=60)
+    assert "4" not in ids(search(web, encoder, "Collecto", mode="keyword"))
+    assert web.status()["generation"] != generation
+
+    # Without it (the command line), the first search that sees the change loads it; refresh() loads it at once.
+    cli = EmbeddedBackend(tmp_path / "embedded")
+    start = sum(len(d.passages) for d in CORPUS[:3])
+    writer.apply_changes([CORPUS[3]], corpus_vectors[start:start + len(CORPUS[3].passages)], [], {"model": "test"})
+    assert "4" in ids(search(cli, encoder, "Collecto", mode="keyword"))
+    web.refresh()
+    assert "4" in ids(search(web, encoder, "Collecto", mode="keyword"))

@@ -192,3 +192,7 @@ class SearchBackend(Protocol):
 
     def rollback(self) -> str:
         """Make the previous complete index live again; returns its name. NothingToRollBack when none is kept."""
+
+    def refresh(self) -> None:
+        """Serve the live index as it is now from the next search on (the worker, after it applied changes).
+        Engines that hold nothing in memory have nothing to do."""

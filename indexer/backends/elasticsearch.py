@@ -1030,6 +1030,9 @@ class ElasticsearchBackend:
         order = sorted(similarities, key=lambda d: (-similarities[d], d))[:limit]
         return [document_from_source(sources[d]) for d in order]
 
+    def refresh(self) -> None:
+        """Nothing held in memory: every search reads the alias's live index."""
+
     def status(self) -> dict[str, Any]:
         """The live index and its _meta (model, dimension, document version, watermark...); ready is False when
         there is none, or when it was built for another mapping version or never completed."""

@@ -316,11 +316,16 @@ class _Query:
 
 
 class EmbeddedBackend:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, background_reload: bool = False):
+        """`background_reload` (the web app's): when another process makes a new generation live, searches go on
+        with the one in memory while a thread loads the new one (11 s at 100k profiles), then it is swapped in.
+        Without it, the first search that sees the change loads it (the command line, tests)."""
         self.root = Path(root)
+        self.background_reload = background_reload
         self._snapshot: _Snapshot | None = None
         self._current_stamp: tuple[int, int] | None = None
         self._lock = threading.Lock()
+        self._loader: threading.Thread | None = None
 
     # -- building -----------------------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -524,20 +529,48 @@ class EmbeddedBackend:
                          starts, counts, id_order, name_order, facet_masks, meta, coordinates, vocabulary,
                          ann.load(target, starts, int(vectors.shape[0])), ids=ids)
 
-    def _current(self) -> _Snapshot:
-        pointer = self.root / "CURRENT"
+    def _stamp(self, pointer: Path) -> tuple[int, int]:
         try:
             stat = pointer.stat()
         except FileNotFoundError:
             raise IndexNotReady(f"no index under {self.root}: run `vivier index build`") from None
         except OSError as error:  # the directory is there but cannot be read (permissions, a file in its place)
             raise IndexCorrupted(f"the index under {self.root} cannot be read: {error.strerror}") from None
-        stamp = (stat.st_ino, stat.st_mtime_ns)
+        return (stat.st_ino, stat.st_mtime_ns)
+
+    def _current(self) -> _Snapshot:
+        pointer = self.root / "CURRENT"
+        stamp = self._stamp(pointer)
         with self._lock:
-            if self._snapshot is None or stamp != self._current_stamp:
-                self._snapshot = self._open_live(pointer)
-                self._current_stamp = stamp
+            if self._snapshot is not None and stamp == self._current_stamp:
+                return self._snapshot
+            if self._snapshot is not None and self.background_reload:
+                if self._loader is None or not self._loader.is_alive():
+                    self._loader = threading.Thread(target=self._reload, args=(pointer, stamp), daemon=True,
+                                                    name="vivier-index-reload")
+                    self._loader.start()
+                return self._snapshot  # the previous generation answers until the new one is loaded
+            self._snapshot = self._open_live(pointer)
+            self._current_stamp = stamp
             return self._snapshot
+
+    def _reload(self, pointer: Path, stamp: tuple[int, int]) -> None:
+        try:
+            snapshot = self._open_live(pointer)
+        except Exception as error:  # the generation in memory keeps answering; the next search tries again
+            logger.warning("the new index generation could not be loaded: %s", error)
+            return
+        with self._lock:
+            self._snapshot, self._current_stamp = snapshot, stamp
+        logger.info("index generation %s loaded in the background and swapped in", snapshot.generation)
+
+    def refresh(self) -> None:
+        """Load the live generation now (outside the lock searches take) and serve it from the next search."""
+        pointer = self.root / "CURRENT"
+        stamp = self._stamp(pointer)
+        snapshot = self._open_live(pointer)
+        with self._lock:
+            self._snapshot, self._current_stamp = snapshot, stamp
 
     def _open_live(self, pointer: Path) -> _Snapshot:
         """The generation CURRENT names; when it is damaged, the newest intact other one (a warning is logged and
