@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 from sqlalchemy import insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from embeddings import seeds
@@ -61,6 +63,22 @@ def _scan_rows(session: Session, model: str, wanted: int) -> Iterable[tuple[str,
     return driver.execute(f"SELECT content_hash, vector, dim FROM {table} WHERE model = ?", (model,))  # type: ignore[union-attr]
 
 
+def _insert_or_replace(session: Session) -> Any:
+    """The INSERT of new vectors. A row may already hold the key: a vector of another width (unusable, so encoded
+    again), or the same text stored meanwhile by another process (a crawl and the web app's re-index, two web
+    workers). SQLite and PostgreSQL replace it in the same statement (INSERT ... ON CONFLICT DO UPDATE), where a
+    plain INSERT would fail on the primary key and lose the whole batch."""
+    dialect = session.get_bind().dialect.name
+    if dialect not in ("sqlite", "postgresql"):
+        return insert(EmbeddingCache)
+    dialect_insert: Any = sqlite.insert if dialect == "sqlite" else postgresql.insert
+    statement = dialect_insert(EmbeddingCache)
+    return statement.on_conflict_do_update(
+        index_elements=[EmbeddingCache.model, EmbeddingCache.content_hash],
+        set_={"dim": statement.excluded.dim, "vector": statement.excluded.vector,
+              "created_at": statement.excluded.created_at})
+
+
 def _cached_blobs(session: Session, model: str, digests: list[str]) -> dict[str, bytes]:
     """Stored vectors (raw float32 bytes) of the digests the cache holds for `model`."""
     found: dict[str, bytes] = {}
@@ -100,8 +118,9 @@ def embed_with_cache(session: Session, encoder: Encoder, texts: list[str],
         now = utcnow()
         rows = [{"model": encoder.model_name, "content_hash": digest, "dim": len(found[digest]) // 4,
                  "vector": found[digest], "created_at": now} for digest in missing]
+        statement = _insert_or_replace(session)
         for chunk in _chunks(rows, INSERT_CHUNK):
-            session.execute(insert(EmbeddingCache), chunk)
+            session.execute(statement, chunk)
         missing = to_encode
     joined = bytearray().join(found[h] for h in hashes)  # a bytearray: the array below is writable
     return np.frombuffer(joined, dtype=np.float32).reshape(len(hashes), -1), len(missing)
