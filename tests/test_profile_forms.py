@@ -12,7 +12,8 @@ from html import unescape
 
 from sqlalchemy import func, select
 
-from search_app.views.profiles import Candidate, lifetime_text, similar_names
+from search_app.views.profiles import lifetime_text
+from vivier.lookalikes import Candidate, similar_names
 from vivier import submissions as service
 from vivier.models import Claim, OutboxMessage, Submission, Supplier
 

@@ -13,14 +13,12 @@ an editing link would, so a second e-mail would only add a step.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Iterable, NoReturn
+from typing import Any, NoReturn
 
 from flask import (Blueprint, abort, current_app, flash, make_response, redirect, render_template, request,
                    url_for)
 from flask import session as web_session
-from rapidfuzz import fuzz, process
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -29,7 +27,7 @@ from search_app.identity import SUPPLIER_SESSION_KEY, now
 from search_app.forms import (NAME_MAX_CHARS, ClaimForm, DeletionForm, EditLinkForm, NewProfileForm, ProfileForm,
                               form_data_from_profile, honeypot_filled, profile_from_form)
 from search_app.views.suppliers import merged_target
-from vivier import merge
+from vivier import lookalikes
 from vivier import submissions as service
 from search_app.jobs import EDIT_LINK_JOB
 from vivier import jobs
@@ -41,15 +39,6 @@ bp = Blueprint("profiles", __name__)
 
 # Where the Flask session keeps the editing session opened by a private link (read by search_app.identity too).
 EDIT_SESSION_KEY = SUPPLIER_SESSION_KEY
-# Duplicate suggestions while a company types its name: a short list it reads at a glance.
-DUPLICATE_LIMIT = 5
-# Fewer characters than this match half the directory ("ma", "e-").
-DUPLICATE_MIN_QUERY_CHARS = 3
-# rapidfuzz WRatio (0-100) of the typed name's key against listed names' keys (vivier.merge.name_key). WRatio
-# scores a typed prefix or a single word of the name high ("Budget" -> "Budget Ouvert" 90, "budjet ouvert" 92,
-# "Analytica" -> "Analytica Air" 95); on the fixture directory unrelated names stay under 75, and a near miss
-# such as "Ma Commune" -> "Maillage Commun" (81) is worth showing: the company decides.
-DUPLICATE_MIN_SCORE = 80
 # The last editing submissions shown to the company on its editing page (its history with the moderators).
 HISTORY_LENGTH = 10
 # How the error summary names a repeated block ("Offre 2 : Nom de l'offre").
@@ -67,27 +56,6 @@ SUBJECTS = {
 
 
 # -- pure helpers -----------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Candidate:
-    """A listed supplier a new profile might duplicate."""
-
-    slug: str
-    name: str
-    commune: str | None
-
-
-def similar_names(query: str, candidates: Iterable[Candidate], limit: int = DUPLICATE_LIMIT) -> list[Candidate]:
-    """The candidates whose name is close to `query`, best first (ties by name, for a stable list)."""
-    key = merge.name_key(query or "")
-    if len(key.replace(" ", "")) < DUPLICATE_MIN_QUERY_CHARS:
-        return []
-    pool = list(candidates)
-    scored = process.extract(key, [merge.name_key(c.name) for c in pool], scorer=fuzz.WRatio, processor=None,
-                             score_cutoff=DUPLICATE_MIN_SCORE, limit=None)
-    scored.sort(key=lambda match: (-match[1], pool[match[2]].name))
-    return [pool[index] for _, _, index in scored[:limit]]
-
-
 def lifetime_text(lifetime: timedelta) -> str:
     """How long a link works, as the e-mail says it: "1 heure", "24 heures", "3 jours"."""
     hours = int(lifetime.total_seconds() // 3600)
@@ -208,12 +176,6 @@ def _history(session: Session, supplier: Supplier) -> list[Submission]:
                                 .order_by(Submission.created_at.desc(), Submission.id.desc()).limit(HISTORY_LENGTH)))
 
 
-def _candidates(session: Session) -> list[Candidate]:
-    rows = session.execute(select(Supplier.slug, Supplier.name, Supplier.commune)
-                           .where(Supplier.status.in_(SEARCHABLE_STATUSES)).order_by(Supplier.id))
-    return [Candidate(slug, name, commune) for slug, name, commune in rows]
-
-
 def _render_form(template: str, form, status: int, **context):
     return render_template(template, form=form, errors=error_summary(form), **context), status
 
@@ -232,7 +194,7 @@ def propose():
                 _mail(session, submission.email, "submitted", submission.name)
             return redirect(url_for("profiles.proposed"), code=303)
     with _database().session() as session:
-        duplicates = similar_names(form.name.data or "", _candidates(session)) if form.name.data else []
+        duplicates = lookalikes.possible_duplicates(session, form.name.data or "")
     return _render_form("profiles/propose.html", form, 400 if form.errors else 200, duplicates=duplicates,
                         query=form.name.data or "")
 
@@ -248,7 +210,7 @@ def duplicates():
     company types; the page without JavaScript asks with `nom`."""
     query = (request.args.get("nom") or request.args.get("name") or "").strip()[:NAME_MAX_CHARS]
     with _database().session() as session:
-        matches = similar_names(query, _candidates(session))
+        matches = lookalikes.possible_duplicates(session, query)
     template = "profiles/_duplicates.html" if request.headers.get("HX-Request") else "profiles/duplicates.html"
     return render_template(template, duplicates=matches, query=query)
 
