@@ -23,12 +23,12 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
-from vivier import textfiles
+from vivier import jobs, textfiles
 from vivier.models import (BUYER_BY_DOMAIN, CONTRACT_MODELS, DECISIONS, PROJECT_ARCHIVED, PROJECT_CLOSED,
                            PROJECT_DRAFT, PROJECT_PUBLISHED, SEARCHABLE_STATUSES, AccessToken, Attachment, Buyer,
                            BuyerDomain, Milestone, Project, Proposal, Question, SourcingEvent, Subscription,
@@ -167,6 +167,17 @@ def add_buyer_domain(session: Session, domain: str, organisation: str, operator:
     return entry
 
 
+def unverified_buyers(session: Session, limit: int) -> list[Buyer]:
+    """Buyers waiting for an operator's verification, oldest first."""
+    return list(session.scalars(select(Buyer).where(Buyer.verified.is_(False))
+                                .order_by(Buyer.created_at, Buyer.id).limit(limit)))
+
+
+def buyer_domains(session: Session) -> list[BuyerDomain]:
+    """The allow-listed domains, alphabetically."""
+    return list(session.scalars(select(BuyerDomain).order_by(BuyerDomain.domain)))
+
+
 # -- projects -----------------------------------------------------------------------------------------------------
 PROJECT_FIELDS = ("title", "need", "context", "studies", "social_criteria", "environmental_criteria",
                   "variants_allowed", "variant_requirements", "budget_band", "show_budget", "contract_model",
@@ -224,11 +235,61 @@ def update_project(session: Session, project: Project, buyer: Buyer, data: Mappi
     session.flush()
 
 
+def closed_by_deadline(project: Project, now: datetime) -> bool:
+    """Whether the project is published in the database while its deadline has passed: closed in fact, written so
+    by the next step on it (refresh_status) or by close_due_projects."""
+    return project.status == PROJECT_PUBLISHED and project.deadline <= now
+
+
+def effective_status(project: Project, now: datetime) -> str:
+    """The project's state now, read without writing: a published project whose deadline has passed is closed.
+    What every page shows and decides with (a GET never writes the closure)."""
+    return PROJECT_CLOSED if closed_by_deadline(project, now) else project.status
+
+
+def effective_closed_at(project: Project, now: datetime) -> datetime | None:
+    """When the project was closed, its deadline when it closed by itself and nothing has written it yet."""
+    return project.deadline if closed_by_deadline(project, now) else project.closed_at
+
+
+def _deadline_closure(project: Project) -> SourcingEvent:
+    """The log line of a closure by the deadline (actor Vivier, at the deadline)."""
+    return SourcingEvent(project_id=project.id, at=project.deadline, actor="Vivier", kind="closed",
+                         detail={"reason": "date limite atteinte"})
+
+
 def refresh_status(session: Session, project: Project, now: datetime) -> None:
-    """A published project whose deadline has passed is closed (logged at its deadline)."""
-    if project.status == PROJECT_PUBLISHED and project.deadline <= now:
+    """A published project whose deadline has passed is closed (logged at its deadline). Written by the steps that
+    change a project (POST requests) and by close_due_projects; pages read effective_status instead."""
+    if closed_by_deadline(project, now):
         project.status, project.closed_at = PROJECT_CLOSED, project.deadline
-        log(session, project, "Vivier", "closed", project.deadline, reason="date limite atteinte")
+        event = _deadline_closure(project)
+        session.add(event)
+        session.flush()
+
+
+# The background job that writes the closure of every project whose deadline has passed (close_due_projects).
+CLOSE_DUE_JOB = "projects-close-due"
+
+
+def close_due_projects(session: Session, now: datetime | None = None) -> int:
+    """Write the closure of every published project whose deadline has passed (the background worker's job: pages
+    show it already, through effective_status); how many were closed."""
+    now = now or utcnow()
+    due = list(session.scalars(select(Project).where(Project.status == PROJECT_PUBLISHED, Project.deadline <= now)
+                               .order_by(Project.id)))
+    for project in due:
+        refresh_status(session, project, now)
+    return len(due)
+
+
+def sourcing_log(session: Session, project: Project, now: datetime) -> list[SourcingEvent]:
+    """The project's log as it stands now, read without writing: the stored events, and the closure by the deadline
+    when nothing has written it yet (the line refresh_status will write, at the same place)."""
+    stored = events(session, project)
+    if not closed_by_deadline(project, now):
+        return stored
+    return sorted([*stored, _deadline_closure(project)], key=lambda e: e.at)
 
 
 def _transition(project: Project, target: str) -> None:
@@ -520,18 +581,38 @@ def sweep_attachment_files(session: Session, data_dir: Path, now: datetime | Non
     return deleted
 
 
+def remove_attachments(session: Session, proposal: Proposal, attachment_ids: Iterable[int]) -> int:
+    """Delete those of the proposal's attachments (other ids are ignored); their files go once no attachment refers
+    to them, by the sweep job queued here (files are stored by content: another proposal may share one). How many
+    were deleted."""
+    wanted = set(attachment_ids)
+    if not wanted:
+        return 0
+    removed = [a for a in session.scalars(select(Attachment).where(Attachment.proposal_id == proposal.id))
+               if a.id in wanted]
+    for attachment in removed:
+        session.delete(attachment)
+    jobs.enqueue(session, SWEEP_JOB, delay=ORPHAN_GRACE)
+    session.flush()
+    return len(removed)
+
+
+def discard_failed_uploads(session: Session) -> None:
+    """After a failed store (rolled back): the files already written for it go with the next sweep."""
+    jobs.enqueue(session, SWEEP_JOB)
+
+
 # -- listing ------------------------------------------------------------------------------------------------------
-def public_projects(session: Session, text: str = "", category: str | None = None, department: str | None = None,
-                    status: str | None = None, now: datetime | None = None) -> list[Project]:
+def list_public_projects(session: Session, text: str = "", category: str | None = None,
+                         department: str | None = None, status: str | None = None,
+                         now: datetime | None = None) -> list[Project]:
     """Published, closed and archived projects, newest first, filtered by words of the title or need, a category,
-    a department or a state."""
+    a department or a state (the state now: effective_status). Reads only."""
     now = now or utcnow()
-    for project in session.scalars(select(Project).where(Project.status == PROJECT_PUBLISHED,
-                                                         Project.deadline <= now)):
-        refresh_status(session, project, now)
+    state = case((closed_by_deadline_clause(now), PROJECT_CLOSED), else_=Project.status)
     query = select(Project).where(Project.status.in_(PUBLIC_STATUSES))
     if status in PUBLIC_STATUSES:
-        query = query.where(Project.status == status)
+        query = query.where(state == status)
     for word in re.findall(r"\w+", text)[:8]:
         pattern = f"%{word}%"
         query = query.where(or_(Project.title.ilike(pattern), Project.need.ilike(pattern)))
@@ -541,3 +622,71 @@ def public_projects(session: Session, text: str = "", category: str | None = Non
     if department:
         projects = [p for p in projects if department in (p.departments or [])]
     return projects
+
+
+def closed_by_deadline_clause(now: datetime) -> Any:
+    """closed_by_deadline as an SQL condition."""
+    return (Project.status == PROJECT_PUBLISHED) & (Project.deadline <= now)
+
+
+def public_projects(session: Session, text: str = "", category: str | None = None, department: str | None = None,
+                    status: str | None = None, now: datetime | None = None) -> list[Project]:
+    """list_public_projects after writing the closures that are due (close_due_projects), for callers that show
+    the stored state (the JSON API); pages call list_public_projects and effective_status, and write nothing."""
+    now = now or utcnow()
+    close_due_projects(session, now)
+    return list_public_projects(session, text, category, department, status, now)
+
+
+def buyer_projects(session: Session, buyer: Buyer) -> list[Project]:
+    """A buyer's projects, every state, newest first."""
+    return list(session.scalars(select(Project).where(Project.buyer_id == buyer.id)
+                                .order_by(Project.created_at.desc(), Project.id.desc())))
+
+
+def project_by_slug(session: Session, slug: str) -> Project | None:
+    return session.scalar(select(Project).where(Project.slug == slug[:140]))
+
+
+def project_attachments(session: Session, project: Project) -> list[Attachment]:
+    """The preliminary studies' files (never a proposal's: those are sealed)."""
+    return list(session.scalars(select(Attachment).where(Attachment.project_id == project.id,
+                                                         Attachment.proposal_id.is_(None))
+                                .order_by(Attachment.uploaded_at, Attachment.id)))
+
+
+def project_attachment(session: Session, project: Project, attachment_id: int) -> Attachment | None:
+    """One of the project's own files (None for a proposal's, another project's, or none)."""
+    row = session.get(Attachment, attachment_id)
+    if row is None or row.project_id != project.id or row.proposal_id is not None:
+        return None
+    return row
+
+
+# -- matching -----------------------------------------------------------------------------------------------------
+# Matching: the directory searched with the project's categories and departments; with fewer hits than this the
+# territory is dropped (a good supplier elsewhere beats no supplier), the categories kept.
+MIN_LOCAL_MATCHES = 3
+
+# A search of the directory: (text, filters, how many) -> hits (objects with an `id`), best first.
+SupplierSearch = Callable[[str, Mapping[str, list[str]], int], Sequence[Any]]
+
+
+def match_suppliers(project: Project, search: SupplierSearch) -> list[Any]:
+    """The directory's best suppliers for the project: searched with its words, categories and departments; when
+    the territory gives fewer than MIN_LOCAL_MATCHES, the search is widened to every department (categories kept)
+    and its new suppliers follow the local ones. The search's own errors go to the caller."""
+    text = search_text(project)
+    filters = {"category": list(project.categories or []), "department": list(project.departments or [])}
+    hits = list(search(text, filters, MATCH_COUNT))
+    if len(hits) < MIN_LOCAL_MATCHES and filters["department"]:
+        wider = search(text, {"category": filters["category"]}, MATCH_COUNT)
+        seen = {hit.id for hit in hits}
+        hits += [hit for hit in wider if hit.id not in seen]
+    return hits[:MATCH_COUNT]
+
+
+def subscriber_addresses(session: Session, project: Project) -> list[str]:
+    """Who is told of a newly published project: each subscribed address it concerns, once, oldest subscription
+    first."""
+    return list(dict.fromkeys(s.email for s in subscribers(session, project)))
