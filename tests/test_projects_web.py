@@ -177,6 +177,9 @@ def test_published_edit_is_logged_and_deadline_closes_the_project(private_app):
         assert event.detail["fields"] == ["show_budget", "title"]
     set_clock(private_app, datetime(2026, 4, 30, 10, 1))
     assert "Clos" in private_app.test_client().get(f"/projets/{slug}").get_data(as_text=True)
+    assert project_row(private_app, slug).status == "published"  # shown closed, nothing written by the GET
+    with database(private_app).session() as s:
+        assert pj.close_due_projects(s, datetime(2026, 4, 30, 10, 1)) == 1  # the worker's job writes it
     assert project_row(private_app, slug).status == "closed"
 
 

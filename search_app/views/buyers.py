@@ -7,30 +7,21 @@ The link request page says the same thing whatever the address, so that it tells
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
-from sqlalchemy import select
+from flask import Blueprint, flash, redirect, render_template, url_for
 
 from search_app.extensions import external_url, form_rate_limit, limiter
 from search_app.forms import honeypot_filled
 from search_app.identity import current_buyer, end_buyer_session, now, open_buyer_session
 from search_app.project_forms import BuyerSignInForm
+from search_app.views.context import database, settings
 from search_app.views.profiles import error_summary, lifetime_text
 from search_app.views.projects import STATUS_LABELS
-from vivier import projects as service
+from vivier import projects
 from vivier.mail import send_mail
-from vivier.models import Project
 
 bp = Blueprint("buyers", __name__)
 
 SIGN_IN_SUBJECT = "Vivier : votre lien de connexion acheteur"
-
-
-def _database():
-    return current_app.extensions["vivier"]["database"]
-
-
-def _settings():
-    return current_app.extensions["vivier"]["settings"]
 
 
 @bp.route("/acheteurs/connexion", methods=["GET", "POST"])
@@ -40,12 +31,12 @@ def sign_in():
     if form.is_submitted() and honeypot_filled(form):  # a bot sees the same page; nothing is stored or sent
         return render_template("buyers/link_sent.html", email=form.email.data)
     if form.validate_on_submit():
-        with _database().session() as session:
-            raw = service.buyer_sign_in_token(session, form.email.data, form.organisation.data or "", now())
+        with database().session() as session:
+            raw = projects.buyer_sign_in_token(session, form.email.data, form.organisation.data or "", now())
             body = render_template("buyers/mail/sign_in.txt", link=external_url("buyers.access", token=raw),
-                                   lifetime=lifetime_text(service.BUYER_LINK_LIFETIME),
-                                   session_lifetime=lifetime_text(service.BUYER_SESSION_LIFETIME))
-            send_mail(session, _settings(), form.email.data, SIGN_IN_SUBJECT, body)
+                                   lifetime=lifetime_text(projects.BUYER_LINK_LIFETIME),
+                                   session_lifetime=lifetime_text(projects.BUYER_SESSION_LIFETIME))
+            send_mail(session, settings(), form.email.data, SIGN_IN_SUBJECT, body)
         return render_template("buyers/link_sent.html", email=form.email.data)
     status = 400 if form.errors else 200
     return render_template("buyers/sign_in.html", form=form, errors=error_summary(form)), status
@@ -54,16 +45,16 @@ def sign_in():
 @bp.get("/acheteurs/acces/<token>")
 def access(token: str):
     """Redeem a sign-in link (once): the buyer's session opens and the buyer lands on its projects."""
-    with _database().session() as session:
+    with database().session() as session:
         try:
-            buyer = service.open_buyer_session(session, token, now())
-        except service.TokenError as error:
+            buyer = projects.open_buyer_session(session, token, now())
+        except projects.TokenError as error:
             return _link_error(error)
         open_buyer_session(buyer)
     return redirect(url_for("buyers.projects"), code=303)
 
 
-def _link_error(error: service.TokenError):
+def _link_error(error: projects.TokenError):
     """410 for a link that expired or served already, 404 for an unknown one; both offer a new link."""
     pages = {
         "expired": ("Lien expiré", "Ce lien de connexion n'est plus valable : pour votre sécurité, il a une durée "
@@ -84,16 +75,14 @@ def sign_out():
     return redirect(url_for("projects.index"), code=303)
 
 
-@bp.get("/acheteurs/projets")
-def projects():
-    """The buyer's projects, every state, newest first."""
-    with _database().session() as session:
+@bp.get("/acheteurs/projets", endpoint="projects")
+def project_list():
+    """The buyer's projects, every state (as it stands now: nothing is written), newest first."""
+    with database().session() as session:
         buyer = current_buyer(session)
         if buyer is None:
             flash("Connectez-vous pour voir vos projets : nous vous envoyons un lien par courriel.")
             return redirect(url_for("buyers.sign_in"), code=303)
-        rows = list(session.scalars(select(Project).where(Project.buyer_id == buyer.id)
-                                    .order_by(Project.created_at.desc(), Project.id.desc())))
-        for project in rows:
-            service.refresh_status(session, project, now())
-        return render_template("buyers/projects.html", buyer=buyer, projects=rows, status_labels=STATUS_LABELS)
+        rows = projects.buyer_projects(session, buyer)
+        return render_template("buyers/projects.html", buyer=buyer, projects=rows, status_labels=STATUS_LABELS,
+                               statuses={p.id: projects.effective_status(p, now()) for p in rows})

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from search_app.extensions import external_url
 from search_app.identity import now
 from search_app.project_forms import BuyerDomainForm
+from search_app.views.context import database, settings
 from search_app.views.moderation import private_headers
 from search_app.views.profiles import error_summary
-from vivier import projects as service
+from vivier import projects
 from vivier.mail import send_mail
-from vivier.models import Buyer, BuyerDomain
+from vivier.models import Buyer
 
 bp = Blueprint("moderation_buyers", __name__, url_prefix="/moderation/acheteurs")
 
@@ -27,18 +27,13 @@ QUEUE_LIMIT = 200
 VERIFIED_SUBJECT = "Vivier : votre adresse d'acheteur est vérifiée"
 
 
-def _database():
-    return current_app.extensions["vivier"]["database"]
-
-
 bp.after_request(private_headers)  # buyers' addresses are personal data: not for search engines, not for caches
 
 
 def _page(form: BuyerDomainForm, status: int = 200):
-    with _database().session() as session:
-        waiting = list(session.scalars(select(Buyer).where(Buyer.verified.is_(False))
-                                       .order_by(Buyer.created_at, Buyer.id).limit(QUEUE_LIMIT)))
-        domains = list(session.scalars(select(BuyerDomain).order_by(BuyerDomain.domain)))
+    with database().session() as session:
+        waiting = projects.unverified_buyers(session, QUEUE_LIMIT)
+        domains = projects.buyer_domains(session)
         return render_template("moderation_buyers/index.html", waiting=waiting, domains=domains, form=form,
                                errors=error_summary(form)), status
 
@@ -52,17 +47,17 @@ def index():
 @bp.post("/<int:buyer_id>/verifier")
 @login_required
 def verify(buyer_id: int):
-    with _database().session() as session:
+    with database().session() as session:
         buyer = session.get(Buyer, buyer_id)
         if buyer is None:
             abort(404)
         if buyer.verified:
             flash(f"{buyer.email} est déjà vérifié.", "erreur")
             return redirect(url_for("moderation_buyers.index"), code=303)
-        service.verify_buyer(session, buyer, current_user.email, now())
+        projects.verify_buyer(session, buyer, current_user.email, now())
         body = render_template("moderation_buyers/mail/verified.txt",
                                link=external_url("buyers.sign_in"), projects=external_url("buyers.projects"))
-        send_mail(session, current_app.extensions["vivier"]["settings"], buyer.email, VERIFIED_SUBJECT, body)
+        send_mail(session, settings(), buyer.email, VERIFIED_SUBJECT, body)
         email = buyer.email
     current_app.logger.info("moderation: %s verified buyer %s", current_user.email, buyer_id)
     flash(f"{email} est vérifié : il peut publier ses projets.", "succes")
@@ -75,11 +70,11 @@ def add_domain():
     form = BuyerDomainForm()
     if not form.validate_on_submit():
         return _page(form, 400)
-    with _database().session() as session:
+    with database().session() as session:
         try:
-            entry = service.add_buyer_domain(session, form.domain.data, form.organisation.data, current_user.email,
+            entry = projects.add_buyer_domain(session, form.domain.data, form.organisation.data, current_user.email,
                                              now())
-        except service.ProjectError as error:
+        except projects.ProjectError as error:
             form.domain.errors = [str(error)]
             session.rollback()
             return _page(form, 400)

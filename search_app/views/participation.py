@@ -26,7 +26,6 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_datetime
 from flask import (Blueprint, Response, abort, current_app, flash, make_response, redirect, render_template,
                    request, send_file, url_for)
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from wtforms import SelectChoice
 
@@ -34,14 +33,13 @@ from search_app.extensions import csrf, external_url, form_rate_limit, limiter
 from search_app.identity import current_buyer, current_supplier, now
 from search_app.participation_forms import (AnswerForm, DecisionForm, ProposalForm, QuestionForm, SubscriptionForm,
                                             consent_name)
+from search_app.views.context import database, settings
 from search_app.views.exports import CSV_DELIMITER, CSV_ENCODING, neutralise
 from search_app.views.profiles import error_summary
-from vivier import jobs
-from vivier import projects as pj
-from vivier import taxonomy, textfiles
+from vivier import projects, sourcing, taxonomy, textfiles
 from vivier.mail import send_mail
-from vivier.models import (DECISIONS, PROJECT_DRAFT, Attachment, Buyer, Project, Proposal, Question,
-                           SourcingEvent, Subscription, Supplier)
+from vivier.models import (DECISIONS, PROJECT_DRAFT, Attachment, Buyer, Project, Proposal, Question, SourcingEvent,
+                           Supplier)
 
 bp = Blueprint("participation", __name__)
 
@@ -54,7 +52,7 @@ CONFIDENTIAL = "[confidentiel]"
 FILES_PER_SUBMISSION = 3
 # The form fields around the files (texts of at most a few thousand characters each) fit in this much.
 FORM_FIELDS_BYTES = 1024 * 1024
-PROPOSAL_REQUEST_BYTES = FILES_PER_SUBMISSION * pj.MAX_ATTACHMENT_BYTES + FORM_FIELDS_BYTES
+PROPOSAL_REQUEST_BYTES = FILES_PER_SUBMISSION * projects.MAX_ATTACHMENT_BYTES + FORM_FIELDS_BYTES
 # A downloaded attachment is never rendered by the browser: no script of it runs, it cannot sniff its way to HTML.
 ATTACHMENT_CSP = "sandbox; default-src 'none'"
 # Private pages (sealed proposals, the log) stay out of shared caches and search engines.
@@ -67,16 +65,16 @@ EVENT_LABELS: dict[str, str] = {
     "proposal_received": "Proposition reçue", "proposal_updated": "Proposition modifiée",
     "decision": "Décision", "export": "Export",
 }
-CONSENT_NAMES = [consent_name(name) for name in pj.CONSENT_FIELDS]
+CONSENT_NAMES = [consent_name(name) for name in projects.CONSENT_FIELDS]
 # Export formats as the log names them.
 EXPORT_LABELS = {"csv": "journal (CSV)", "synthese": "synthèse imprimable"}
 CSV_HEADER = ("Date et heure (Europe/Paris)", "Acteur", "Événement", "Détails")
 # E-mail subjects by message kind; the body is participation/mail/<kind>.txt (plain text, French).
 SUBJECTS = {
-    "question_received": "Vivier : nouvelle question sur votre projet « {title} »",
-    "answer_published": "Vivier : réponse publiée sur le projet « {title} »",
-    "proposal_received": "Vivier : votre proposition sur le projet « {title} » est enregistrée",
-    "decision": "Vivier : décision sur votre proposition pour le projet « {title} »",
+    sourcing.QUESTION_RECEIVED: "Vivier : nouvelle question sur votre projet « {title} »",
+    sourcing.ANSWER_PUBLISHED: "Vivier : réponse publiée sur le projet « {title} »",
+    sourcing.PROPOSAL_RECEIVED: "Vivier : votre proposition sur le projet « {title} » est enregistrée",
+    sourcing.DECISION: "Vivier : décision sur votre proposition pour le projet « {title} »",
 }
 
 
@@ -153,22 +151,16 @@ def shared_fields(proposal: Proposal, attachments: Sequence[Attachment]) -> list
     values = {"text": proposal.text, "varied_requirement": proposal.varied_requirement or "non précisée",
               "price_band": proposal.price_band or "non précisée",
               "attachments": ", ".join(a.filename for a in attachments) or "aucune"}
-    return [(label, values[name] if pj.disclosed(proposal, name) else CONFIDENTIAL)
-            for name, label in pj.CONSENT_FIELDS.items()]
+    return [(label, values[name] if projects.disclosed(proposal, name) else CONFIDENTIAL)
+            for name, label in projects.CONSENT_FIELDS.items()]
 
 
-# -- database, identity, pages ----------------------------------------------------------------------------------
-def _database():
-    return current_app.extensions["vivier"]["database"]
-
-
-def _settings():
-    return current_app.extensions["vivier"]["settings"]
-
-
-def _mail(session: Session, to: str, kind: str, project: Project, **context: Any) -> None:
-    body = render_template(f"participation/mail/{kind}.txt", project=project, **context)
-    send_mail(session, _settings(), to, SUBJECTS[kind].format(title=project.title), body)
+# -- identity, pages, e-mails -----------------------------------------------------------------------------------
+def _send(session: Session, notice: sourcing.Notice, project: Project, **context: Any) -> None:
+    """The notice's message to each of its recipients (vivier.sourcing decides who), its body written here."""
+    body = render_template(f"participation/mail/{notice.kind}.txt", project=project, **context)
+    for to in notice.recipients:
+        send_mail(session, settings(), to, SUBJECTS[notice.kind].format(title=project.title), body)
 
 
 def _is_buyer_of(buyer: Buyer | None, project: Project) -> bool:
@@ -176,12 +168,11 @@ def _is_buyer_of(buyer: Buyer | None, project: Project) -> bool:
 
 
 def _project(session: Session, slug: str) -> Project:
-    """The project of this address, its state brought up to date (a passed deadline closes it); a draft exists
-    for its buyer only."""
-    project = session.scalar(select(Project).where(Project.slug == slug[:140]))
+    """The project of this address; a draft exists for its buyer only. Nothing is written: a passed deadline
+    closes it for the pages through vivier.projects.is_open and effective_status."""
+    project = projects.project_by_slug(session, slug)
     if project is None or (project.status == PROJECT_DRAFT and not _is_buyer_of(current_buyer(session), project)):
         abort(404)
-    pj.refresh_status(session, project, now())
     return project
 
 
@@ -208,24 +199,14 @@ def _require_supplier(session: Session) -> tuple[Supplier, str]:
     return found
 
 
-def _readable_proposal(session: Session, project: Project, proposal_id: int) -> tuple[Proposal, pj.Viewer]:
+def _readable_proposal(session: Session, project: Project, proposal_id: int) -> tuple[Proposal, projects.Viewer]:
     """The proposal if the viewer may read it; 404 for everybody else, as for one that does not exist."""
-    proposal = session.get(Proposal, proposal_id)
+    proposal = sourcing.project_proposal(session, project, proposal_id)
     buyer, found = current_buyer(session), current_supplier(session)
-    viewer = pj.Viewer(buyer.id if buyer else None, found[0].id if found else None)
-    if proposal is None or proposal.project_id != project.id or not pj.may_read(proposal, project, viewer):
+    viewer = projects.Viewer(buyer.id if buyer else None, found[0].id if found else None)
+    if proposal is None or not projects.may_read(proposal, project, viewer):
         abort(404)
     return proposal, viewer
-
-
-def _attachments(session: Session, proposal: Proposal) -> list[Attachment]:
-    return list(session.scalars(select(Attachment).where(Attachment.proposal_id == proposal.id)
-                                .order_by(Attachment.id)))
-
-
-def _own_proposal(session: Session, project: Project, supplier: Supplier) -> Proposal | None:
-    return session.scalar(select(Proposal).where(Proposal.project_id == project.id,
-                                                 Proposal.supplier_id == supplier.id))
 
 
 def project_page_url(slug: str) -> str:
@@ -276,16 +257,15 @@ def _question_view(question: Question) -> QuestionView:
 
 def participation_for(session: Session, project: Project) -> Participation:
     """What the participation box shows the current viewer of this project."""
-    questions = list(session.scalars(select(Question).where(Question.project_id == project.id)
-                                     .order_by(Question.asked_at, Question.id)))
+    questions = sourcing.project_questions(session, project)
     is_buyer = _is_buyer_of(current_buyer(session), project)
     found = current_supplier(session)
     supplier = found[0] if found else None
     pending = [_question_view(q) for q in questions if q.answer is None
                and (is_buyer or (supplier is not None and q.supplier_id == supplier.id))]
-    proposals = list(session.scalars(select(Proposal.supplier_id).where(Proposal.project_id == project.id)))
+    proposals = sourcing.proposal_supplier_ids(session, project)
     return Participation(
-        slug=project.slug, is_open=pj.is_open(project, now()), variants_allowed=project.variants_allowed,
+        slug=project.slug, is_open=projects.is_open(project, now()), variants_allowed=project.variants_allowed,
         variant_requirements=project.variant_requirements, deadline=project.deadline,
         published=[_question_view(q) for q in questions if q.answer is not None], pending=pending,
         is_buyer=is_buyer, supplier_name=supplier.name if supplier else None,
@@ -296,8 +276,8 @@ def participation_for(session: Session, project: Project) -> Participation:
 @bp.app_context_processor
 def participation_globals():
     def participation(project: Project) -> Participation:
-        with _database().session() as session:
-            return participation_for(session, session.get(Project, project.id))
+        with database().session() as session:
+            return participation_for(session, session.get_one(Project, project.id))
 
     return {"participation": participation, "french_datetime": french_datetime}
 
@@ -306,7 +286,7 @@ def participation_globals():
 @bp.get("/projets/<slug>/questions")
 def questions(slug: str):
     """The project's questions and answers: the participation box on a page of its own (linked from e-mails)."""
-    with _database().session() as session:
+    with database().session() as session:
         project = _project(session, slug)
         return render_template("participation/questions.html", project=project, project_url=project_page_url(slug),
                                question_form=QuestionForm())
@@ -316,18 +296,17 @@ def questions(slug: str):
 @limiter.limit(form_rate_limit)
 def ask(slug: str):
     form = QuestionForm()
-    with _database().session() as session:
+    with database().session() as session:
         project = _project(session, slug)
         supplier, email = _require_supplier(session)
         if not form.validate_on_submit():
             return render_template("participation/questions.html", project=project,
                                    project_url=project_page_url(slug), question_form=form), 400
         try:
-            question = pj.ask(session, project, supplier, email, form.text.data, now())
-        except pj.ProjectError as error:
+            question = projects.ask(session, project, supplier, email, form.text.data, now())
+        except projects.ProjectError as error:
             _notice("Question refusée", [str(error)], 409, [(project_page_url(slug), "Retour au projet")])
-        buyer = session.get(Buyer, project.buyer_id)
-        _mail(session, buyer.email, "question_received", project, question=question,
+        _send(session, sourcing.question_notice(session, project), project, question=question,
               link=external_url("participation.questions", slug=slug))
     flash("Votre question est envoyée à l'acheteur : sa réponse sera publiée ici, pour tous les participants.")
     return redirect(project_page_url(slug) + "#questions", code=303)
@@ -336,22 +315,21 @@ def ask(slug: str):
 @bp.post("/projets/<slug>/questions/<int:question_id>/reponse")
 def answer(slug: str, question_id: int):
     form = AnswerForm()
-    with _database().session() as session:
+    with database().session() as session:
         project = _project(session, slug)
         buyer = _require_buyer(session, project)
-        question = session.get(Question, question_id)
-        if question is None or question.project_id != project.id:
+        question = sourcing.project_question(session, project, question_id)
+        if question is None:
             abort(404)
         if not form.validate_on_submit():
             flash("Réponse non publiée : " + " ".join(form.text.errors or ["formulaire invalide."]))
             return redirect(url_for("participation.questions", slug=slug) + "#questions", code=303)
         try:
-            pj.answer(session, question, project, buyer, form.text.data, now())
-        except pj.ProjectError as error:
+            projects.answer(session, question, project, buyer, form.text.data, now())
+        except projects.ProjectError as error:
             _notice("Réponse refusée", [str(error)], 409)
-        link = external_url("participation.questions", slug=slug)
-        for address in pj.participants(session, project):
-            _mail(session, address, "answer_published", project, question=question, link=link)
+        _send(session, sourcing.answer_notice(session, project), project, question=question,
+              link=external_url("participation.questions", slug=slug))
     flash("La réponse est publiée et envoyée à tous les participants.")
     return redirect(url_for("participation.questions", slug=slug) + "#questions", code=303)
 
@@ -363,7 +341,7 @@ def _proposal_form(proposal: Proposal | None) -> ProposalForm:
     else:
         data = {"text": proposal.text, "varied_requirement": proposal.varied_requirement,
                 "price_band": proposal.price_band or ""}
-        data.update({consent_name(name): pj.disclosed(proposal, name) for name in pj.CONSENT_FIELDS})  # type: ignore[misc]
+        data.update({consent_name(name): projects.disclosed(proposal, name) for name in projects.CONSENT_FIELDS})  # type: ignore[misc]
         form = ProposalForm(data=data)
     return form
 
@@ -373,7 +351,7 @@ def _uploads() -> list[tuple[str, bytes]]:
     files = []
     for upload in request.files.getlist("attachments"):
         if upload and upload.filename:
-            files.append((upload.filename, upload.stream.read(pj.MAX_ATTACHMENT_BYTES + 1)))
+            files.append((upload.filename, upload.stream.read(projects.MAX_ATTACHMENT_BYTES + 1)))
             upload.close()
     return files
 
@@ -383,13 +361,13 @@ def file_errors(files: Sequence[tuple[str, bytes]], kept: int) -> list[tuple[str
     if len(files) > FILES_PER_SUBMISSION:
         return [("attachments", "Pièces jointes", f"{FILES_PER_SUBMISSION} fichiers au plus par envoi : "
                                                   "ajoutez les suivants en modifiant votre proposition.")]
-    if kept + len(files) > pj.MAX_ATTACHMENTS:
-        return [("attachments", "Pièces jointes", f"{pj.MAX_ATTACHMENTS} pièces jointes au plus.")]
+    if kept + len(files) > projects.MAX_ATTACHMENTS:
+        return [("attachments", "Pièces jointes", f"{projects.MAX_ATTACHMENTS} pièces jointes au plus.")]
     errors = []
     for name, data in files:
         try:
-            pj.attachment_kind(name, data)
-        except pj.ProjectError as error:
+            projects.attachment_kind(name, data)
+        except projects.ProjectError as error:
             errors.append(("attachments", f"Pièce jointe « {name[:120]} »",
                            textfiles.unsafe_reason(name, data) or str(error)))
     return errors
@@ -399,17 +377,11 @@ def _save_proposal(session: Session, project: Project, supplier: Supplier, email
                    files: Sequence[tuple[str, bytes]]) -> Proposal:
     data = {"text": form.text.data, "varied_requirement": form.varied_requirement.data,
             "price_band": form.price_band.data,
-            "consent": {name: getattr(form, consent_name(name)).data for name in pj.CONSENT_FIELDS}}
-    proposal = pj.submit_proposal(session, project, supplier, email, data, now())
-    removed = set(form.remove.data or [])
-    for attachment in _attachments(session, proposal):
-        if attachment.id in removed:
-            session.delete(attachment)
-    if removed:  # their files go once no attachment refers to them (vivier.projects.sweep_attachment_files)
-        jobs.enqueue(session, pj.SWEEP_JOB, delay=pj.ORPHAN_GRACE)
-    session.flush()
+            "consent": {name: getattr(form, consent_name(name)).data for name in projects.CONSENT_FIELDS}}
+    proposal = projects.submit_proposal(session, project, supplier, email, data, now())
+    projects.remove_attachments(session, proposal, form.remove.data or [])
     for name, content in files:
-        pj.store_attachment(session, _settings().data_dir, name, content, proposal=proposal, now=now())
+        projects.store_attachment(session, settings().data_dir, name, content, proposal=proposal, now=now())
     return proposal
 
 
@@ -421,19 +393,19 @@ def proposal_form(slug: str):
     if request.method == "POST":
         request.max_content_length = PROPOSAL_REQUEST_BYTES
         csrf.protect()
-    with _database().session() as session:
+    with database().session() as session:
         project = _project(session, slug)
         supplier, email = _require_supplier(session)
-        proposal = _own_proposal(session, project, supplier)
+        proposal = sourcing.own_proposal(session, project, supplier)
         context = {"project": project, "project_url": project_page_url(slug), "supplier": supplier}
-        if not pj.is_open(project, now()) or not project.variants_allowed:
+        if not projects.is_open(project, now()) or not project.variants_allowed:
             status = 409 if request.method == "POST" else 200
-            attachments = _attachments(session, proposal) if proposal else []
+            attachments = sourcing.proposal_attachments(session, proposal) if proposal else []
             return _private(render_template("participation/proposal_locked.html", proposal=proposal,
                                             attachments=attachments, decisions=DECISIONS,
-                                            consent_fields=pj.CONSENT_FIELDS, **context)), status
+                                            consent_fields=projects.CONSENT_FIELDS, **context)), status
         form = _proposal_form(proposal)
-        kept = _attachments(session, proposal) if proposal else []
+        kept = sourcing.proposal_attachments(session, proposal) if proposal else []
         form.remove.choices = [SelectChoice(a.id, a.filename) for a in kept]
         errors: list[tuple[str, str, str]] = []
         if form.is_submitted():
@@ -444,11 +416,11 @@ def proposal_form(slug: str):
             if not errors:
                 try:
                     proposal = _save_proposal(session, project, supplier, email, form, files)
-                except pj.ProjectError as error:
+                except projects.ProjectError as error:
                     session.rollback()
                     errors = [("text", "Proposition", str(error))]
                 else:
-                    _mail(session, email, "proposal_received", project, proposal=proposal,
+                    _send(session, sourcing.proposal_notice(proposal), project, proposal=proposal,
                           link=external_url("participation.proposal_form", slug=slug))
                     flash("Votre proposition est enregistrée. Vous pouvez la modifier jusqu'à la date limite.")
                     return redirect(url_for("participation.proposal_form", slug=slug), code=303)
@@ -460,35 +432,31 @@ def proposal_form(slug: str):
 # -- the buyer's view of proposals ------------------------------------------------------------------------------
 @bp.get("/projets/<slug>/propositions")
 def proposals(slug: str):
-    with _database().session() as session:
+    with database().session() as session:
         project = _project(session, slug)
         _require_buyer(session, project)
-        rows = session.execute(select(Proposal, func.coalesce(Supplier.name, Proposal.supplier_name))
-                               .outerjoin(Supplier, Supplier.id == Proposal.supplier_id)
-                               .where(Proposal.project_id == project.id)
-                               .order_by(Proposal.created_at, Proposal.id)).all()
+        rows = sourcing.proposals_with_names(session, project)
         return _private(render_template("participation/proposals.html", project=project, rows=rows,
-                                        decisions=DECISIONS, is_open=pj.is_open(project, now())))
+                                        decisions=DECISIONS, is_open=projects.is_open(project, now())))
 
 
-def _render_proposal(session: Session, project: Project, proposal: Proposal, viewer: pj.Viewer,
+def _render_proposal(session: Session, project: Project, proposal: Proposal, viewer: projects.Viewer,
                      form: DecisionForm | None = None, status: int = 200):
     is_buyer = viewer.buyer_id == project.buyer_id
-    may_decide = is_buyer and not pj.is_open(project, now())
+    may_decide = is_buyer and not projects.is_open(project, now())
     if may_decide and form is None:
         form = DecisionForm(data={"decision": proposal.decision or "", "message": proposal.decision_message})
     return _private(render_template(
         "participation/proposal.html", project=project, proposal=proposal,
-        supplier_name=(supplier.name if (supplier := session.get(Supplier, proposal.supplier_id or 0)) is not None
-                       else proposal.supplier_name), supplier_removed=proposal.supplier_id is None,
-        attachments=_attachments(session, proposal), is_buyer=is_buyer,
+        supplier_name=sourcing.proposal_supplier_name(session, proposal), supplier_removed=proposal.supplier_id is None,
+        attachments=sourcing.proposal_attachments(session, proposal), is_buyer=is_buyer,
         form=form if may_decide else None, errors=error_summary(form) if form is not None else [],
-        decisions=DECISIONS, consent_fields=pj.CONSENT_FIELDS)), status
+        decisions=DECISIONS, consent_fields=projects.CONSENT_FIELDS)), status
 
 
 @bp.get("/projets/<slug>/propositions/<int:proposal_id>")
 def proposal(slug: str, proposal_id: int):
-    with _database().session() as session:
+    with database().session() as session:
         project = _project(session, slug)
         found, viewer = _readable_proposal(session, project, proposal_id)
         return _render_proposal(session, project, found, viewer)
@@ -497,13 +465,13 @@ def proposal(slug: str, proposal_id: int):
 @bp.get("/projets/<slug>/propositions/<int:proposal_id>/pieces/<int:attachment_id>")
 def attachment(slug: str, proposal_id: int, attachment_id: int):
     """A proposal's file, downloaded (never shown inline), under the same rule as the proposal."""
-    with _database().session() as session:
+    with database().session() as session:
         project = _project(session, slug)
         found, _ = _readable_proposal(session, project, proposal_id)
-        stored = session.get(Attachment, attachment_id)
-        if stored is None or stored.proposal_id != found.id:
+        stored = sourcing.proposal_attachment(session, found, attachment_id)
+        if stored is None:
             abort(404)
-        path = pj.attachment_path(_settings().data_dir, stored)
+        path = projects.attachment_path(settings().data_dir, stored)
         if not path.exists():
             abort(404)
         response = send_file(path, mimetype=stored.content_type, as_attachment=True, download_name=stored.filename,
@@ -517,18 +485,19 @@ def attachment(slug: str, proposal_id: int, attachment_id: int):
 @bp.post("/projets/<slug>/propositions/<int:proposal_id>/decision")
 def decision(slug: str, proposal_id: int):
     form = DecisionForm()
-    with _database().session() as session:
+    with database().session() as session:
         project = _project(session, slug)
         buyer = _require_buyer(session, project)
         found, viewer = _readable_proposal(session, project, proposal_id)
         if not form.validate_on_submit():
             return _render_proposal(session, project, found, viewer, form, 400)
         try:
-            pj.decide(session, found, project, buyer, form.decision.data, form.message.data, now())
-        except pj.ProjectError as error:
+            projects.decide(session, found, project, buyer, form.decision.data, form.message.data, now())
+        except projects.ProjectError as error:
             _notice("Décision refusée", [str(error)], 409,
                     [(url_for("participation.proposal", slug=slug, proposal_id=proposal_id), "Retour")])
-        _mail(session, found.email, "decision", project, proposal=found, label=DECISIONS[found.decision],  # type: ignore[index]
+        _send(session, sourcing.decision_notice(found), project, proposal=found,
+              label=DECISIONS[found.decision],  # type: ignore[index]
               link=external_url("participation.proposal_form", slug=slug))
     flash("La décision est enregistrée et envoyée au fournisseur.")
     return redirect(url_for("participation.proposal", slug=slug, proposal_id=proposal_id), code=303)
@@ -537,21 +506,21 @@ def decision(slug: str, proposal_id: int):
 # -- the sourcing log and its exports ---------------------------------------------------------------------------
 @bp.get("/projets/<slug>/journal", endpoint="log")  # the name the project page links to
 def journal(slug: str):
-    with _database().session() as session:
+    with database().session() as session:
         project = _project(session, slug)
         _require_buyer(session, project)
         return _private(render_template("participation/journal.html", project=project,
-                                        lines=log_lines(pj.events(session, project))))
+                                        lines=log_lines(projects.sourcing_log(session, project, now()))))
 
 
 @bp.get("/projets/<slug>/journal.csv")
 def journal_csv(slug: str):
     """The log as a spreadsheet; the export is logged first, so the file ends with its own line."""
-    with _database().session() as session:
+    with database().session() as session:
         project = _project(session, slug)
         buyer = _require_buyer(session, project)
-        pj.log(session, project, pj.buyer_actor(buyer), "export", now(), format="csv")
-        body = render_log_csv(log_lines(pj.events(session, project)))
+        projects.log(session, project, projects.buyer_actor(buyer), "export", now(), format="csv")
+        body = render_log_csv(log_lines(projects.sourcing_log(session, project, now())))
         filename = f"vivier-journal-{project.slug[:60]}-{paris(now()).date().isoformat()}.csv"
     response = Response(body, mimetype="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{filename}"'})
@@ -563,22 +532,17 @@ def journal_csv(slug: str):
 def summary(slug: str):
     """A printable summary meant to be shared: answered questions, proposals with what their authors consented to
     disclose, decisions."""
-    with _database().session() as session:
+    with database().session() as session:
         project = _project(session, slug)
         buyer = _require_buyer(session, project)
-        pj.log(session, project, pj.buyer_actor(buyer), "export", now(), format="synthese")
-        answered = list(session.scalars(select(Question).where(Question.project_id == project.id,
-                                                               Question.answer.is_not(None))
-                                        .order_by(Question.asked_at, Question.id)))
-        rows = session.execute(select(Proposal, func.coalesce(Supplier.name, Proposal.supplier_name))
-                               .outerjoin(Supplier, Supplier.id == Proposal.supplier_id)
-                               .where(Proposal.project_id == project.id)
-                               .order_by(Proposal.created_at, Proposal.id)).all()
-        entries = [(proposal, name, shared_fields(proposal, _attachments(session, proposal)))
-                   for proposal, name in rows]
+        projects.log(session, project, projects.buyer_actor(buyer), "export", now(), format="synthese")
+        answered = sourcing.answered_questions(session, project)
+        entries = [(proposal, name, shared_fields(proposal, sourcing.proposal_attachments(session, proposal)))
+                   for proposal, name in sourcing.proposals_with_names(session, project)]
         return _private(render_template("participation/summary.html", project=project, buyer=buyer,
                                         questions=answered, entries=entries, decisions=DECISIONS,
-                                        event_count=len(pj.events(session, project)), made_at=now()))
+                                        closed_at=projects.effective_closed_at(project, now()),
+                                        event_count=len(projects.sourcing_log(session, project, now())), made_at=now()))
 
 
 # -- a supplier's alerts ----------------------------------------------------------------------------------------
@@ -589,41 +553,34 @@ def _alerts_supplier(session: Session, slug: str) -> tuple[Supplier, str]:
     return supplier, email
 
 
-def _subscriptions(session: Session, supplier: Supplier) -> list[Subscription]:
-    return list(session.scalars(select(Subscription).where(Subscription.supplier_id == supplier.id)
-                                .order_by(Subscription.created_at, Subscription.id)))
-
-
 @bp.route("/fournisseurs/<slug>/alertes", methods=["GET", "POST"])
 @limiter.limit(form_rate_limit, methods=["POST"])
 def alerts(slug: str):
     """New projects by categories, departments or a saved search, mailed to the supplier's verified address."""
     form = SubscriptionForm()
-    with _database().session() as session:
+    with database().session() as session:
         supplier, email = _alerts_supplier(session, slug)
         errors: list[tuple[str, str, str]] = []
         if form.validate_on_submit():
             try:
-                pj.subscribe(session, supplier, email, form.categories.data or [], form.department_codes(),
+                projects.subscribe(session, supplier, email, form.categories.data or [], form.department_codes(),
                              form.query.data or "", now())
-            except pj.ProjectError as error:
+            except projects.ProjectError as error:
                 errors = [("categories-0", "Alerte", str(error))]
             else:
                 flash("Alerte enregistrée : vous recevrez les nouveaux projets qui y correspondent.")
                 return redirect(url_for("participation.alerts", slug=slug), code=303)
         errors = errors or error_summary(form)
         return _private(render_template("participation/alerts.html", supplier=supplier, email=email, form=form,
-                                        errors=errors, subscriptions=_subscriptions(session, supplier),
+                                        errors=errors, subscriptions=sourcing.supplier_subscriptions(session, supplier),
                                         category_labels=taxonomy.CATEGORY_LABELS)), 400 if errors else 200
 
 
 @bp.post("/fournisseurs/<slug>/alertes/<int:subscription_id>/supprimer")
 def delete_alert(slug: str, subscription_id: int):
-    with _database().session() as session:
+    with database().session() as session:
         supplier, _ = _alerts_supplier(session, slug)
-        subscription = session.get(Subscription, subscription_id)
-        if subscription is None or subscription.supplier_id != supplier.id:
+        if not sourcing.delete_subscription(session, supplier, subscription_id):
             abort(404)
-        session.delete(subscription)
     flash("Alerte supprimée.")
     return redirect(url_for("participation.alerts", slug=slug), code=303)

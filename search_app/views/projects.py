@@ -1,10 +1,11 @@
 """Purchase projects on the web: a verified buyer prepares, publishes, closes and archives a project; everyone
 reads the published ones, searches them and follows them by Atom feeds.
 
-The rules live in vivier.projects (states, who may publish, the sourcing log); these views parse the forms
-(search_app.project_forms), store the preliminary studies' files, run the matching at publication (a hybrid
-search of the directory on the project's own words, categories and territory), tell subscribed suppliers by
-e-mail, and render. Time always comes from search_app.identity.now (tests move it across deadlines).
+The rules live in vivier.projects (states, who may publish, the sourcing log, the matching of suppliers, who is
+told of a new project); these views parse the forms (search_app.project_forms), call the rule, write the e-mails
+and render. A GET writes nothing: a project past its deadline shows as closed (vivier.projects.effective_status)
+before anything writes its closure. Time always comes from search_app.identity.now (tests move it across
+deadlines).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from feedgen.feed import FeedGenerator
 from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request, send_file,
                    url_for)
 from markupsafe import Markup
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from indexer.backends.base import IndexNotReady, SearchUnavailable
@@ -27,10 +27,9 @@ from search_app.identity import current_buyer, now
 from search_app.project_forms import (MAX_MILESTONES, ProjectForm, form_data_from_project, is_blank_upload,
                                       milestones_from_form, project_from_form, utc_to_paris)
 from search_app.timeline import render_svg, timeline_marks
+from search_app.views.context import database, search, settings
 from search_app.views.profiles import error_summary
-from vivier import geo, taxonomy, textfiles
-from vivier import jobs
-from vivier import projects as service
+from vivier import geo, projects, taxonomy, textfiles
 from vivier.mail import send_mail
 from vivier.models import (CONTRACT_MODELS, PROJECT_ARCHIVED, PROJECT_CLOSED, PROJECT_DRAFT, PROJECT_PUBLISHED,
                            Attachment, Buyer, Project)
@@ -43,11 +42,8 @@ STATUS_LABELS = {PROJECT_DRAFT: "Brouillon", PROJECT_PUBLISHED: "Publié", PROJE
 # holds vivier.projects.MAX_ATTACHMENTS in all), each up to its cap, plus the form's text.
 FILES_PER_SUBMISSION = 5
 FORM_TEXT_BYTES = 256 * 1024
-MAX_REQUEST_BYTES = FILES_PER_SUBMISSION * (service.MAX_ATTACHMENT_BYTES + 1) + FORM_TEXT_BYTES
+MAX_REQUEST_BYTES = FILES_PER_SUBMISSION * (projects.MAX_ATTACHMENT_BYTES + 1) + FORM_TEXT_BYTES
 UPLOAD_ENDPOINTS = ("projects.new", "projects.edit")
-# Matching: the directory searched with the project's categories and departments; with fewer hits than this the
-# territory is dropped (a good supplier elsewhere beats no supplier), the categories kept.
-MIN_LOCAL_MATCHES = 3
 # Feeds: the newest published projects; the summary is the need's first characters (a reader's preview).
 FEED_ENTRIES = 50
 SUMMARY_CHARS = 300
@@ -57,14 +53,6 @@ NEW_PROJECT_SUBJECT = "Vivier : nouveau projet d'achat « {title} »"
 
 
 # -- helpers ------------------------------------------------------------------------------------------------------
-def _database():
-    return current_app.extensions["vivier"]["database"]
-
-
-def _settings():
-    return current_app.extensions["vivier"]["settings"]
-
-
 @bp.url_value_preprocessor
 def allow_uploads(endpoint: str | None, values: dict[str, Any] | None) -> None:
     """Raise the request size limit of the project form before anything reads the body: the CSRF check (an app
@@ -92,7 +80,7 @@ def _signed_in_buyer(session: Session) -> Buyer:
 
 
 def _project_or_404(session: Session, slug: str) -> Project:
-    project = session.scalar(select(Project).where(Project.slug == slug[:140]))
+    project = projects.project_by_slug(session, slug)
     if project is None:
         abort(404)
     return project
@@ -111,7 +99,6 @@ def _visible_project(session: Session, slug: str) -> tuple[Project, bool]:
     """A project anyone may read (published, closed, archived), or a draft its own buyer reads; 404 otherwise
     (a draft's existence is not public)."""
     project = _project_or_404(session, slug)
-    service.refresh_status(session, project, now())
     buyer = current_buyer(session)
     owner = buyer is not None and buyer.id == project.buyer_id
     if project.status == PROJECT_DRAFT and not owner:
@@ -124,17 +111,10 @@ def _refused(project: Project, message: str, status: int = 400):
                            links=[(url_for("projects.detail", slug=project.slug), "Retour au projet")]), status
 
 
-def _project_attachments(session: Session, project: Project) -> list[Attachment]:
-    """The preliminary studies' files (never a proposal's: those are sealed)."""
-    return list(session.scalars(select(Attachment).where(Attachment.project_id == project.id,
-                                                         Attachment.proposal_id.is_(None))
-                                .order_by(Attachment.uploaded_at, Attachment.id)))
-
-
 # -- uploads ------------------------------------------------------------------------------------------------------
 def _uploads(form: ProjectForm) -> list[tuple[str, bytes]]:
     """(name, bytes) of each file posted, read up to one byte past the cap (enough to refuse it)."""
-    return [(storage.filename, storage.stream.read(service.MAX_ATTACHMENT_BYTES + 1))
+    return [(storage.filename, storage.stream.read(projects.MAX_ATTACHMENT_BYTES + 1))
             for storage in (form.files.data or []) if not is_blank_upload(storage)]
 
 
@@ -143,36 +123,31 @@ def check_uploads(files: list[tuple[str, bytes]], already: int) -> list[str]:
     errors = []
     if len(files) > FILES_PER_SUBMISSION:
         errors.append(f"{FILES_PER_SUBMISSION} fichiers au plus par envoi.")
-    if already + len(files) > service.MAX_ATTACHMENTS:
-        errors.append(f"{service.MAX_ATTACHMENTS} pièces jointes au plus par projet ({already} déjà jointes).")
+    if already + len(files) > projects.MAX_ATTACHMENTS:
+        errors.append(f"{projects.MAX_ATTACHMENTS} pièces jointes au plus par projet ({already} déjà jointes).")
     for name, data in files:
         try:
-            service.attachment_kind(name, data)
-        except service.ProjectError as error:
+            projects.attachment_kind(name, data)
+        except projects.ProjectError as error:
             errors.append(f"{name[:120]} : {textfiles.unsafe_reason(name, data) or error}")
     return errors
 
 
 def _store_uploads(session: Session, project: Project, files: list[tuple[str, bytes]]) -> None:
     for name, data in files:
-        service.store_attachment(session, _settings().data_dir, name, data, project=project, now=now())
+        projects.store_attachment(session, settings().data_dir, name, data, project=project, now=now())
 
 
 # -- matching and notifications -----------------------------------------------------------------------------------
+def _hybrid_search(text: str, filters, count: int) -> list:
+    return search().search(text, filters=dict(filters), per_page=count, mode="hybrid").hits
+
+
 def matching_hits(project: Project) -> list | None:
-    """The directory's best suppliers for the project, or None when the search cannot answer (publication goes on
-    without them)."""
-    search = current_app.extensions["vivier"]["search"]
-    text = service.search_text(project)
-    filters = {"category": list(project.categories or []), "department": list(project.departments or [])}
+    """The directory's best suppliers for the project (vivier.projects.match_suppliers, on the hybrid search), or
+    None when the search cannot answer (publication goes on without them)."""
     try:
-        hits = search.search(text, filters=filters, per_page=service.MATCH_COUNT, mode="hybrid").hits
-        if len(hits) < MIN_LOCAL_MATCHES and filters["department"]:
-            wider = search.search(text, filters={"category": filters["category"]}, per_page=service.MATCH_COUNT,
-                                  mode="hybrid").hits
-            seen = {hit.id for hit in hits}
-            hits = hits + [hit for hit in wider if hit.id not in seen]
-        return hits[:service.MATCH_COUNT]
+        return projects.match_suppliers(project, _hybrid_search)
     except (IndexNotReady, SearchUnavailable) as error:
         current_app.logger.warning("matching skipped for project %s: %s", project.slug, error)
         return None
@@ -180,12 +155,12 @@ def matching_hits(project: Project) -> list | None:
 
 def notify_subscribers(session: Session, project: Project) -> int:
     """One e-mail per subscribed address the project concerns; how many were sent."""
-    addresses = list(dict.fromkeys(s.email for s in service.subscribers(session, project)))
+    addresses = projects.subscriber_addresses(session, project)
     link = external_url("projects.detail", slug=project.slug)
     for address in addresses:
         body = render_template("projects/mail/new_project.txt", project=project, link=link,
                                contract_label=CONTRACT_MODELS.get(project.contract_model, ""))
-        send_mail(session, _settings(), address, NEW_PROJECT_SUBJECT.format(title=project.title[:200]), body)
+        send_mail(session, settings(), address, NEW_PROJECT_SUBJECT.format(title=project.title[:200]), body)
     return len(addresses)
 
 
@@ -212,7 +187,7 @@ def _render_form(form: ProjectForm, project: Project | None, status: int, file_e
 @bp.route("/projets/nouveau", methods=["GET", "POST"])
 @limiter.limit(form_rate_limit, methods=["POST"])
 def new():
-    with _database().session() as session:
+    with database().session() as session:
         buyer = _signed_in_buyer(session)
         form = ProjectForm(deadline_after=now())
         if not form.validate_on_submit():
@@ -221,12 +196,12 @@ def new():
         file_errors = check_uploads(files, 0)
         if file_errors:
             return _render_form(form, None, 400, file_errors)
-        project = service.create_project(session, buyer, project_from_form(form), milestones_from_form(form), now())
+        project = projects.create_project(session, buyer, project_from_form(form), milestones_from_form(form), now())
         try:
             _store_uploads(session, project, files)
-        except service.StorageUnavailable as error:  # nothing is kept; the form comes back as typed
+        except projects.StorageUnavailable as error:  # nothing is kept; the form comes back as typed
             session.rollback()
-            jobs.enqueue(session, service.SWEEP_JOB)
+            projects.discard_failed_uploads(session)
             return _render_form(form, None, 503, [str(error)])
         slug = project.slug
     flash("Projet enregistré en brouillon : relisez-le, puis publiez-le.")
@@ -237,12 +212,11 @@ def new():
 @limiter.limit(form_rate_limit, methods=["POST"])
 def edit(slug: str):
     """A draft is edited freely, a published project with every change logged; a closed one is frozen."""
-    with _database().session() as session:
+    with database().session() as session:
         buyer, project = _owned_project(session, slug)
-        service.refresh_status(session, project, now())
-        if project.status not in (PROJECT_DRAFT, PROJECT_PUBLISHED):
+        if projects.effective_status(project, now()) not in (PROJECT_DRAFT, PROJECT_PUBLISHED):
             return _refused(project, "Ce projet est clos : il ne peut plus être modifié.")
-        attachments = _project_attachments(session, project)
+        attachments = projects.project_attachments(session, project)
         form = (ProjectForm(deadline_after=now()) if request.method == "POST"
                 else ProjectForm(data=form_data_from_project(project), deadline_after=now()))
         if not form.validate_on_submit():
@@ -252,15 +226,15 @@ def edit(slug: str):
         if file_errors:
             return _render_form(form, project, 400, file_errors, attachments)
         try:
-            service.update_project(session, project, buyer, project_from_form(form), milestones_from_form(form),
+            projects.update_project(session, project, buyer, project_from_form(form), milestones_from_form(form),
                                    now())
-        except service.ProjectError as error:
+        except projects.ProjectError as error:
             return _refused(project, str(error))
         try:
             _store_uploads(session, project, files)
-        except service.StorageUnavailable as error:
+        except projects.StorageUnavailable as error:
             session.rollback()
-            jobs.enqueue(session, service.SWEEP_JOB)
+            projects.discard_failed_uploads(session)
             return _refused(project, str(error), 503)
     flash("Modifications enregistrées.")
     return redirect(url_for("projects.detail", slug=slug), code=303)
@@ -271,18 +245,18 @@ def edit(slug: str):
 def publish(slug: str):
     """Publish, then find the best-matching suppliers and tell the subscribed ones (after the commit: the
     publication stands whatever the search or the mail does)."""
-    with _database().session() as session:
+    with database().session() as session:
         buyer, project = _owned_project(session, slug)
         try:
-            service.publish(session, project, buyer, now())
-        except service.ProjectError as error:
+            projects.publish(session, project, buyer, now())
+        except projects.ProjectError as error:
             return _refused(project, str(error))
         session.commit()
         hits = matching_hits(project)
         if hits is None:
             flash("Projet publié. La recherche des fournisseurs correspondants n'a pas pu se faire pour l'instant.")
         else:
-            service.record_matches(session, project, hits, now())
+            projects.record_matches(session, project, hits, now())
             flash(f"Projet publié : {len(project.matches)} fournisseurs correspondants trouvés.")
         session.commit()
         notify_subscribers(session, project)
@@ -290,11 +264,11 @@ def publish(slug: str):
 
 
 def _change_state(slug: str, action, done: str):
-    with _database().session() as session:
+    with database().session() as session:
         buyer, project = _owned_project(session, slug)
         try:
             action(session, project, buyer, now())
-        except service.ProjectError as error:
+        except projects.ProjectError as error:
             return _refused(project, str(error))
     flash(done)
     return redirect(url_for("projects.detail", slug=slug), code=303)
@@ -302,12 +276,12 @@ def _change_state(slug: str, action, done: str):
 
 @bp.post("/projets/<slug>/cloturer")
 def close(slug: str):
-    return _change_state(slug, service.close, "Projet clos : plus aucune question ni proposition n'est acceptée.")
+    return _change_state(slug, projects.close, "Projet clos : plus aucune question ni proposition n'est acceptée.")
 
 
 @bp.post("/projets/<slug>/archiver")
 def archive(slug: str):
-    return _change_state(slug, service.archive, "Projet archivé.")
+    return _change_state(slug, projects.archive, "Projet archivé.")
 
 
 # -- public pages -------------------------------------------------------------------------------------------------
@@ -317,11 +291,12 @@ def index():
     category = request.args.get("thematique") or None
     department = request.args.get("departement") or None
     status = request.args.get("etat") or None
-    with _database().session() as session:
-        found = service.public_projects(session, text, category, department, status, now())
+    with database().session() as session:
+        found = projects.list_public_projects(session, text, category, department, status, now())
         return render_template("projects/index.html", projects=found, text=text, category=category,
                                department=department, status=status, status_labels=STATUS_LABELS,
-                               public_statuses=service.PUBLIC_STATUSES)
+                               statuses={p.id: projects.effective_status(p, now()) for p in found},
+                               public_statuses=projects.PUBLIC_STATUSES)
 
 
 def project_timeline(project: Project, at) -> Markup:
@@ -343,14 +318,15 @@ def buyer_links(slug: str) -> list[tuple[str, str]]:
 
 @bp.get("/projets/<slug>")
 def detail(slug: str):
-    with _database().session() as session:
+    with database().session() as session:
         project, owner = _visible_project(session, slug)
         buyer = session.get(Buyer, project.buyer_id)
         response = render_template(
             "projects/detail.html", project=project, owner=owner, buyer=buyer, status_labels=STATUS_LABELS,
+            status=projects.effective_status(project, now()),
             contract_label=CONTRACT_MODELS.get(project.contract_model, project.contract_model),
-            attachments=_project_attachments(session, project), timeline=project_timeline(project, now()),
-            open_now=service.is_open(project, now()), buyer_links=buyer_links(project.slug) if owner else [])
+            attachments=projects.project_attachments(session, project), timeline=project_timeline(project, now()),
+            open_now=projects.is_open(project, now()), buyer_links=buyer_links(project.slug) if owner else [])
     headers = {"Cache-Control": "private, no-store"} if owner else {}
     return response, 200, headers
 
@@ -359,12 +335,12 @@ def detail(slug: str):
 def attachment(slug: str, attachment_id: int):
     """A preliminary study's file, always as a download, in a sandbox: a file is never rendered as a page of the
     site (a PDF with scripts, an image that is really HTML)."""
-    with _database().session() as session:
+    with database().session() as session:
         project, owner = _visible_project(session, slug)
-        row = session.get(Attachment, attachment_id)
-        if row is None or row.project_id != project.id or row.proposal_id is not None:
+        row = projects.project_attachment(session, project, attachment_id)
+        if row is None:
             abort(404)
-        path = service.attachment_path(_settings().data_dir, row)
+        path = projects.attachment_path(settings().data_dir, row)
         if not path.is_file():
             abort(404)
         response = send_file(path, mimetype=row.content_type, as_attachment=True, download_name=row.filename,
@@ -384,7 +360,7 @@ def feed_summary(project: Project) -> str:
     return f"{need}\n\nDate limite de réponse : {paris_filter(project.deadline)} (heure de Paris)."
 
 
-def build_feed(projects: list[Project], title: str, self_url: str, page_url: str) -> bytes:
+def build_feed(items: list[Project], title: str, self_url: str, page_url: str) -> bytes:
     """An Atom document of the projects, newest first."""
     feed = FeedGenerator()
     feed.id(self_url)
@@ -392,9 +368,9 @@ def build_feed(projects: list[Project], title: str, self_url: str, page_url: str
     feed.language("fr")
     feed.link(href=self_url, rel="self", type="application/atom+xml")
     feed.link(href=page_url, rel="alternate", type="text/html")
-    dates = [p.published_at for p in projects if p.published_at] or [now()]
+    dates = [p.published_at for p in items if p.published_at] or [now()]
     feed.updated(max(dates).replace(tzinfo=timezone.utc))
-    for project in projects:
+    for project in items:
         url = external_url("projects.detail", slug=project.slug)
         published = (project.published_at or project.created_at).replace(tzinfo=timezone.utc)
         entry = feed.add_entry(order="append")
@@ -408,9 +384,9 @@ def build_feed(projects: list[Project], title: str, self_url: str, page_url: str
 
 
 def _feed(title: str, category: str | None = None, department: str | None = None) -> Response:
-    with _database().session() as session:
-        found = service.public_projects(session, category=category, department=department,
-                                        status=PROJECT_PUBLISHED, now=now())[:FEED_ENTRIES]
+    with database().session() as session:
+        found = projects.list_public_projects(session, category=category, department=department,
+                                             status=PROJECT_PUBLISHED, now=now())[:FEED_ENTRIES]
         page = external_url("projects.index", thematique=category, departement=department)
         body = build_feed(found, title, site_root() + request.full_path.rstrip("?"), page)
     return Response(body, content_type="application/atom+xml; charset=utf-8")
