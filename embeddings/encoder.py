@@ -81,7 +81,7 @@ def resolve_model_path(model: str) -> str:
         module_name = PACKAGED_MODELS.get(name)
         if module_name is None:
             raise ValueError(f"unknown packaged model {name!r}; known: {', '.join(PACKAGED_MODELS)}")
-        module = __import__(module_name)
+        module = _require(module_name, "sentence-transformers")
         return str(Path(module.get_model_path()))
     return model
 
@@ -97,9 +97,22 @@ def _offline() -> None:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
+def _require(module_name: str, extra: str):
+    """Import an optional dependency, or say which extra of Vivier brings it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        torch = (" (with torch's CPU build first: scripts/install, or pip install torch==2.13.0+cpu "
+                 "--index-url https://download.pytorch.org/whl/cpu)") if extra == "sentence-transformers" else ""
+        raise ModuleNotFoundError(f"{error.name} is not installed: this model needs Vivier's {extra!r} extra, "
+                                  f'pip install "vivier[{extra}]"{torch}', name=error.name) from error
+
+
 def _load_sentence_transformer(model: str):
     _offline()
-    from sentence_transformers import SentenceTransformer
+    SentenceTransformer = _require("sentence_transformers", "sentence-transformers").SentenceTransformer
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()  # "Loading weights" bars on every start
@@ -294,7 +307,7 @@ class ExportedModel:
     (a runtime fixes its threads when it compiles: one for a query, all cores for a batch)."""
 
     def __init__(self, directory: Path, backend: str):
-        from tokenizers import Tokenizer
+        Tokenizer = _require("tokenizers", backend if backend == "openvino" else "onnx").Tokenizer
 
         self.directory = Path(directory)
         self.backend = backend

@@ -172,7 +172,7 @@ def hit_out(hit) -> m.SupplierHit:
 @spec.validate(query=m.SearchQuery, resp=Response(HTTP_200=m.SearchPage, **ERRORS), tags=["search"])
 def search():
     """Search suppliers: the search page's parameters and facets, with cursor pagination."""
-    from search_app import facet_label
+    from search_app.labels import facet_label
     from search_app.views.search import run_search
 
     query: m.SearchQuery = request.context.query

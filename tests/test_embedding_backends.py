@@ -167,3 +167,11 @@ def test_an_unknown_backend_is_a_clear_error():
         load_settings({"VIVIER_EMBEDDING_BACKEND": "onnx"})  # the default model is a packaged one
     with pytest.raises(ValueError, match="unknown embedding backend 'tensorrt'"):
         Encoder(MINILM, backend="tensorrt")
+
+
+def test_a_missing_extra_is_named_in_the_error():
+    from embeddings.encoder import _require
+
+    with pytest.raises(ModuleNotFoundError, match=r'pip install "vivier\[onnx\]"'):
+        _require("a_module_vivier_never_installs", "onnx")
+    assert _require("numpy", "onnx").__name__ == "numpy"

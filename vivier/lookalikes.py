@@ -64,8 +64,7 @@ class _Names:
         self.keys: list[str] = []
 
     def current(self, session: Session) -> tuple[list[Candidate], list[str]]:
-        bind = session.get_bind()
-        state = (str(bind.url), *session.execute(select(func.count(Supplier.id), func.max(Supplier.updated_at),
+        state = (str(session.get_bind().engine.url), *session.execute(select(func.count(Supplier.id), func.max(Supplier.updated_at),
                                                         func.max(Supplier.id))).one())
         with self.lock:
             if state != self.state:

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from indexer.backends.base import IndexNotReady, SearchUnavailable
 from indexer.service import MAX_PER_PAGE, Place, clean_filters, clean_query
-from search_app import facet_label
+from search_app.labels import facet_label
 from search_app.views.search import (NEED_FORGOTTEN, NeedForgotten, _query_string, parse_search_args, run_search,
                                      with_need_text)
 from search_app.views.shortlist import MAX_IDS, Shortlist, SupplierSummary, ids_url, load_shortlist, summarise
