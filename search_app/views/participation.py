@@ -1,9 +1,11 @@
 """Taking part in a purchase project's sourcing: suppliers' questions and the buyer's published answers, sealed
 variant proposals and the buyer's decisions, the sourcing log and its exports, suppliers' alerts.
 
-The rules are vivier.projects' (deadline, equal treatment, sealed proposals, consent to disclose); these views
-find who is looking (search_app.identity: a buyer signed in by a magic link, a supplier's verified editing
-session), parse the forms (search_app.participation_forms), call one rule, commit, send the e-mails and render.
+The rules are vivier.projects' (deadline, equal treatment, sealed proposals, consent to disclose), the queries
+and who is e-mailed at each step vivier.sourcing's; these views find who is looking (search_app.identity: a buyer
+signed in by a magic link, a supplier's verified editing session), parse the forms
+(search_app.participation_forms), call one rule, commit, write the e-mails vivier.sourcing asks for and render.
+A GET writes nothing but the sourcing log's line of an export (the log and the summary record who exported).
 
 Access, in one place each:
 - a proposal, its files: vivier.projects.may_read (its author and the project's buyer). Anybody else, operators
