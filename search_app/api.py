@@ -230,9 +230,15 @@ def supplier(supplier_id: int):
 
 # -- purchase projects --------------------------------------------------------------------------------------------
 def project_summary(project, organisation: str | None) -> dict:
-    return dict(slug=project.slug, title=project.title, status=project.status, organisation=organisation,
-                categories=project.categories or [], departments=project.departments or [],
-                deadline=project.deadline, published_at=project.published_at, closed_at=project.closed_at,
+    """A project's public fields, its state as it is now (read without writing: vivier.projects.effective_status)."""
+    from search_app.identity import now
+    from vivier.projects import effective_closed_at, effective_status
+
+    moment = now()
+    return dict(slug=project.slug, title=project.title, status=effective_status(project, moment),
+                organisation=organisation, categories=project.categories or [],
+                departments=project.departments or [], deadline=project.deadline,
+                published_at=project.published_at, closed_at=effective_closed_at(project, moment),
                 url=url_for("projects.detail", slug=project.slug, _external=True),
                 api_url=url_for("api.project", slug=project.slug, _external=True))
 
@@ -249,16 +255,15 @@ def _organisations(session, projects) -> dict[int, str | None]:
 def projects():
     """Published, closed and archived purchase projects, newest first."""
     from search_app.identity import now
-    from vivier.projects import public_projects
+    from vivier.projects import list_public_projects
 
     query: m.ProjectsQuery = request.context.query
     page = decode_cursor(query.cursor, query.per_page)
     with current_app.extensions["vivier"]["database"].session() as session:
-        found = public_projects(session, query.q, query.category, query.department, query.status, now())
+        found = list_public_projects(session, query.q, query.category, query.department, query.status, now())
         shown = found[(page - 1) * query.per_page:page * query.per_page]
         organisations = _organisations(session, shown)
         items = [m.ProjectSummary(**project_summary(p, organisations.get(p.buyer_id))) for p in shown]
-        session.commit()  # public_projects closes the projects whose deadline passed
     cursor, link = next_link(page, query.per_page, len(found), MAX_PAGE)
     return m.ProjectsPage(total=len(found), per_page=query.per_page, projects=items, next_cursor=cursor, next=link)
 
@@ -267,15 +272,11 @@ def projects():
 @spec.validate(resp=Response(HTTP_200=m.Project, HTTP_404=m.Problem, HTTP_429=m.Problem), tags=["projects"])
 def project(slug: str):
     """A public project's public parts; a draft does not exist here."""
-    from search_app.identity import now
-    from vivier.models import Buyer, Project
-    from vivier.projects import PUBLIC_STATUSES, refresh_status
+    from vivier.models import Buyer
+    from vivier.projects import PUBLIC_STATUSES, project_by_slug
 
     with current_app.extensions["vivier"]["database"].session() as session:
-        found = session.scalar(select(Project).where(Project.slug == slug[:140]))
-        if found is not None:
-            refresh_status(session, found, now())
-            session.commit()
+        found = project_by_slug(session, slug)
         if found is None or found.status not in PUBLIC_STATUSES:
             raise ApiProblem(404, f"no public project {slug!r}")
         buyer = session.get(Buyer, found.buyer_id)

@@ -18,7 +18,7 @@ from vivier import jobs
 from vivier import submissions as service
 from vivier.mail import MAIL_JOB, deliver, send_mail
 from vivier.models import Supplier, utcnow
-from vivier.projects import SWEEP_JOB, sweep_attachment_files
+from vivier.projects import CLOSE_DUE_JOB, SWEEP_JOB, close_due_projects, sweep_attachment_files
 
 # An editing link asked for on /fournisseurs/<slug>/modifier/lien: the request only records the ask, so that it
 # answers in the same time whether the address may edit the profile or not (payload: supplier_id, email).
@@ -54,7 +54,15 @@ def handlers(app: Flask) -> dict[str, jobs.Handler]:
     def index_update(session: Session, payload: Mapping[str, Any]) -> None:
         update_search_index(app)
 
-    return {MAIL_JOB: mail, EDIT_LINK_JOB: edit_link, SWEEP_JOB: sweep, jobs.INDEX_UPDATE_JOB: index_update}
+    def close_due(session: Session, payload: Mapping[str, Any]) -> None:
+        close_due_projects(session)  # pages already show them closed (effective_status): this writes it down
+
+    return {MAIL_JOB: mail, EDIT_LINK_JOB: edit_link, SWEEP_JOB: sweep, jobs.INDEX_UPDATE_JOB: index_update,
+            CLOSE_DUE_JOB: close_due}
+
+
+# Queued by the worker once an hour (vivier.jobs.serve): projects whose deadline passed are closed in the database.
+PERIODIC_JOBS = (CLOSE_DUE_JOB,)
 
 
 def update_search_index(app: Flask) -> bool:
@@ -102,7 +110,8 @@ def serve(app: Flask, stop: threading.Event | None = None) -> None:
     """Run jobs until `stop` is set (a `vivier worker` process, or a thread of `vivier serve`)."""
     stop = stop or threading.Event()
     database = app.extensions["vivier"]["database"]
-    jobs.serve(database.session, _in_context(app, handlers(app)), stop=stop.is_set, sleep=stop.wait)
+    jobs.serve(database.session, _in_context(app, handlers(app)), stop=stop.is_set, sleep=stop.wait,
+               periodic=PERIODIC_JOBS)
 
 
 def start_thread(app: Flask) -> threading.Event:

@@ -159,3 +159,21 @@ def test_the_worker_runs_due_jobs_and_forgets_old_finished_ones(tmp_path):
     assert [(j.id, j.error is not None, j.finished_at is not None) for j in left] == [
         (old_failed.id, True, True), (old_failed.id + 1, False, True)]
     database.dispose()
+
+
+def test_the_worker_queues_its_periodic_jobs_once_per_housekeeping(tmp_path):
+    database = Database(make_settings(tmp_path))
+    database.migrate()
+    ran = []
+    rounds = iter(range(4))
+    jobs.serve(database.session, {"tick": lambda session, p: ran.append(1)}, periodic=("tick",),
+               stop=lambda: next(rounds, None) is None, sleep=lambda seconds: None)
+    assert ran == [1]  # queued at start, run once: the next housekeeping is an hour away
+    database.dispose()
+
+
+def test_projects_past_their_deadline_are_closed_by_the_worker(private_app):
+    from search_app.jobs import PERIODIC_JOBS, handlers
+    from vivier.projects import CLOSE_DUE_JOB
+
+    assert CLOSE_DUE_JOB in PERIODIC_JOBS and CLOSE_DUE_JOB in handlers(private_app)

@@ -165,9 +165,10 @@ def forget_finished(session: Session, now: datetime | None = None) -> int:
 
 def serve(session_factory: Callable[[], Any], handlers: Mapping[str, Handler],
           stop: Callable[[], bool] = lambda: False, idle_sleep: float = IDLE_SLEEP_S,
-          sleep: Callable[[float], Any] = time.sleep) -> None:
+          sleep: Callable[[float], Any] = time.sleep, periodic: Collection[str] = ()) -> None:
     """Run jobs until `stop()`: one session per job, a short `sleep` when none is due (an event's wait, to stop at
-    once); finished jobs are forgotten once per HOUSEKEEPING_EVERY."""
+    once); once per HOUSEKEEPING_EVERY (and at start), finished jobs are forgotten and a job of each `periodic`
+    kind is queued (unless one is waiting already)."""
     worker = worker_name()
     logger.info("worker %s started", worker)
     housekept: datetime | None = None
@@ -176,6 +177,9 @@ def serve(session_factory: Callable[[], Any], handlers: Mapping[str, Handler],
             if housekept is None or utcnow() - housekept >= HOUSEKEEPING_EVERY:
                 housekept = utcnow()
                 forget_finished(session, housekept)
+                for kind in periodic:
+                    enqueue_once(session, kind, now=housekept)
+                session.commit()
             run = run_one(session, handlers, worker)
         if run is None:
             sleep(idle_sleep)

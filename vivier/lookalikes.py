@@ -64,8 +64,9 @@ class _Names:
         self.keys: list[str] = []
 
     def current(self, session: Session) -> tuple[list[Candidate], list[str]]:
-        state = (str(session.get_bind().engine.url), *session.execute(select(func.count(Supplier.id), func.max(Supplier.updated_at),
-                                                        func.max(Supplier.id))).one())
+        table = session.execute(select(func.count(Supplier.id), func.max(Supplier.updated_at),
+                                       func.max(Supplier.id))).one()
+        state = (str(session.get_bind().engine.url), *table)
         with self.lock:
             if state != self.state:
                 rows = session.execute(select(Supplier.slug, Supplier.name, Supplier.commune)
