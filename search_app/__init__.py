@@ -1,4 +1,7 @@
-"""Vivier web app: anonymous search for public buyers, supplier pages. `flask --app search_app run` works."""
+"""Vivier's web app: the factory (create_app) that wires the settings, the database, the search service and one
+blueprint per audience (public/, companies/, purchasing/, backoffice/, api/), the security headers and the French
+error pages. Views only parse, call one rule of the core (vivier) and render; slow work goes to the background
+worker (search_app.jobs). `vivier serve` runs it with a worker thread; deploy/gunicorn.conf.py in production."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from indexer.backends.base import SearchUnavailable
 from vivier.config import Settings, check_production, load_settings
 
 # Bodies above this are refused (413): search is GET; forms to come are small. The document search raises its
-# own route's limit to its upload cap (search_app/views/documents.py).
+# own route's limit to its upload cap (search_app/public/documents.py).
 MAX_CONTENT_LENGTH = 1 * 1024 * 1024
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -111,15 +114,15 @@ def create_app(settings: Settings | None = None, encoder=None, production: bool 
         "clock": utcnow,
     }
 
-    from search_app.extensions import csrf, init_extensions
-    from search_app.views import documents, exports, profiles, search, shortlist, suppliers
-    from search_app.views import moderation
-    from search_app.views import participation
-    from search_app.views import buyers, moderation_buyers, projects
     from search_app import api
-    from search_app.views import opendata
-    from search_app.views import statistics
-    from search_app.views import centrals, moderation_centrals
+    from search_app.backoffice import buyers as backoffice_buyers
+    from search_app.backoffice import centrals as backoffice_centrals
+    from search_app.backoffice import moderation
+    from search_app.companies import editing
+    from search_app.extensions import csrf, init_extensions
+    from search_app.public import (centrals, documents, exports, opendata, search, shortlist, statistics,
+                                   suppliers)
+    from search_app.purchasing import buyers, participation, projects
 
     init_extensions(app)
     # A search by document reads and changes nothing; its form is also reached from the GET search form, whose
@@ -127,22 +130,27 @@ def create_app(settings: Settings | None = None, encoder=None, production: bool 
     csrf.exempt(documents.bp)
     csrf.exempt(api.bp)  # read-only GET API, no session
 
+    # Public pages: anyone, no account (search_app/public/).
     app.register_blueprint(search.bp)
     app.register_blueprint(suppliers.bp)
     app.register_blueprint(shortlist.bp)
     app.register_blueprint(exports.bp)
     app.register_blueprint(documents.bp)
-    app.register_blueprint(profiles.bp)
-    app.register_blueprint(moderation.bp)  # the operators' back-office, /moderation
-    app.register_blueprint(participation.bp)  # questions, sealed proposals, sourcing log of purchase projects
-    app.register_blueprint(buyers.bp)  # buyers' sign-in links and their projects, /acheteurs
-    app.register_blueprint(projects.bp)  # purchase projects, /projets
-    app.register_blueprint(moderation_buyers.bp)  # buyers' verification, /moderation/acheteurs
-    app.register_blueprint(api.bp)  # the JSON API, /api/v1
     app.register_blueprint(opendata.bp)  # sitemap.xml, robots.txt, open-data files, /donnees-ouvertes
     app.register_blueprint(statistics.bp)  # public statistics, /statistiques
     app.register_blueprint(centrals.bp)  # purchasing centrals' catalogues, /centrales
-    app.register_blueprint(moderation_centrals.bp)  # centrals and referencings, /moderation/centrales
+    # Companies proposing and editing their profiles (search_app/companies/).
+    app.register_blueprint(editing.bp)
+    # Buyers' purchase projects and suppliers' answers (search_app/purchasing/).
+    app.register_blueprint(projects.bp)  # purchase projects, /projets
+    app.register_blueprint(participation.bp)  # questions, sealed proposals, sourcing log of purchase projects
+    app.register_blueprint(buyers.bp)  # buyers' sign-in links and their projects, /acheteurs
+    # Operators' back-office (search_app/backoffice/).
+    app.register_blueprint(moderation.bp)  # /moderation
+    app.register_blueprint(backoffice_buyers.bp)  # buyers' verification, /moderation/acheteurs
+    app.register_blueprint(backoffice_centrals.bp)  # centrals and referencings, /moderation/centrales
+    # Programs (search_app/api/).
+    app.register_blueprint(api.bp)  # the JSON API, /api/v1
 
     @app.after_request
     def security_headers(response):

@@ -99,3 +99,9 @@ def external_url(endpoint: str, **values) -> str:
         return base + url_for(endpoint, **values)
     return url_for(endpoint, _external=True, **values) if request else url_for(endpoint, **values)
 
+
+def private_headers(response):
+    """Back-office pages hold personal data (submitters' addresses): not for search engines, not for caches."""
+    response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    response.headers["Cache-Control"] = "no-store"
+    return response

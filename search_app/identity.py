@@ -1,5 +1,5 @@
 """Who is on the page, without accounts: a buyer signed in by a magic link, a supplier in the editing session a
-private link opened (search_app.views.profiles), an operator (Flask-Login). And the clock the pages use, which
+private link opened (search_app.companies.editing), an operator (Flask-Login). And the clock the pages use, which
 tests replace to move across deadlines.
 
 Both sessions live in Flask's signed session cookie: an id, the address, an expiry. Each request re-reads the row:
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from vivier.models import Buyer, Supplier, utcnow
 
 BUYER_SESSION_KEY = "buyer"
-# The supplier's editing session (search_app.views.profiles keeps it under this key).
+# The supplier's editing session (search_app.companies.editing keeps it under this key).
 SUPPLIER_SESSION_KEY = "profile_edit"
 
 

@@ -15,14 +15,11 @@ from flask import Flask, render_template
 from sqlalchemy.orm import Session
 
 from vivier import jobs
-from vivier import submissions as service
+from vivier import submissions
 from vivier.mail import MAIL_JOB, deliver, send_mail
 from vivier.models import Supplier, utcnow
 from vivier.projects import CLOSE_DUE_JOB, SWEEP_JOB, close_due_projects, sweep_attachment_files
 
-# An editing link asked for on /fournisseurs/<slug>/modifier/lien: the request only records the ask, so that it
-# answers in the same time whether the address may edit the profile or not (payload: supplier_id, email).
-EDIT_LINK_JOB = "edit-link"
 EDIT_LINK_SUBJECT = "Vivier : votre lien pour modifier la fiche {name}"
 
 
@@ -34,18 +31,18 @@ def handlers(app: Flask) -> dict[str, jobs.Handler]:
 
     def edit_link(session: Session, payload: Mapping[str, Any]) -> None:
         from search_app.extensions import external_url
-        from search_app.views.profiles import lifetime_text
+        from search_app.labels import lifetime_text
 
         supplier = session.get(Supplier, int(payload["supplier_id"]))
         if supplier is None:
             return
-        raw = service.edit_link_token(session, supplier, str(payload["email"]), utcnow())
+        raw = submissions.edit_link_token(session, supplier, str(payload["email"]), utcnow())
         if raw is None:  # not a verified address of this company: nothing is sent, and nobody is told
             return
         body = render_template("profiles/mail/edit_link.txt", supplier_name=supplier.name,
                                link=external_url("profiles.access", token=raw),
-                               lifetime=lifetime_text(service.EDIT_LINK_LIFETIME),
-                               session_lifetime=lifetime_text(service.EDIT_SESSION_LIFETIME))
+                               lifetime=lifetime_text(submissions.EDIT_LINK_LIFETIME),
+                               session_lifetime=lifetime_text(submissions.EDIT_SESSION_LIFETIME))
         send_mail(session, settings, str(payload["email"]), EDIT_LINK_SUBJECT.format(name=supplier.name), body)
 
     def sweep(session: Session, payload: Mapping[str, Any]) -> None:
@@ -57,7 +54,7 @@ def handlers(app: Flask) -> dict[str, jobs.Handler]:
     def close_due(session: Session, payload: Mapping[str, Any]) -> None:
         close_due_projects(session)  # pages already show them closed (effective_status): this writes it down
 
-    return {MAIL_JOB: mail, EDIT_LINK_JOB: edit_link, SWEEP_JOB: sweep, jobs.INDEX_UPDATE_JOB: index_update,
+    return {MAIL_JOB: mail, submissions.EDIT_LINK_JOB: edit_link, SWEEP_JOB: sweep, jobs.INDEX_UPDATE_JOB: index_update,
             CLOSE_DUE_JOB: close_due}
 
 

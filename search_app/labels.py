@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+# The purchasing-central filter's value for "any central" (?centrale=toutes; search_app.public.search).
+ANY_CENTRAL = "toutes"
+
 
 def facet_label(facet: str, value: str) -> str:
     """French display text of a facet value."""
@@ -31,7 +36,6 @@ def _central_label(value: str) -> str:
     """The purchasing-central filter's chip: any central, or one central by name."""
     from flask import current_app
 
-    from search_app.views.search import ANY_CENTRAL
     from vivier.centrals import central_by_slug
 
     if value == ANY_CENTRAL:
@@ -39,3 +43,11 @@ def _central_label(value: str) -> str:
     with current_app.extensions["vivier"]["database"].session() as session:
         central = central_by_slug(session, value)
         return f"Achetable via {central.name}" if central else value
+
+
+def lifetime_text(lifetime: timedelta) -> str:
+    """How long a link works, as the e-mail says it: "1 heure", "24 heures", "3 jours"."""
+    hours = int(lifetime.total_seconds() // 3600)
+    if hours >= 48 and hours % 24 == 0:
+        return f"{hours // 24} jours"
+    return f"{hours} heure" if hours == 1 else f"{hours} heures"

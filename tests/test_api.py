@@ -11,7 +11,7 @@ import pytest
 from openapi_spec_validator import validate as validate_spec
 
 from search_app import create_app
-from search_app.views.search import parse_search_args, run_search
+from search_app.public.search import parse_search_args, run_search
 from werkzeug.datastructures import MultiDict
 
 PROBLEM = "application/problem+json"

@@ -11,7 +11,7 @@ from html import unescape
 import pytest
 from PIL import Image
 
-from search_app.views.documents import LONG_TEXT_CHARS, MAX_REQUEST_BYTES, display_name, read_form
+from search_app.public.documents import LONG_TEXT_CHARS, MAX_REQUEST_BYTES, display_name, read_form
 from tests.test_textfiles import make_docx, make_odt, make_pdf
 from tests.test_web import hit_names as raw_hit_names
 
@@ -250,7 +250,7 @@ def test_uploads_are_rate_limited_per_address_with_a_french_page(client):
 
 
 def test_the_document_limit_follows_a_more_generous_form_limit(app):
-    from search_app.views.documents import DOCUMENT_RATE_LIMIT, document_rate_limit
+    from search_app.public.documents import DOCUMENT_RATE_LIMIT, document_rate_limit
 
     with app.test_request_context():
         assert document_rate_limit() == DOCUMENT_RATE_LIMIT  # the forms' default, 10 an hour, is stricter

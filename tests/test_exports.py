@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from indexer.service import Place
-from search_app.views import exports
-from search_app.views.exports import (
+from search_app.public import exports
+from search_app.public.exports import (
     CLOCK_CONFIG,
     CSV_HEADER,
     ExportRow,
@@ -23,7 +23,7 @@ from search_app.views.exports import (
     place_in_words,
     render_csv,
 )
-from search_app.views.shortlist import SupplierSummary
+from search_app.public.shortlist import SupplierSummary
 from tests.test_shortlist import changed_supplier, live_suppliers
 from vivier.models import Supplier
 from vivier.taxonomy import CATEGORY_LABELS

@@ -29,9 +29,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import event, func, inspect, select, text
 
-from search_app import create_app, forms, participation_forms, project_forms
+from search_app import create_app
+from search_app.backoffice import forms as backoffice_forms
+from search_app.companies import forms
+from search_app.purchasing import forms as project_forms
+from search_app.purchasing import participation_forms
 from search_app.jobs import run_pending
-from search_app.views import moderation
+from search_app.backoffice import moderation
 from vivier import projects as pj
 from vivier import submissions
 from vivier.config import load_settings
@@ -276,7 +280,7 @@ def urlencoded(pairs) -> str:
 
 
 # -- 1. the search page and the other GET pages, fuzzed ----------------------------------------------------------------
-# Query parameters the GET pages read (search_app/views/search.py, exports.py, shortlist.py, projects.py,
+# Query parameters the GET pages read (search_app/public/search.py, exports.py, shortlist.py, projects.py,
 # profiles.py), and a few they do not.
 QUERY_KEYS = ("q", "category", "department", "label", "size", "region", "open_source", "commune", "rayon", "page",
               "mode", "sort", "ids", "remove", "nom", "name", "thematique", "departement", "etat", "near", "radius",
@@ -392,7 +396,7 @@ FORMS = {route.name: route for route in (
     FormRoute("refuse claim", "operator", "/moderation/revendications/{claim_id}/refuser",
               moderation.ClaimRefuseForm, {"reason": "Adresse sans lien avec l'entreprise."}),
     FormRoute("allow-list domain", "operator", "/moderation/acheteurs/domaines",
-              project_forms.BuyerDomainForm, {"domain": "ville-exemple.fr", "organisation": "Ville"}),
+              backoffice_forms.BuyerDomainForm, {"domain": "ville-exemple.fr", "organisation": "Ville"}),
     FormRoute("document search", "anonymous", "/recherche/document", None,
               {"q": "capteurs de remplissage", "category": "waste", "commune": "Brest", "rayon": "25"}),
 )}
@@ -820,7 +824,8 @@ def database_digest(world: World) -> str:
 def body_cap(endpoint: str) -> int:
     """The request size a route accepts: the app's, or the larger one of a route that takes files."""
     from search_app import MAX_CONTENT_LENGTH
-    from search_app.views import documents, participation, projects
+    from search_app.public import documents
+    from search_app.purchasing import participation, projects
 
     return {"documents.search_document": documents.MAX_REQUEST_BYTES, "projects.new": projects.MAX_REQUEST_BYTES,
             "projects.edit": projects.MAX_REQUEST_BYTES,

@@ -8,7 +8,7 @@ import re
 
 from sqlalchemy import select
 
-from search_app.jsonld import script_json
+from search_app.public.jsonld import script_json
 from vivier.db import Database
 from vivier.models import Supplier
 from vivier.profiles import upsert_profile

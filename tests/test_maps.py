@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from markupsafe import Markup
 
-from search_app import maps
+from search_app.public import maps
 from vivier import communes
 from vivier.geo import DEPARTMENTS
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from search_app.jobs import run_pending, update_search_index
-from search_app.views.moderation import LOGIN_ERROR, LOGIN_RATE_LIMIT, safe_next
+from search_app.backoffice.moderation import LOGIN_ERROR, LOGIN_RATE_LIMIT, safe_next
 from vivier import submissions as sub
 from vivier.jobs import INDEX_UPDATE_JOB
 from vivier_cli.main import main

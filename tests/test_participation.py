@@ -1,4 +1,4 @@
-"""A purchase project's sourcing through the web pages (search_app/views/participation.py), on a private copy of
+"""A purchase project's sourcing through the web pages (search_app/purchasing/participation.py), on a private copy of
 the crawled fixture database, time injected through the app's clock: questions and published answers, sealed
 variant proposals (access by every role), deadline enforcement, attachments, decisions, e-mails, the sourcing log
 and its exports, suppliers' alerts."""
@@ -14,7 +14,7 @@ from html import unescape
 import pytest
 from sqlalchemy import select
 
-from search_app.views.participation import (CONFIDENTIAL, LogLine, detail_text, french_datetime, render_log_csv)
+from search_app.purchasing.participation import (CONFIDENTIAL, LogLine, detail_text, french_datetime, render_log_csv)
 from vivier import projects as pj
 from vivier import submissions
 from vivier.models import (SEARCHABLE_STATUSES, Attachment, Buyer, OutboxMessage, Project, Proposal, Question,

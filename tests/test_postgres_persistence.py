@@ -138,7 +138,7 @@ def test_search_counts_add_up_from_concurrent_writers(db):
 
 
 def test_the_search_counter_writes_its_days_in_one_transaction(db):
-    from search_app.search_counter import SearchCounter
+    from search_app.public.search_counter import SearchCounter
 
     counter = SearchCounter(db, interval_s=3600, threshold=1000)
     counter.add(date(2026, 1, 1), 3)

@@ -1,4 +1,4 @@
-"""The companies' pages (search_app/views/profiles.py) through the Flask test client, on a private copy of the
+"""The companies' pages (search_app/companies/editing.py) through the Flask test client, on a private copy of the
 crawled and indexed fixture database: real forms with their CSRF tokens, the real outbox, the real index.
 
 Propose a profile: valid, invalid, honeypot, CSRF, rate limit, duplicate suggestions. Claims, editing links and
@@ -12,7 +12,7 @@ from html import unescape
 
 from sqlalchemy import func, select
 
-from search_app.views.profiles import lifetime_text
+from search_app.labels import lifetime_text
 from vivier.lookalikes import Candidate, similar_names
 from vivier import submissions as service
 from vivier.models import Claim, OutboxMessage, Submission, Supplier

@@ -305,7 +305,7 @@ def test_a_long_need_is_embedded_once_whatever_the_pages_and_filters(private_app
 
 
 def test_long_needs_are_rate_limited_apart_from_typed_queries(private_app):
-    from search_app.views.search import LONG_QUERY_RATE_LIMIT
+    from search_app.public.search import LONG_QUERY_RATE_LIMIT
 
     limit = int(LONG_QUERY_RATE_LIMIT.split()[0])
     client = private_app.test_client()

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from search_app.views.shortlist import MAX_IDS, parse_ids
+from search_app.public.shortlist import MAX_IDS, parse_ids
 from vivier.models import SEARCHABLE_STATUSES, STATUS_HIDDEN, Supplier
 
 

@@ -14,7 +14,7 @@ from html import unescape
 import pytest
 from sqlalchemy import delete, inspect, select
 
-from search_app import charts, search_counter
+from search_app.public import charts, search_counter
 from vivier import statistics
 from vivier.models import (PROJECT_ARCHIVED, PROJECT_CLOSED, PROJECT_DRAFT, PROJECT_PUBLISHED, STATUS_CRAWLED,
                            STATUS_HIDDEN, STATUS_MERGED, STATUS_SUBMITTED, STATUS_VERIFIED, Buyer, Project, Proposal,

@@ -1,5 +1,5 @@
-"""The retro-planning picture (search_app.timeline): one mark per date, in date order, on a proportional axis,
-accessible, and escaped."""
+"""The retro-planning picture (search_app.purchasing.timeline): one mark per date, in date order, on a proportional
+axis, accessible, and escaped."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 import xml.etree.ElementTree as ET
 from datetime import datetime
 
-from search_app.timeline import (MARGIN, WIDTH, MARK_DEADLINE, MARK_MILESTONE, MARK_PUBLICATION, render_svg,
+from search_app.purchasing.timeline import (MARGIN, WIDTH, MARK_DEADLINE, MARK_MILESTONE, MARK_PUBLICATION, render_svg,
                                  timeline_marks, x_positions)
 
 SVG = "{http://www.w3.org/2000/svg}"

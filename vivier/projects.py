@@ -46,7 +46,7 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     PROJECT_CLOSED: (PROJECT_ARCHIVED,),
     PROJECT_ARCHIVED: (),
 }
-# Slugs that would collide with the pages under /projets/ (search_app.views.projects).
+# Slugs that would collide with the pages under /projets/ (search_app.purchasing.projects).
 RESERVED_SLUGS = frozenset({"nouveau", "flux", "thematiques", "departements"})
 # A published project is listed publicly; drafts are their buyer's only.
 PUBLIC_STATUSES = (PROJECT_PUBLISHED, PROJECT_CLOSED, PROJECT_ARCHIVED)

@@ -2,7 +2,7 @@
 and their files, a supplier's alerts, and the e-mails each step of the sourcing sends.
 
 The rules themselves (deadline, equal treatment, sealed proposals, consent) are vivier.projects'; this module
-names every query the pages run (search_app.views.participation runs none of its own) and decides, for each
+names every query the pages run (search_app.purchasing.participation runs none of its own) and decides, for each
 event, which addresses get which message (the web app writes the bodies from its templates and sends them).
 Reads only, except delete_subscription.
 """

@@ -2,7 +2,7 @@
 searches per day. Pure queries returning plain data; the day they are counted up to (`today`) is always passed in.
 
 Only what the site publishes is counted: profiles in SEARCHABLE_STATUSES, projects in PUBLIC_STATUSES. Searches are
-day totals (SearchDay), written by search_app.search_counter through `record_searches`.
+day totals (SearchDay), written by search_app.public.search_counter through `record_searches`.
 """
 
 from __future__ import annotations

@@ -46,6 +46,10 @@ EDIT_LINK_LIFETIME = timedelta(hours=1)
 # How long an editing session opened by a link lasts.
 EDIT_SESSION_LIFETIME = timedelta(hours=2)
 
+# An editing link asked for on /fournisseurs/<slug>/modifier/lien: the request only records the ask (a job), so that
+# it answers in the same time whether the address may edit the profile or not (payload: supplier_id, email).
+EDIT_LINK_JOB = "edit-link"
+
 
 class TokenError(ValueError):
     """A private link that is unknown, expired or already used; `reason` says which, for the page."""

@@ -18,7 +18,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 
 from search_app.extensions import form_rate_limit, limiter
-from search_app.views.search import parse_search_args, render_search_page
+from search_app.public.search import parse_search_args, render_search_page
 from vivier.textfiles import (ACCEPTED_EXTENSIONS, MAX_TEXT_CHARS, MAX_UPLOAD_BYTES, ReaderBusy, UnreadableDocument,
                               extract_text)
 

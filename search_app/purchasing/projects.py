@@ -2,7 +2,7 @@
 reads the published ones, searches them and follows them by Atom feeds.
 
 The rules live in vivier.projects (states, who may publish, the sourcing log, the matching of suppliers, who is
-told of a new project); these views parse the forms (search_app.project_forms), call the rule, write the e-mails
+told of a new project); these views parse the forms (search_app.purchasing.forms), call the rule, write the e-mails
 and render. A GET writes nothing: a project past its deadline shows as closed (vivier.projects.effective_status)
 before anything writes its closure. Time always comes from search_app.identity.now (tests move it across
 deadlines).
@@ -24,11 +24,11 @@ from sqlalchemy.orm import Session
 from indexer.backends.base import IndexNotReady, SearchUnavailable
 from search_app.extensions import external_url, form_rate_limit, limiter, site_root
 from search_app.identity import current_buyer, now
-from search_app.project_forms import (MAX_MILESTONES, ProjectForm, form_data_from_project, is_blank_upload,
+from search_app.purchasing.forms import (MAX_MILESTONES, ProjectForm, form_data_from_project, is_blank_upload,
                                       milestones_from_form, project_from_form, utc_to_paris)
-from search_app.timeline import render_svg, timeline_marks
-from search_app.views.context import database, search, settings
-from search_app.views.profiles import error_summary
+from search_app.purchasing.timeline import render_svg, timeline_marks
+from search_app.context import database, search, settings
+from search_app.forms import error_summary
 from vivier import geo, projects, taxonomy, textfiles
 from vivier.mail import send_mail
 from vivier.models import (CONTRACT_MODELS, PROJECT_ARCHIVED, PROJECT_CLOSED, PROJECT_DRAFT, PROJECT_PUBLISHED,

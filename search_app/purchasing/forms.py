@@ -17,8 +17,8 @@ from wtforms import (BooleanField, DateField, FieldList, FormField, MultipleFile
                      StringField, TextAreaField, TimeField)
 from wtforms.validators import DataRequired, Optional, ValidationError
 
-from search_app.forms import (FrenchFlaskForm, FrenchSubform, MultiCheckboxField, choice_count, choices,
-                              comma_list, email_field, length, strip)
+from search_app.forms import (ORGANISATION_MAX_CHARS, FrenchFlaskForm, FrenchSubform, MultiCheckboxField, choice_count,
+                              choices, department_codes, email_field, length, strip)
 from vivier import geo, taxonomy
 from vivier.models import CONTRACT_MODELS
 
@@ -32,7 +32,6 @@ TITLE_MAX_CHARS = 200
 LONG_TEXT_MAX_CHARS = 10000
 CRITERIA_MAX_CHARS = 4000
 BUDGET_MAX_CHARS = 80  # Project.budget_band is a String(80)
-ORGANISATION_MAX_CHARS = 200  # Buyer.organisation is a String(200)
 MILESTONE_LABEL_MAX_CHARS = 200  # Milestone.label is a String(200)
 # Departments one project may cover: a region's worth (Occitanie has 13); more is a national project, which
 # simply names none.
@@ -52,12 +51,6 @@ def utc_to_paris(moment: datetime) -> datetime:
     return moment.replace(tzinfo=timezone.utc).astimezone(PARIS).replace(tzinfo=None)
 
 
-def department_codes(text: str | None) -> list[str]:
-    """Department codes typed as "29, 56" (or "2a"); unknown codes are left for the validator to name."""
-    return [code.upper() if code.lower() in ("2a", "2b") else code.zfill(2) if code.isdigit() else code
-            for code in comma_list(text)]
-
-
 # -- sign-in ----------------------------------------------------------------------------------------------------
 class BuyerSignInForm(FrenchFlaskForm):
     email = email_field("Votre adresse électronique professionnelle", required=True,
@@ -66,14 +59,6 @@ class BuyerSignInForm(FrenchFlaskForm):
     organisation = StringField("Votre organisation", [Optional(), length(ORGANISATION_MAX_CHARS)], filters=[strip],
                                description="Par exemple : Brest métropole, commune de Quimperlé.")
     fax = StringField("Fax (laissez ce champ vide)")
-
-
-class BuyerDomainForm(FrenchFlaskForm):
-    domain = StringField("Domaine", [DataRequired("Indiquez un domaine, par exemple ville-exemple.fr."), length(255)],
-                         filters=[strip], description="Toutes les adresses de ce domaine et de ses sous-domaines "
-                                                      "sont des acheteurs vérifiés.")
-    organisation = StringField("Organisation", [DataRequired("Indiquez l'organisation publique de ce domaine."),
-                                                length(ORGANISATION_MAX_CHARS)], filters=[strip])
 
 
 # -- the project ------------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
-from search_app.views.suppliers import merged_target
+from search_app.public.suppliers import merged_target
 from vivier.models import SEARCHABLE_STATUSES, STATUS_MERGED, Supplier
 
 bp = Blueprint("shortlist", __name__)

@@ -2,8 +2,8 @@
 ask for its removal.
 
 The views parse the forms (search_app.forms) and call vivier.submissions, which holds the rules; they commit, send
-the e-mails (vivier.mail: recorded in the outbox, sent by SMTP when configured) and re-index when a profile must
-leave search at once. Nothing submitted here is public before an operator approves it (search_app.views.moderation).
+the e-mails (vivier.mail: recorded in the outbox, sent by the background worker); the rules queue the index
+update. Nothing submitted here is public before an operator approves it (search_app.backoffice.moderation).
 
 An editing link (/acces/<token>) works once and opens an editing session: the Flask session (signed cookie) holds
 the supplier's id, the verified address and an expiry; each request checks the address is still verified.
@@ -13,23 +13,25 @@ an editing link would, so a second e-mail would only add a step.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, NoReturn
 
-from flask import (Blueprint, abort, current_app, flash, make_response, redirect, render_template, request,
+from flask import (Blueprint, abort, flash, make_response, redirect, render_template, request,
                    url_for)
 from flask import session as web_session
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from search_app.context import database, settings
 from search_app.extensions import external_url, form_rate_limit, limiter
 from search_app.identity import SUPPLIER_SESSION_KEY, now
-from search_app.forms import (NAME_MAX_CHARS, ClaimForm, DeletionForm, EditLinkForm, NewProfileForm, ProfileForm,
-                              form_data_from_profile, honeypot_filled, profile_from_form)
-from search_app.views.suppliers import merged_target
+from search_app.companies.forms import (ClaimForm, DeletionForm, EditLinkForm, NewProfileForm, ProfileForm,
+                                        form_data_from_profile, profile_from_form)
+from search_app.forms import NAME_MAX_CHARS, error_summary, honeypot_filled
+from search_app.labels import lifetime_text
+from search_app.public.suppliers import merged_target
 from vivier import lookalikes
-from vivier import submissions as service
-from search_app.jobs import EDIT_LINK_JOB
+from vivier import submissions
 from vivier import jobs
 from vivier.mail import send_mail
 from vivier.models import (REVIEW_PENDING, SEARCHABLE_STATUSES, STATUS_MERGED, SUBMISSION_UPDATE, AccessToken,
@@ -41,8 +43,6 @@ bp = Blueprint("profiles", __name__)
 EDIT_SESSION_KEY = SUPPLIER_SESSION_KEY
 # The last editing submissions shown to the company on its editing page (its history with the moderators).
 HISTORY_LENGTH = 10
-# How the error summary names a repeated block ("Offre 2 : Nom de l'offre").
-BLOCK_NAMES = {"offers": "Offre", "references": "Référence"}
 
 # E-mail subjects by message kind; the body is the template profiles/mail/<kind>.txt (plain text, French).
 SUBJECTS = {
@@ -56,39 +56,7 @@ SUBJECTS = {
 
 
 # -- pure helpers -----------------------------------------------------------------------------------------------
-def lifetime_text(lifetime: timedelta) -> str:
-    """How long a link works, as the e-mail says it: "1 heure", "24 heures", "3 jours"."""
-    hours = int(lifetime.total_seconds() // 3600)
-    if hours >= 48 and hours % 24 == 0:
-        return f"{hours // 24} jours"
-    return f"{hours} heure" if hours == 1 else f"{hours} heures"
-
-
-def error_summary(form) -> list[tuple[str, str, str]]:
-    """(anchor id, field label, message) of every error, repeated blocks included, in the form's order."""
-    rows: list[tuple[str, str, str]] = []
-    for field in form:
-        if field.type == "FieldList":
-            for number, entry in enumerate(field.entries, start=1):
-                block = f"{BLOCK_NAMES.get(field.name, field.name)} {number}"
-                rows.extend((sub.id, f"{block} : {sub.label.text}", message)
-                            for sub in entry.form for message in sub.errors)
-        elif field.type == "MultiCheckboxField":
-            rows.extend((f"{field.id}-0", field.label.text, message) for message in field.errors)
-        else:
-            rows.extend((field.id, field.label.text, message) for message in field.errors)
-    return rows
-
-
 # -- database and session helpers -------------------------------------------------------------------------------
-def _database():
-    return current_app.extensions["vivier"]["database"]
-
-
-def _settings():
-    return current_app.extensions["vivier"]["settings"]
-
-
 def _listed_supplier(session: Session, slug: str) -> Supplier:
     """The searchable supplier of this address; a merged one's old address redirects to the same page of the
     supplier it joined; anything else is 404 (a hidden profile is edited again once an operator shows it)."""
@@ -104,12 +72,12 @@ def _listed_supplier(session: Session, slug: str) -> Supplier:
 
 def _mail(session: Session, to: str, kind: str, supplier_name: str = "", **context: Any) -> None:
     body = render_template(f"profiles/mail/{kind}.txt", supplier_name=supplier_name, **context)
-    send_mail(session, _settings(), to, SUBJECTS[kind].format(name=supplier_name), body)
+    send_mail(session, settings(), to, SUBJECTS[kind].format(name=supplier_name), body)
 
 
 def _open_edit_session(supplier_id: int, email: str) -> None:
     web_session[EDIT_SESSION_KEY] = {"supplier_id": supplier_id, "email": email,
-                                     "expires": (now() + service.EDIT_SESSION_LIFETIME).isoformat()}
+                                     "expires": (now() + submissions.EDIT_SESSION_LIFETIME).isoformat()}
 
 
 def _end_edit_session() -> None:
@@ -139,15 +107,15 @@ def _editor_email(session: Session, supplier: Supplier) -> str:
                                                      "autorisée."],
             links=[(url_for("profiles.request_link", slug=supplier.slug), "Demander un lien de modification")]),
             403))
-    if not service.may_edit(session, supplier.id, state.get("email") or ""):
+    if not submissions.may_edit(session, supplier.id, state.get("email") or ""):
         _to_link_request(supplier.slug, "Cette adresse n'est plus autorisée à modifier la fiche.")
     return state["email"]
 
 
-def _link_error(session: Session, raw: str, error: service.TokenError):
+def _link_error(session: Session, raw: str, error: submissions.TokenError):
     """A clear page for a link that does not work: 410 when it expired or was used (with a way to get a new one),
     404 when it is unknown."""
-    token = session.scalar(select(AccessToken).where(AccessToken.token_hash == service.hash_token(raw)))
+    token = session.scalar(select(AccessToken).where(AccessToken.token_hash == submissions.hash_token(raw)))
     supplier = session.get(Supplier, token.supplier_id) if token is not None and token.supplier_id else None
     links = [(url_for("profiles.request_link", slug=supplier.slug), "Recevoir un nouveau lien de modification")] \
         if supplier is not None else []
@@ -189,11 +157,11 @@ def propose():
         if honeypot_filled(form):  # a bot: it sees the same success, nothing is stored or sent
             return redirect(url_for("profiles.proposed"), code=303)
         if form.validate():
-            with _database().session() as session:
-                submission = service.submit_new(session, profile_from_form(form), form.contact_email.data, now())
+            with database().session() as session:
+                submission = submissions.submit_new(session, profile_from_form(form), form.contact_email.data, now())
                 _mail(session, submission.email, "submitted", submission.name)
             return redirect(url_for("profiles.proposed"), code=303)
-    with _database().session() as session:
+    with database().session() as session:
         duplicates = lookalikes.possible_duplicates(session, form.name.data or "")
     return _render_form("profiles/propose.html", form, 400 if form.errors else 200, duplicates=duplicates,
                         query=form.name.data or "")
@@ -209,7 +177,7 @@ def duplicates():
     """Listed profiles named like the company being proposed. htmx asks with the form's `name` field as the
     company types; the page without JavaScript asks with `nom`."""
     query = (request.args.get("nom") or request.args.get("name") or "").strip()[:NAME_MAX_CHARS]
-    with _database().session() as session:
+    with database().session() as session:
         matches = lookalikes.possible_duplicates(session, query)
     template = "profiles/_duplicates.html" if request.headers.get("HX-Request") else "profiles/duplicates.html"
     return render_template(template, duplicates=matches, query=query)
@@ -220,17 +188,17 @@ def duplicates():
 @limiter.limit(form_rate_limit, methods=["POST"])
 def claim(slug: str):
     form = ClaimForm()
-    with _database().session() as session:
+    with database().session() as session:
         supplier = _listed_supplier(session, slug)
         if form.is_submitted() and honeypot_filled(form):
             return render_template("profiles/claim_sent.html", supplier=supplier, by_link=False,
                                    email=form.email.data)
         if form.validate_on_submit():
-            start = service.start_claim(session, supplier, form.email.data, form.message.data or "", now())
+            start = submissions.start_claim(session, supplier, form.email.data, form.message.data or "", now())
             if start.token:
                 _mail(session, start.claim.email, "claim_link", supplier.name,
                       link=external_url("profiles.confirm_claim", token=start.token),
-                      lifetime=lifetime_text(service.CLAIM_LINK_LIFETIME))
+                      lifetime=lifetime_text(submissions.CLAIM_LINK_LIFETIME))
             else:
                 _mail(session, start.claim.email, "claim_pending", supplier.name)
             return render_template("profiles/claim_sent.html", supplier=supplier, by_link=bool(start.token),
@@ -241,14 +209,16 @@ def claim(slug: str):
 @bp.get("/revendiquer/<token>")
 def confirm_claim(token: str):
     """Verify the claim's address, then open an editing session for it (see the module's docstring)."""
-    with _database().session() as session:
+    with database().session() as session:
         try:
-            claim = service.confirm_claim(session, token, now())
-        except service.TokenError as error:
+            claim = submissions.confirm_claim(session, token, now())
+        except submissions.TokenError as error:
             return _link_error(session, token, error)
         supplier = session.get(Supplier, claim.supplier_id)
-        edit = service.open_edit_session(session, service.edit_link_token(session, supplier, claim.email, now()),  # type: ignore[arg-type]
-                                         now())
+        if supplier is None:  # removed since the claim was made
+            abort(404)
+        token_ = submissions.edit_link_token(session, supplier, claim.email, now())
+        edit = submissions.open_edit_session(session, token_, now())  # type: ignore[arg-type]
         _open_edit_session(edit.supplier_id, edit.email)  # type: ignore[arg-type]
         slug = supplier.slug
     flash("Votre adresse est confirmée : vous pouvez modifier la fiche de votre entreprise.")
@@ -262,14 +232,14 @@ def request_link(slug: str):
     """Send an editing link to a verified address. The page is the same whatever the address, so that it tells
     nobody which addresses may edit the profile."""
     form = EditLinkForm()
-    with _database().session() as session:
+    with database().session() as session:
         supplier = _listed_supplier(session, slug)
         if form.is_submitted() and honeypot_filled(form):
             return render_template("profiles/link_sent.html", supplier=supplier, email=form.email.data)
         if form.validate_on_submit():
             # Whether the address may edit the profile is decided by the worker (search_app.jobs): the request
             # does the same work, and takes the same time, for any address.
-            jobs.enqueue(session, EDIT_LINK_JOB, {"supplier_id": supplier.id, "email": form.email.data})
+            jobs.enqueue(session, submissions.EDIT_LINK_JOB, {"supplier_id": supplier.id, "email": form.email.data})
             return render_template("profiles/link_sent.html", supplier=supplier, email=form.email.data)
         return _render_form("profiles/request_link.html", form, 400 if form.errors else 200, supplier=supplier)
 
@@ -277,13 +247,16 @@ def request_link(slug: str):
 @bp.get("/acces/<token>")
 def access(token: str):
     """Redeem an editing link (once) and open the editing session."""
-    with _database().session() as session:
+    with database().session() as session:
         try:
-            edit = service.open_edit_session(session, token, now())
-        except service.TokenError as error:
+            edit = submissions.open_edit_session(session, token, now())
+        except submissions.TokenError as error:
             return _link_error(session, token, error)
         _open_edit_session(edit.supplier_id, edit.email)  # type: ignore[arg-type]
-        slug = session.get(Supplier, edit.supplier_id).slug
+        supplier = session.get(Supplier, edit.supplier_id)
+        if supplier is None:  # removed since the link was sent
+            abort(404)
+        slug = supplier.slug
     return redirect(url_for("profiles.edit", slug=slug), code=303)
 
 
@@ -293,15 +266,15 @@ def access(token: str):
 def edit(slug: str):
     """The profile's form, filled with the company's pending changes if any, else with the public values. Changes
     are submitted for moderation (a newer submission replaces the pending one)."""
-    with _database().session() as session:
+    with database().session() as session:
         supplier = _listed_supplier(session, slug)
         email = _editor_email(session, supplier)
         pending = _pending_update(session, supplier, email)
-        initial = pending.data if pending is not None else service.public_fields(supplier)
+        initial = pending.data if pending is not None else submissions.public_fields(supplier)
         # A post is exactly what was posted: initial values would fill the fields it left out.
         form = ProfileForm() if request.method == "POST" else ProfileForm(data=form_data_from_profile(initial))
         if form.validate_on_submit():
-            service.submit_update(session, supplier, profile_from_form(form), email, now())
+            submissions.submit_update(session, supplier, profile_from_form(form), email, now())
             _mail(session, email, "update_received", supplier.name,
                   page=external_url("suppliers.detail", slug=supplier.slug))
             return render_template("profiles/update_received.html", supplier=supplier, email=email)
@@ -315,13 +288,13 @@ def delete(slug: str):
     """Ask for the profile's removal (after a confirmation): it leaves search at once, and the database once an
     operator confirms. The editing session ends: there is nothing left to edit."""
     form = DeletionForm()
-    with _database().session() as session:
+    with database().session() as session:
         supplier = _listed_supplier(session, slug)
         email = _editor_email(session, supplier)
         if not form.validate_on_submit():
             return _render_form("profiles/delete.html", form, 400 if form.errors else 200, supplier=supplier,
                                 email=email)
-        service.request_deletion(session, supplier, email, form.reason.data or "", now())
+        submissions.request_deletion(session, supplier, email, form.reason.data or "", now())
         _mail(session, email, "deletion_received", supplier.name)
         name = supplier.name
     _end_edit_session()

@@ -137,7 +137,7 @@ def counter(app: Flask | None = None) -> SearchCounter:
 
 
 def is_search(args: Mapping[str, Any]) -> bool:
-    """Whether search arguments (search_app.views.search.parse_search_args's shape) ask for something: text, a
+    """Whether search arguments (search_app.public.search.parse_search_args's shape) ask for something: text, a
     filter value or a place. The bare search page is not a search."""
     filters = args.get("filters") or {}
     return bool(str(args.get("text") or "").strip() or any(filters.values()) or str(args.get("place") or "").strip()

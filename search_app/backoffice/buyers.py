@@ -1,7 +1,7 @@
 """Back-office for buyers: operators verify the buyers whose address is not on an allow-listed domain, and keep
 that allow-list of public-sector domains. Only a verified buyer publishes (vivier.projects.publish).
 
-Every route needs a signed-in operator (Flask-Login, search_app.views.moderation); every decision is made in the
+Every route needs a signed-in operator (Flask-Login, search_app.backoffice.moderation); every decision is made in the
 operator's name (Buyer.verified_by, BuyerDomain.added_by) and the buyer is told by e-mail.
 """
 
@@ -12,10 +12,10 @@ from flask_login import current_user, login_required
 
 from search_app.extensions import external_url
 from search_app.identity import now
-from search_app.project_forms import BuyerDomainForm
-from search_app.views.context import database, settings
-from search_app.views.moderation import private_headers
-from search_app.views.profiles import error_summary
+from search_app.backoffice.forms import BuyerDomainForm
+from search_app.context import database, settings
+from search_app.extensions import private_headers
+from search_app.forms import error_summary
 from vivier import projects
 from vivier.mail import send_mail
 from vivier.models import Buyer

@@ -15,7 +15,7 @@ from wtforms import DateField, SelectChoice, SelectField, StringField, TextAreaF
 from wtforms.validators import DataRequired, Optional, ValidationError
 
 from search_app.forms import (FrenchFlaskForm, choices, comma_list, length, strip, valid_website)
-from search_app.project_forms import department_codes
+from search_app.forms import ORGANISATION_MAX_CHARS, department_codes
 from vivier import geo, taxonomy
 from vivier.models import CENTRAL_KINDS, PurchasingCentral
 
@@ -126,3 +126,12 @@ def referencing_arguments(form: ReferencingForm) -> dict[str, Any]:
             "start_date": form.start_date.data, "end_date": form.end_date.data, "offer": offer,
             "conditions": form.conditions.data or "", "eligible": form.eligible.data or "",
             "eligible_departments": department_codes(form.eligible_departments.data)}
+
+
+# -- buyers' domains ------------------------------------------------------------------------------------------
+class BuyerDomainForm(FrenchFlaskForm):
+    domain = StringField("Domaine", [DataRequired("Indiquez un domaine, par exemple ville-exemple.fr."), length(255)],
+                         filters=[strip], description="Toutes les adresses de ce domaine et de ses sous-domaines "
+                                                      "sont des acheteurs vérifiés.")
+    organisation = StringField("Organisation", [DataRequired("Indiquez l'organisation publique de ce domaine."),
+                                                length(ORGANISATION_MAX_CHARS)], filters=[strip])

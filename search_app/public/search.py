@@ -11,7 +11,8 @@ from werkzeug.datastructures import MultiDict
 from indexer.backends.base import FACET_FIELDS, MODES, IndexNotReady, SearchResponse, SearchUnavailable
 from indexer.service import RADII_KM, Place, SearchService, clean_filters, clean_query, resolve_place
 from search_app.extensions import compress, limiter
-from search_app.search_counter import count_search
+from search_app.labels import ANY_CENTRAL
+from search_app.public.search_counter import count_search
 from vivier import search_texts
 
 bp = Blueprint("search", __name__)
@@ -20,7 +21,6 @@ PER_PAGE = 20
 # suppliers a central references today are read from the database at query time (vivier.centrals), so that an
 # expired referencing stops matching the day after its end without re-indexing.
 CENTRAL_PARAM = "centrale"
-ANY_CENTRAL = "toutes"
 MAX_CENTRAL_VALUES = 10
 EXACT_PARAM = "exacte"
 WEAK_PARAM = "proches"
@@ -171,7 +171,7 @@ def render_search_page(args: dict, source_name: str | None = None):
     except NeedForgotten:
         title, message = NEED_FORGOTTEN
         return render_template("errors/error.html", title=title, message=message, status=410), 410
-    count_search(args)  # one search in the day's count once the response is a success (search_app.search_counter)
+    count_search(args)  # one search in the day's count once the response is a success (public.search_counter)
     text = args["text"]
     # htmx restoring history after Back asks for the whole page (it replaces the body), not the partial.
     htmx = bool(request.headers.get("HX-Request")) and not request.headers.get("HX-History-Restore-Request")
@@ -212,7 +212,7 @@ def with_filter(filters: dict, facet: str, value: str) -> dict:
 def _department_map(response: SearchResponse, q: str, filters: dict, mode: str, query_string) -> str:
     """The results' map of France: department counts (ignoring the department selection), each department with
     suppliers a filter link; the outlines come from the cached sprite (outline_sprite), not with every partial."""
-    from search_app.maps import linked_department_map, outline_sprite
+    from search_app.public.maps import linked_department_map, outline_sprite
 
     counts = {fv.value: fv.count for fv in response.facets.get("department", ())}
     return linked_department_map(
@@ -227,7 +227,7 @@ def _department_map(response: SearchResponse, q: str, filters: dict, mode: str, 
 def outline_sprite():
     """The outlines of the departments the results' map draws by reference: asked for with its version, cached for
     a year (a new outline file has a new version, so a new address)."""
-    from search_app.maps import outline_sprite as sprite
+    from search_app.public.maps import outline_sprite as sprite
 
     text, version = sprite()
     response = Response(text, mimetype="image/svg+xml")

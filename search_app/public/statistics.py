@@ -7,7 +7,7 @@ from datetime import date
 from flask import Blueprint, current_app, jsonify, render_template
 from markupsafe import Markup
 
-from search_app import charts, search_counter
+from search_app.public import charts, search_counter
 from search_app.identity import now
 from vivier import statistics
 from vivier.statistics import Report
@@ -91,7 +91,7 @@ def report_charts(report: Report) -> dict[str, Markup]:
 
 
 def _department_map(report: Report) -> Markup:
-    from search_app.maps import department_map
+    from search_app.public.maps import department_map
 
     return department_map({c.key: c.count for c in report.departments}, title="Profils publiés par département",
                           map_id="carte-statistiques")

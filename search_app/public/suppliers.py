@@ -9,7 +9,7 @@ from sqlalchemy.orm import selectinload
 from indexer.backends.base import IndexNotReady, SearchUnavailable
 from search_app.extensions import external_url
 from search_app.identity import now
-from search_app.jsonld import organization, script_json
+from search_app.public.jsonld import organization, script_json
 from vivier.centrals import badges
 from vivier.models import SEARCHABLE_STATUSES, STATUS_MERGED, Supplier
 
@@ -63,7 +63,7 @@ def detail(slug: str):
         provenance.setdefault(record.field, []).append(record)
     position = None
     if supplier.latitude is not None and supplier.longitude is not None:
-        from search_app.maps import point_map
+        from search_app.public.maps import point_map
 
         position = point_map(supplier.latitude, supplier.longitude, f"{supplier.name}, {supplier.commune or ''}")
     jsonld = script_json(organization(supplier, external_url("suppliers.detail", slug=supplier.slug)))

@@ -6,18 +6,15 @@ early by an operator, is simply not shown; nothing has to run for it to disappea
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template
+from flask import Blueprint, abort, render_template
 
+from search_app.context import database
 from search_app.identity import now
-from search_app.views.exports import date_in_words
-from vivier import centrals as service
+from search_app.public.exports import date_in_words
+from vivier import centrals
 from vivier.models import CENTRAL_KINDS
 
 bp = Blueprint("centrals", __name__)
-
-
-def _database():
-    return current_app.extensions["vivier"]["database"]
 
 
 @bp.app_template_filter("date_longue")
@@ -32,22 +29,22 @@ def long_date(day) -> str:
 
 @bp.context_processor
 def labels():
-    return {"kind_labels": CENTRAL_KINDS, "tier_labels": service.TIERS, "interop_labels": service.INTEROP_FACTS}
+    return {"kind_labels": CENTRAL_KINDS, "tier_labels": centrals.TIERS, "interop_labels": centrals.INTEROP_FACTS}
 
 
 @bp.get("/centrales")
 def index():
-    with _database().session() as session:
-        listed = service.centrals(session, now().date())
+    with database().session() as session:
+        listed = centrals.centrals(session, now().date())
         return render_template("centrals/index.html", listed=listed)
 
 
 @bp.get("/centrales/<central_slug>")
 def catalogue(central_slug: str):
     today = now().date()
-    with _database().session() as session:
-        central = service.central_by_slug(session, central_slug[:120])
+    with database().session() as session:
+        central = centrals.central_by_slug(session, central_slug[:120])
         if central is None:
             abort(404)
-        themes = service.catalogue(session, central, today)
+        themes = centrals.catalogue(session, central, today)
         return render_template("centrals/catalogue.html", central=central, themes=themes, today=today)

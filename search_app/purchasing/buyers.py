@@ -1,6 +1,6 @@
 """Public buyers without a password: a sign-in link sent to their address opens a buyer session (signed cookie,
 search_app.identity). An address on an allow-listed public-sector domain is verified at once; any other is
-verified by an operator (search_app.views.moderation_buyers) and may only prepare drafts until then.
+verified by an operator (search_app.backoffice.buyers) and may only prepare drafts until then.
 
 The link request page says the same thing whatever the address, so that it tells nobody who is a buyer.
 """
@@ -12,10 +12,11 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from search_app.extensions import external_url, form_rate_limit, limiter
 from search_app.forms import honeypot_filled
 from search_app.identity import current_buyer, end_buyer_session, now, open_buyer_session
-from search_app.project_forms import BuyerSignInForm
-from search_app.views.context import database, settings
-from search_app.views.profiles import error_summary, lifetime_text
-from search_app.views.projects import STATUS_LABELS
+from search_app.purchasing.forms import BuyerSignInForm
+from search_app.context import database, settings
+from search_app.forms import error_summary
+from search_app.labels import lifetime_text
+from search_app.purchasing.projects import STATUS_LABELS
 from vivier import projects
 from vivier.mail import send_mail
 

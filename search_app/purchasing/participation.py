@@ -4,7 +4,8 @@ variant proposals and the buyer's decisions, the sourcing log and its exports, s
 The rules are vivier.projects' (deadline, equal treatment, sealed proposals, consent to disclose), the queries
 and who is e-mailed at each step vivier.sourcing's; these views find who is looking (search_app.identity: a buyer
 signed in by a magic link, a supplier's verified editing session), parse the forms
-(search_app.participation_forms), call one rule, commit, write the e-mails vivier.sourcing asks for and render.
+(search_app.purchasing.participation_forms), call one rule, commit, write the e-mails vivier.sourcing asks for and
+render.
 A GET writes nothing but the sourcing log's line of an export (the log and the summary record who exported).
 
 Access, in one place each:
@@ -12,7 +13,7 @@ Access, in one place each:
   included, gets the same 404 as for a proposal that does not exist: the page tells nobody who proposed.
 - the list of proposals, the log, its exports, answers and decisions: the project's buyer only (403 otherwise).
 - questions, proposals, alerts: a verified supplier (an editing session, issue 6).
-The project page (/projets/<slug>, search_app/views/projects.py) includes participation/_project_box.html; the
+The project page (/projets/<slug>, search_app/purchasing/projects.py) includes participation/_project_box.html; the
 `participation(project)` template global gives that box what it shows to whoever is looking.
 """
 
@@ -33,11 +34,11 @@ from wtforms import SelectChoice
 
 from search_app.extensions import csrf, external_url, form_rate_limit, limiter
 from search_app.identity import current_buyer, current_supplier, now
-from search_app.participation_forms import (AnswerForm, DecisionForm, ProposalForm, QuestionForm, SubscriptionForm,
-                                            consent_name)
-from search_app.views.context import database, settings
-from search_app.views.exports import CSV_DELIMITER, CSV_ENCODING, neutralise
-from search_app.views.profiles import error_summary
+from search_app.purchasing.participation_forms import (AnswerForm, DecisionForm, ProposalForm, QuestionForm,
+                                                       SubscriptionForm, consent_name)
+from search_app.context import database, settings
+from search_app.public.exports import CSV_DELIMITER, CSV_ENCODING, neutralise
+from search_app.forms import error_summary
 from vivier import projects, sourcing, taxonomy, textfiles
 from vivier.mail import send_mail
 from vivier.models import (DECISIONS, PROJECT_DRAFT, Attachment, Buyer, Project, Proposal, Question, SourcingEvent,
@@ -212,7 +213,7 @@ def _readable_proposal(session: Session, project: Project, proposal_id: int) -> 
 
 
 def project_page_url(slug: str) -> str:
-    """The public project page (search_app/views/projects.py) when it is there, else the questions page, which
+    """The public project page (search_app/purchasing/projects.py) when it is there, else the questions page, which
     shows the same participation box."""
     for rule in current_app.url_map.iter_rules():
         if rule.rule == "/projets/<slug>" and "GET" in (rule.methods or ()):

@@ -22,9 +22,9 @@ from sqlalchemy import select
 from indexer.backends.base import IndexNotReady, SearchUnavailable
 from indexer.service import MAX_PER_PAGE, Place, clean_filters, clean_query
 from search_app.labels import facet_label
-from search_app.views.search import (NEED_FORGOTTEN, NeedForgotten, _query_string, parse_search_args, run_search,
+from search_app.public.search import (NEED_FORGOTTEN, NeedForgotten, _query_string, parse_search_args, run_search,
                                      with_need_text)
-from search_app.views.shortlist import MAX_IDS, Shortlist, SupplierSummary, ids_url, load_shortlist, summarise
+from search_app.public.shortlist import MAX_IDS, Shortlist, SupplierSummary, ids_url, load_shortlist, summarise
 from vivier.models import SEARCHABLE_STATUSES, Supplier
 from vivier.taxonomy import CATEGORY_LABELS, LABEL_LABELS, SIZE_LABELS
 from vivier.text import fold, slugify

@@ -21,10 +21,11 @@ from wtforms import EmailField, PasswordField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from indexer.backends.base import IndexNotReady, SearchUnavailable
-from search_app.extensions import OperatorUser, external_url, limiter
+from search_app import context
+from search_app.extensions import OperatorUser, external_url, limiter, private_headers
 from search_app.forms import FrenchFlaskForm, without_controls
-from search_app.views import suppliers as public_pages
-from vivier import submissions as service
+from search_app.public import suppliers as public_pages
+from vivier import submissions
 from vivier.identifiers import website_domain
 from vivier.mail import send_mail
 from vivier.models import (CLAIM_BY_OPERATOR, CLAIM_PENDING, PROVENANCE_FIELDS, REVIEW_APPROVED, REVIEW_PENDING,
@@ -71,7 +72,7 @@ APPROVED_SUBJECTS = {SUBMISSION_NEW: "Votre fiche est publiée sur Vivier",
 REJECTED_SUBJECT = "Votre demande sur Vivier n'a pas été acceptée"
 CLAIM_SUBJECTS = {True: "Votre adresse peut modifier la fiche sur Vivier",
                   False: "Votre demande de gestion de fiche sur Vivier n'a pas été acceptée"}
-# The public page where a verified address asks for an editing link (search_app/views/profiles.py).
+# The public page where a verified address asks for an editing link (search_app/companies/editing.py).
 REQUEST_LINK_ENDPOINT = "profiles.request_link"
 
 
@@ -94,14 +95,6 @@ class ClaimRefuseForm(FrenchFlaskForm):
 
 
 # -- plumbing ---------------------------------------------------------------------------------------------------
-def _database():
-    return current_app.extensions["vivier"]["database"]
-
-
-def _settings():
-    return current_app.extensions["vivier"]["settings"]
-
-
 def _get_or_404(db: Session, model, row_id: int):
     row = db.get(model, row_id)
     if row is None:
@@ -133,16 +126,11 @@ def edit_link_request_url(slug: str) -> str:
     """The public page where a verified address asks for an editing link, as an absolute address for an e-mail."""
     if REQUEST_LINK_ENDPOINT in current_app.view_functions:
         return external_url(REQUEST_LINK_ENDPOINT, slug=slug)
-    base = _settings().base_url or request.url_root.rstrip("/")
+    base = context.settings().base_url or request.url_root.rstrip("/")
     return f"{base}/fournisseurs/{slug}/modifier/lien"
 
 
-@bp.after_request
-def private_headers(response):
-    """Back-office pages hold personal data (submitters' addresses): not for search engines, not for caches."""
-    response.headers["X-Robots-Tag"] = "noindex, nofollow"
-    response.headers["Cache-Control"] = "no-store"
-    return response
+bp.after_request(private_headers)  # personal data (submitters' addresses): not for search engines, not for caches
 
 
 @bp.context_processor
@@ -161,7 +149,7 @@ def in_display_order(by_field: Mapping[str, Any]) -> list[tuple[str, Any]]:
 def requested_changes(current: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, list[Any]]:
     """field -> [public value, submitted value] for the fields the submission gives and changes. A field it
     leaves empty is not a change: empty values never erase (the other sources' value stays)."""
-    return service.changes_between({field: current.get(field) for field in data}, data)
+    return submissions.changes_between({field: current.get(field) for field in data}, data)
 
 
 def provenance_by_field(supplier: Supplier | None) -> dict[str, list]:
@@ -212,11 +200,11 @@ def submission_context(db: Session, submission: Submission) -> dict[str, Any]:
     if submission.status == REVIEW_APPROVED:
         context["diff"] = submission.changes
     elif submission.kind == SUBMISSION_UPDATE and supplier is not None:
-        context["diff"] = requested_changes(service.public_fields(supplier), submission.data)
+        context["diff"] = requested_changes(submissions.public_fields(supplier), submission.data)
     else:
         context["diff"] = {}
-    context["identity"] = service.identity_changes(db, submission) if submission.status == REVIEW_PENDING else []
-    context["proposals"] = (service.received_proposals(db, supplier)
+    context["identity"] = submissions.identity_changes(db, submission) if submission.status == REVIEW_PENDING else []
+    context["proposals"] = (submissions.received_proposals(db, supplier)
                             if supplier is not None and submission.kind == SUBMISSION_DELETION else 0)
     if submission.kind == SUBMISSION_NEW and submission.status == REVIEW_PENDING:
         context["matches"] = identity_matches(db, submission.data)
@@ -239,7 +227,7 @@ def login():
     if not form.validate_on_submit():
         status = 400 if request.method == "POST" else 200
         return render_template("moderation/login.html", form=form, error=None), status
-    with _database().session() as db:
+    with context.database().session() as db:
         operator = authenticate(db, form.email.data, form.password.data)
         user = OperatorUser(operator.id, operator.email, operator.session_token) if operator is not None else None
     if user is None:
@@ -254,7 +242,7 @@ def login():
 @login_required
 def logout():
     _log("signed out", "")
-    with _database().session() as db:  # every copy of this operator's session cookie stops working
+    with context.database().session() as db:  # every copy of this operator's session cookie stops working
         operator = db.get(Operator, current_user.id)
         if operator is not None:
             end_sessions(operator)
@@ -267,7 +255,7 @@ def logout():
 @bp.get("/")
 @login_required
 def queue():
-    with _database().session() as db:
+    with context.database().session() as db:
         pending = list(db.scalars(select(Submission).where(Submission.status == REVIEW_PENDING)
                                   .order_by(Submission.created_at, Submission.id).limit(QUEUE_LIMIT)))
         counts = dict(db.execute(select(Submission.kind, func.count(Submission.id))
@@ -288,7 +276,7 @@ def queue():
 @bp.get("/soumissions/<int:submission_id>")
 @login_required
 def submission(submission_id: int):
-    with _database().session() as db:
+    with context.database().session() as db:
         return render_submission(db, _get_or_404(db, Submission, submission_id))
 
 
@@ -296,14 +284,14 @@ def submission(submission_id: int):
 @login_required
 def approve(submission_id: int):
     # A deleted supplier leaves the index through its suppression record (indexer.build.update_index).
-    settings = _settings()
-    with _database().session() as db:
+    settings = context.settings()
+    with context.database().session() as db:
         row = _get_or_404(db, Submission, submission_id)
-        identity = service.identity_changes(db, row)
+        identity = submissions.identity_changes(db, row)
         try:
-            supplier = service.approve(db, row, current_user.email,
+            supplier = submissions.approve(db, row, current_user.email,
                                        confirm_identity=request.form.get("confirmer_identite") == "1")
-        except service.ModerationError as error:
+        except submissions.ModerationError as error:
             flash(f"Impossible d'approuver : {error}.", "erreur")
             return redirect(url_for("moderation.submission", submission_id=submission_id))
         links = {}
@@ -326,14 +314,14 @@ def approve(submission_id: int):
 @login_required
 def reject(submission_id: int):
     form = RejectForm()
-    settings = _settings()
-    with _database().session() as db:
+    settings = context.settings()
+    with context.database().session() as db:
         row = _get_or_404(db, Submission, submission_id)
         if not form.validate():
             return render_submission(db, row, reject_form=form, status=400)
         try:
-            service.reject(db, row, current_user.email, form.reason.data)
-        except service.ModerationError as error:
+            submissions.reject(db, row, current_user.email, form.reason.data)
+        except submissions.ModerationError as error:
             flash(f"Impossible de refuser : {error}.", "erreur")
             return redirect(url_for("moderation.submission", submission_id=submission_id))
         body = render_template("moderation/mail/submission_rejected.txt", submission=row)
@@ -351,29 +339,31 @@ def _claim_page(db: Session, claim: Claim, refuse_form: ClaimRefuseForm | None =
     others = list(db.scalars(select(Claim).where(Claim.supplier_id == claim.supplier_id, Claim.id != claim.id)
                              .order_by(Claim.created_at.desc())))
     return render_template("moderation/claim.html", claim=claim, supplier=supplier, others=others,
-                           email_domain=service.email_domain(claim.email),
+                           email_domain=submissions.email_domain(claim.email),
                            refuse_form=refuse_form or ClaimRefuseForm()), status
 
 
 @bp.get("/revendications/<int:claim_id>")
 @login_required
 def claim(claim_id: int):
-    with _database().session() as db:
+    with context.database().session() as db:
         return _claim_page(db, _get_or_404(db, Claim, claim_id))
 
 
 def _decide_claim(claim_id: int, accept: bool, reason: str = "", form: ClaimRefuseForm | None = None):
-    settings = _settings()
-    with _database().session() as db:
+    settings = context.settings()
+    with context.database().session() as db:
         row = _get_or_404(db, Claim, claim_id)
         if form is not None and not form.validate():
             return _claim_page(db, row, refuse_form=form, status=400)
         try:
-            service.decide_claim(db, row, current_user.email, accept)
-        except service.ModerationError as error:
+            submissions.decide_claim(db, row, current_user.email, accept)
+        except submissions.ModerationError as error:
             flash(f"Impossible de décider : {error}.", "erreur")
             return redirect(url_for("moderation.claim", claim_id=claim_id))
         supplier = db.get(Supplier, row.supplier_id)
+        if supplier is None:  # removed while the claim waited: nothing to decide on
+            abort(404)
         body = render_template("moderation/mail/claim_decided.txt", claim=row, supplier=supplier, accepted=accept,
                                reason=reason.strip(), edit_url=edit_link_request_url(supplier.slug))
         send_mail(db, settings, row.email, CLAIM_SUBJECTS[accept], body)
@@ -406,7 +396,7 @@ def suppliers():
     found: list[Supplier] = []
     if text:
         pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        with _database().session() as db:
+        with context.database().session() as db:
             found = list(db.scalars(select(Supplier).where(Supplier.name.ilike(pattern, escape="\\"))
                                     .order_by(Supplier.name, Supplier.id).limit(LOOKUP_LIMIT)))
     return render_template("moderation/suppliers.html", text=text, found=found, limit=LOOKUP_LIMIT)
@@ -415,7 +405,7 @@ def suppliers():
 @bp.get("/fournisseurs/<slug>")
 @login_required
 def supplier(slug: str):
-    with _database().session() as db:
+    with context.database().session() as db:
         row = db.scalar(select(Supplier).options(selectinload(Supplier.provenance), selectinload(Supplier.records))
                         .where(Supplier.slug == slug[:120]))
         if row is None:
@@ -429,14 +419,14 @@ def supplier(slug: str):
 @bp.post("/fournisseurs/<slug>/masquer")
 @login_required
 def hide(slug: str):
-    with _database().session() as db:
+    with context.database().session() as db:
         row = db.scalar(select(Supplier).where(Supplier.slug == slug[:120]))
         if row is None:
             abort(404)
         if row.status not in SEARCHABLE_STATUSES:  # hidden already, or merged (its address must keep redirecting)
             flash("Cette fiche n'apparaît déjà pas dans la recherche.", "erreur")
             return redirect(url_for("moderation.supplier", slug=slug))
-        service.hide(db, row)
+        submissions.hide(db, row)
         db.commit()
     _log("hid", f"supplier {slug}")
     flash("La fiche est masquée : elle n'apparaît plus dans la recherche.", "succes")

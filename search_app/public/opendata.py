@@ -9,6 +9,7 @@ from datetime import datetime
 from flask import Blueprint, Response, current_app, render_template, request, send_from_directory, url_for
 from sqlalchemy import select
 
+from search_app.context import settings
 from vivier import opendata
 from vivier.models import SEARCHABLE_STATUSES, Project, Supplier
 from vivier.projects import PUBLIC_STATUSES
@@ -29,13 +30,9 @@ ROBOTS_DISALLOW = (
 )
 
 
-def _settings():
-    return current_app.extensions["vivier"]["settings"]
-
-
 def site_root() -> str:
     """The site's address without a trailing slash: VIVIER_BASE_URL, else the address the request came to."""
-    return _settings().base_url or request.url_root.rstrip("/")
+    return settings().base_url or request.url_root.rstrip("/")
 
 
 def lastmod(moment: datetime | None) -> str | None:
@@ -91,7 +88,7 @@ def robots():
 
 @bp.get("/donnees-ouvertes")
 def index():
-    directory = opendata.opendata_dir(_settings())
+    directory = opendata.opendata_dir(settings())
     package = opendata.read_package(directory)
     generated_at = count = None
     if package:
@@ -108,7 +105,7 @@ def index():
 
 @bp.get("/donnees-ouvertes/<name>")
 def download(name: str):
-    directory = opendata.opendata_dir(_settings())
+    directory = opendata.opendata_dir(settings())
     if name not in opendata.CONTENT_TYPES or not (directory / name).is_file():
         known = name in opendata.CONTENT_TYPES
         return render_template("opendata/missing.html", name=name, known=known), 404

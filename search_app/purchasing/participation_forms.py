@@ -1,4 +1,4 @@
-"""The forms of a project's sourcing (search_app/views/participation.py): a supplier's question, the buyer's
+"""The forms of a project's sourcing (search_app/purchasing/participation.py): a supplier's question, the buyer's
 answer, a variant proposal with its consents, the buyer's decision, a supplier's alerts.
 
 Flask-WTF forms with French messages (FrenchFlaskForm). The rules themselves (deadline, sealed proposals, which

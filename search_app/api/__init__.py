@@ -1,7 +1,7 @@
 """The read-only JSON API, /api/v1: search (the page's parameters and facets, cursor pagination), suppliers, public
 purchase projects, categories and departments. Errors are RFC 9457 problem documents; every route is rate-limited
 per client address and readable cross-origin. spectree validates parameters and bodies against the pydantic models
-of search_app.api_models and writes the OpenAPI 3.1 description from them (/api/v1/openapi.json, /api/v1/docs).
+of search_app.api.models and writes the OpenAPI 3.1 description from them (/api/v1/openapi.json, /api/v1/docs).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from werkzeug.exceptions import HTTPException
 
 from indexer.backends.base import IndexNotReady, SearchUnavailable
 from indexer.service import MAX_PAGE
-from search_app import api_models as m
+from search_app.api import models as m
 from search_app.extensions import limiter, site_root
-from search_app.search_counter import count_search
+from search_app.public.search_counter import count_search
 
 PREFIX = "/api/v1"
 bp = Blueprint("api", __name__, url_prefix=PREFIX)
@@ -148,7 +148,7 @@ def next_link(page: int, per_page: int, total: int, max_page: int | None = None)
 
 # -- search -------------------------------------------------------------------------------------------------------
 def search_args(query: m.SearchQuery) -> dict:
-    """The API parameters as the page's search arguments (search_app.views.search.parse_search_args)."""
+    """The API parameters as the page's search arguments (search_app.public.search.parse_search_args)."""
     filters = {facet: getattr(query, facet) for facet in ("category", "department", "region", "label", "size",
                                                           "open_source", "interop")}
     return {"text": query.q, "filters": filters, "page": 1, "mode": query.mode, "place": query.near,
@@ -173,10 +173,10 @@ def hit_out(hit) -> m.SupplierHit:
 def search():
     """Search suppliers: the search page's parameters and facets, with cursor pagination."""
     from search_app.labels import facet_label
-    from search_app.views.search import run_search
+    from search_app.public.search import run_search
 
     query: m.SearchQuery = request.context.query
-    count_search(search_args(query))  # counted once the answer is a success (search_app.search_counter)
+    count_search(search_args(query))  # counted once the answer is a success (search_app.public.search_counter)
     page = decode_cursor(query.cursor, query.per_page)
     try:
         response, place = run_search(current_app.extensions["vivier"]["search"], search_args(query), page=page,
@@ -216,7 +216,7 @@ def supplier_out(supplier) -> m.Supplier:
 @spec.validate(resp=Response(HTTP_200=m.Supplier, HTTP_404=m.Problem, HTTP_429=m.Problem), tags=["suppliers"])
 def supplier(supplier_id: int):
     """A supplier's public profile; a merged one answers its live successor's."""
-    from search_app.views.suppliers import merged_target
+    from search_app.public.suppliers import merged_target
     from vivier.models import SEARCHABLE_STATUSES, STATUS_MERGED, Supplier
 
     with current_app.extensions["vivier"]["database"].session() as session:
