@@ -21,8 +21,9 @@ CONTENT_SECURITY_POLICY = (
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 # Browser features no page of the site uses: denied to it, and so to anything injected into it.
-PERMISSIONS_POLICY = ("camera=(), microphone=(), geolocation=(), payment=(), usb=(), serial=(), bluetooth=(), "
-                      "midi=(), browsing-topics=()")
+# Only features browsers know: an unknown one (« bluetooth ») makes Chromium log an error on every page.
+PERMISSIONS_POLICY = ("camera=(), microphone=(), geolocation=(), payment=(), usb=(), serial=(), midi=(), "
+                      "browsing-topics=()")
 # Two years (the HSTS preload list's minimum); sent only when the site's address (VIVIER_BASE_URL) is https.
 STRICT_TRANSPORT_SECURITY = "max-age=63072000; includeSubDomains"
 
@@ -245,6 +246,10 @@ def create_app(settings: Settings | None = None, encoder=None, production: bool 
         from vivier.taxonomy import CATEGORY_LABELS
 
         return CATEGORY_LABELS.get(slug, slug)
+
+    from search_app import formatting
+
+    formatting.register(app)  # French numbers, sizes, dates and counts (search_app/formatting.py)
 
     @app.context_processor
     def template_globals():
