@@ -127,7 +127,7 @@ def test_department_map_titles_counts_and_colour_classes():
     titles = _titles(svg)
     assert "Gironde (33) : 12 fournisseurs" in titles
     assert "Finistère (29) : 1 fournisseur" in titles
-    assert "Rhône (69) : 0 fournisseur" in titles
+    assert "Rhône (69) : aucun fournisseur" in titles  # never « 0 fournisseur(s) »
     assert "La Réunion (974) : 3 fournisseurs" in titles
     assert len([t for t in titles if t.startswith("Paris (75)")]) == 2  # the mainland and the zoom
     assert len(re.findall(r'<path class="map-dept', svg)) == len(DEPARTMENTS) + 4
@@ -171,11 +171,15 @@ def test_class_breaks_and_legend():
 def test_point_map_marks_the_position():
     bordeaux = communes.find("Bordeaux")
     svg = str(maps.point_map(bordeaux.latitude, bordeaux.longitude, "Acme <SAS>"))
-    assert svg.count("<circle") == 1 and "Acme &lt;SAS&gt;" in svg and 'role="img"' in svg
+    assert svg.count('<circle class="map-marker"') == 1 and "Acme &lt;SAS&gt;" in svg and 'role="img"' in svg
+    radius = float(re.search(r'<circle class="map-marker" [^>]*r="([\d.]+)"', svg).group(1))
+    ring = float(re.search(r'<circle class="map-marker-ring" [^>]*r="([\d.]+)"', svg).group(1))
+    # A dot of at least 10 px across on a 300 px wide map (issue 21: it was 5 px), inside a wider ring.
+    assert 2 * radius * 300 / maps.outlines().width >= 10 and ring > radius
     cx, cy = map(float, re.search(r'<circle class="map-marker" cx="([\d.]+)" cy="([\d.]+)"', svg).groups())
     assert inside((cx, cy), maps.outlines().departments["33"].path)
     paris = communes.find("Paris")
-    assert str(maps.point_map(paris.latitude, paris.longitude, "Paris")).count("<circle") == 2  # and on the zoom
+    assert str(maps.point_map(paris.latitude, paris.longitude, "Paris")).count('<circle class="map-marker"') == 2  # zoom
     reunion = communes.find("Saint-Denis 974")
     assert "encart La Réunion" in str(maps.point_map(reunion.latitude, reunion.longitude, "Run"))
     assert " style=" not in svg

@@ -17,11 +17,15 @@ from importlib import resources
 
 from markupsafe import Markup, escape
 
+from search_app.formatting import suppliers_count
+
 DATA_FILE = "data/departments.json"
 # Colour classes of the choropleth (map-c1 .. map-c5 in maps.css); map-c0 is a department without suppliers.
 CLASS_COUNT = 5
-# Marker radius in map units (the mainland map is about 1,200 units wide): visible when the map is 300 px wide.
-MARKER_RADIUS = 9.0
+# Marker radius in map units (the mainland map is about 1,200 units wide): a dot of about 12 px across when the
+# map is 300 px wide, inside a ring twice as wide that finds it at a glance (issue 21: the dot was 5 px).
+MARKER_RADIUS = 22.0
+MARKER_RING_RADIUS = 44.0
 DEFAULT_TITLE = "Fournisseurs par département"
 # How many departments the text description of a choropleth names, most suppliers first.
 DESCRIBED_DEPARTMENTS = 5
@@ -116,9 +120,9 @@ def project(latitude: float, longitude: float) -> tuple[float, float] | None:
 
 
 def suppliers_text(count: int) -> str:
-    """French count of suppliers: 0 and 1 take the singular."""
-    number = f"{count:,}".replace(",", "\u202f")
-    return f"{number} fournisseur" if count <= 1 else f"{number} fournisseurs"
+    """French count of suppliers inside a sentence: « aucun fournisseur », « 1 fournisseur », « 1 234 fournisseurs »
+    (search_app.formatting.suppliers_count, which starts a sentence with « Aucun »)."""
+    return suppliers_count(count) if count else "aucun fournisseur"
 
 
 def class_breaks(counts: Collection[int]) -> list[int]:
@@ -330,7 +334,8 @@ def point_map(latitude: float | None, longitude: float | None, label: str, map_i
     if data.zoom.contains(latitude, longitude):
         markers.append(data.zoom(latitude, longitude))
     for mx, my in markers:
-        parts.append(Markup('<circle class="map-marker" cx="{}" cy="{}" r="{}"></circle>').format(
-            round(mx, 1), round(my, 1), MARKER_RADIUS))
+        parts.append(Markup('<circle class="map-marker-ring" cx="{0}" cy="{1}" r="{2}"></circle>'
+                            '<circle class="map-marker" cx="{0}" cy="{1}" r="{3}"></circle>').format(
+            round(mx, 1), round(my, 1), MARKER_RING_RADIUS, MARKER_RADIUS))
     parts.append(Markup("</svg>"))
     return Markup("").join(parts)
