@@ -248,6 +248,8 @@ def test_an_update_is_pending_until_approved_then_searchable_once_indexed(privat
     assert supplier.slug not in hit_slugs(client, "Zorglubix")
     again = client.get(f"/fournisseurs/{supplier.slug}/modifier").get_data(as_text=True)
     assert "attendent validation" in again and f'value="{new_pitch}"' in again
+    # The pending update holds only what changed; the fields it left alone show their public values.
+    assert "website" not in submission.data and f'value="{escape(supplier.website)}"' in again
 
     approve_and_reindex(private_app, submission.id)
     assert new_pitch in client.get(f"/fournisseurs/{supplier.slug}").get_data(as_text=True)

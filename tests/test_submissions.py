@@ -68,6 +68,67 @@ def test_an_approved_update_beats_crawled_values_and_keeps_the_rest(db, crawled)
         assert s.get(Supplier, crawled).name == "TriConnect SAS"
 
 
+PLACED = {"name": "Géo Capteurs", "pitch": "Capteurs de crue", "website": "https://www.geocapteurs.fr",
+          "address": "12 rue de Siam", "postcode": "29200", "commune": "Brest", "contact_phone": "02 98 00 00 01",
+          "latitude": 48.3890, "longitude": -4.4870}
+
+
+def _edit_form(supplier: Supplier, **changes) -> dict:
+    """What an editing form posts: every public field pre-filled, some of them changed."""
+    return {**sub.public_fields(supplier), **changes}
+
+
+def test_an_update_records_only_the_fields_it_changes_and_keeps_precise_coordinates(db):
+    with db.session() as s:
+        supplier_id = upsert_profile(s, PLACED, SourceInfo("annuaire", "directory"), "https://annuaire.test/geo"
+                                     ).supplier_id
+        s.commit()
+        supplier = s.get(Supplier, supplier_id)
+        assert (supplier.latitude, supplier.longitude) == (48.3890, -4.4870)
+        submission = sub.submit_update(s, supplier, _edit_form(supplier, pitch="Capteurs de crue connectés",
+                                                               contact_phone="02 98 00 00 02"),
+                                       "jeanne@geocapteurs.fr")
+        assert set(submission.data) == {"pitch", "contact_phone"}  # the re-posted, unchanged fields are left out
+        sub.approve(s, submission, "op@vivier.test")
+        s.commit()
+        supplier = s.get(Supplier, supplier_id)
+        assert supplier.pitch == "Capteurs de crue connectés" and supplier.contact_phone == "02 98 00 00 02"
+        assert (supplier.latitude, supplier.longitude) == (48.3890, -4.4870)  # not moved to the town hall
+        assert (supplier.address, supplier.commune) == ("12 rue de Siam", "Brest")
+        assert set(submission.changes) == {"pitch", "contact_phone"}
+
+        # A second edit keeps the first one's values, and a new commune moves the company.
+        second = sub.submit_update(s, supplier, _edit_form(supplier, address="1 place de la Mairie",
+                                                           postcode="29900", commune="Concarneau"),
+                                   "jeanne@geocapteurs.fr")
+        assert {"address", "postcode", "commune", "department"} <= set(second.data)
+        sub.approve(s, second, "op@vivier.test")
+        s.commit()
+        supplier = s.get(Supplier, supplier_id)
+        assert (supplier.commune, supplier.postcode, supplier.address) == ("Concarneau", "29900",
+                                                                           "1 place de la Mairie")
+        assert supplier.latitude is not None and (supplier.latitude, supplier.longitude) != (48.3890, -4.4870)
+        assert abs(supplier.latitude - 47.87) < 0.1 and abs(supplier.longitude + 3.92) < 0.1
+        assert supplier.pitch == "Capteurs de crue connectés"  # the first edit's value stays
+
+
+def test_an_update_submitted_in_full_before_still_applies_only_its_changes(db):
+    """A pending update recorded with every field (before changes were recorded alone) is applied the same way."""
+    with db.session() as s:
+        supplier_id = upsert_profile(s, PLACED, SourceInfo("annuaire", "directory"), "https://annuaire.test/geo"
+                                     ).supplier_id
+        supplier = s.get(Supplier, supplier_id)
+        full = sub.clean_profile(_edit_form(supplier, pitch="Nouveau pitch"))
+        submission = Submission(kind="update", supplier_id=supplier_id, name=supplier.name, email="a@geo.fr",
+                                data=full, created_at=utcnow())
+        s.add(submission)
+        s.flush()
+        sub.approve(s, submission, "op@vivier.test")
+        s.commit()
+        supplier = s.get(Supplier, supplier_id)
+        assert supplier.pitch == "Nouveau pitch" and (supplier.latitude, supplier.longitude) == (48.3890, -4.4870)
+
+
 def test_a_newer_pending_update_replaces_the_older_and_decisions_are_final(db, crawled):
     with db.session() as s:
         supplier = s.get(Supplier, crawled)

@@ -40,6 +40,8 @@ SUBMITTED_SOURCE = SourceInfo("submitted", kind="submitted")
 SUBMITTED_FIELDS = ("name", "siren", "website", "contact_email", "contact_phone", "pitch", "description",
                     "categories", "keywords", "address", "postcode", "commune", "size_band", "founded_year",
                     "labels", "offers", "references", "interoperability")
+# The fields of the place a company types: one block (changed_fields).
+PLACE_FIELDS = ("address", "postcode", "commune")
 # A claim link proves an address: a day to open it. An editing link is a door: an hour, and once.
 CLAIM_LINK_LIFETIME = timedelta(days=1)
 EDIT_LINK_LIFETIME = timedelta(hours=1)
@@ -115,6 +117,20 @@ def public_fields(supplier: Supplier) -> dict[str, Any]:
     return {field: getattr(supplier, field) for field in SUBMITTED_FIELDS}
 
 
+def changed_fields(supplier: Supplier, profile: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a cleaned profile (clean_profile) that differ from the supplier's public values, cleaned the
+    same way: what an editing form changed, every pre-filled field being posted again. The place is one block: a
+    changed address, postcode or commune carries the whole submitted place (and what follows from it), an
+    unchanged one is left out, so that the profile keeps its coordinates (vivier.merge.resolve would otherwise
+    place it at the commune's centre)."""
+    public = clean_profile(public_fields(supplier))
+    changed = {field: value for field, value in profile.items()
+               if field in SUBMITTED_FIELDS and field not in PLACE_FIELDS and value != public.get(field)}
+    if any(profile.get(field) != public.get(field) for field in PLACE_FIELDS if not merge.is_empty(profile.get(field))):
+        changed.update({field: value for field, value in profile.items() if field in merge.LOCATION_FIELDS})
+    return changed
+
+
 def changes_between(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:
     """field -> [before, after] for the fields that differ."""
     return {f: [before.get(f), after.get(f)] for f in SUBMITTED_FIELDS if before.get(f) != after.get(f)}
@@ -132,8 +148,9 @@ def submit_new(session: Session, data: Mapping[str, Any], email: str, now: datet
 def submit_update(session: Session, supplier: Supplier, data: Mapping[str, Any], email: str,
                   now: datetime | None = None) -> Submission:
     """Changes to a listed profile by a verified address, for moderation. A newer pending update from the same
-    address replaces the older one: moderators review what the company wants now."""
-    profile = clean_profile(data)
+    address replaces the older one: moderators review what the company wants now. Only the fields the company
+    changed are recorded (changed_fields): an approval then changes nothing else."""
+    profile = changed_fields(supplier, clean_profile(data))
     session.execute(delete(Submission).where(Submission.supplier_id == supplier.id, Submission.email == email,
                                              Submission.kind == SUBMISSION_UPDATE,
                                              Submission.status == REVIEW_PENDING))
@@ -180,6 +197,8 @@ def identity_changes(session: Session, submission: Submission) -> list[str]:
         return []
     data = submission.data or {}
     supplier = session.get(Supplier, submission.supplier_id) if submission.supplier_id else None
+    if supplier is not None:  # an update records its changes only: the profile they would make
+        data = {**clean_profile(public_fields(supplier)), **data}
     warnings = []
     record = {**data, "website_domain": website_domain(data.get("website"))}
     reasons = {"siren": "le même SIREN", "domain": "le même site internet",
@@ -199,6 +218,19 @@ def identity_changes(session: Session, submission: Submission) -> list[str]:
         if before and after and before != after:
             warnings.append(f"Le site qui prouve l'identité de l'entreprise passerait de {before} à {after}")
     return list(dict.fromkeys(warnings))
+
+
+def _updated_record(session: Session, supplier: Supplier, key: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The company's "submitted" record once an update is applied: what it said before, with the fields the update
+    changes (changed_fields, again: an update submitted with every field keeps only the changed ones). A new place
+    replaces the whole previous place."""
+    record = session.scalars(select(SourceRecord).where(SourceRecord.source_name == SUBMITTED_SOURCE.name,
+                                                        SourceRecord.record_key == key)).one()
+    changes = changed_fields(supplier, {k: v for k, v in data.items() if not merge.is_empty(v)})
+    kept = dict(record.data or {})
+    if any(field in changes for field in merge.LOCATION_FIELDS):
+        kept = {k: v for k, v in kept.items() if k not in merge.LOCATION_FIELDS}
+    return {**kept, **changes}
 
 
 def _matched_supplier(session: Session, data: Mapping[str, Any]) -> Supplier | None:
@@ -258,7 +290,8 @@ def approve(session: Session, submission: Submission, operator: str, now: dateti
                             "fiche existante lors de la validation.", now)
         else:
             key = _submitted_record(session, supplier, now)
-            outcome = upsert_profile(session, submission.data, SUBMITTED_SOURCE, url=None, record_key=key, now=now)
+            outcome = upsert_profile(session, _updated_record(session, supplier, key, submission.data),
+                                     SUBMITTED_SOURCE, url=None, record_key=key, now=now)
             supplier = session.get_one(Supplier, outcome.supplier_id)  # merged into another profile, it lives there
         assert supplier is not None
         session.refresh(supplier)

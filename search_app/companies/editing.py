@@ -270,7 +270,8 @@ def edit(slug: str):
         supplier = _listed_supplier(session, slug)
         email = _editor_email(session, supplier)
         pending = _pending_update(session, supplier, email)
-        initial = pending.data if pending is not None else submissions.public_fields(supplier)
+        # A pending update records only what it changes (vivier.submissions.changed_fields): over the public values.
+        initial = {**submissions.public_fields(supplier), **(pending.data if pending is not None else {})}
         # A post is exactly what was posted: initial values would fill the fields it left out.
         form = ProfileForm() if request.method == "POST" else ProfileForm(data=form_data_from_profile(initial))
         if form.validate_on_submit():
