@@ -1,36 +1,46 @@
-"""The retro-planning of a purchase project as a picture: an inline SVG time axis, drawn on the server (no
+"""The retro-planning of a purchase project as a picture: an inline SVG time line, drawn on the server (no
 JavaScript), with the milestones, the publication and the response deadline.
 
-Pure functions: `timeline_marks` orders the dates, `render_svg` draws them. Every mark sits on the axis at its
-date; its text goes on its own row below, joined to the mark by a leader line, so labels never overlap however
-close the dates are. The picture is role="img" with a <title> and a <desc> that says every date in words; the
-page lists the milestones as text as well.
+Pure functions: `timeline_marks` orders the dates, `render_svg` draws them. The line runs down the left edge and
+every mark sits on it in date order, a longer stretch of line standing for a longer wait; each mark's date and
+label go right of its dot, on lines of their own, so no text ever crosses the line or another mark's text however
+close the dates are. The picture is narrow (WIDTH) and never drawn wider than that: its text stays at FONT_SIZE
+pixels on a wide screen and shrinks by less than a tenth on a 390 px phone. It is role="img" with a <title> and a
+<desc> that says every date in words; the page lists the milestones as text as well.
 """
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable
 from xml.sax.saxutils import escape, quoteattr
+
+from search_app.formatting import date_time, long_date
 
 MARK_MILESTONE = "milestone"
 MARK_PUBLICATION = "publication"
 MARK_DEADLINE = "deadline"
 # On the same day, the publication comes first and the deadline last: the order a reader expects.
 KIND_ORDER = {MARK_PUBLICATION: 0, MARK_MILESTONE: 1, MARK_DEADLINE: 2}
-# Geometry, in SVG user units (the picture scales to the page width through its viewBox).
-WIDTH = 720
-MARGIN = 24  # keeps the first and last dots, and their focus of attention, off the edge
-AXIS_Y = 28
-FIRST_ROW_Y = 62
-ROW_HEIGHT = 22  # a line of 13-unit text with air
-BOTTOM_PADDING = 10
+# Geometry, in SVG user units, which are CSS pixels up to WIDTH (vivier.css caps .timeline at 21.25rem = WIDTH px).
+WIDTH = 340
+FONT_SIZE = 14
+LINE_HEIGHT = 18
+AXIS_X = 14
+TEXT_X = 30  # text starts right of the dots (radius DOT_RADIUS around AXIS_X) with air
+TOP = 14  # the first dot's centre
+ROW_GAP = 12  # between one mark's last line of text and the next mark's dot
+BOTTOM_PADDING = 8
 DOT_RADIUS = 6
-# Labels right of this share of the width are drawn leftwards from their dot, so they stay inside the picture.
-ANCHOR_END_FROM = 0.55
+# Characters per line of a label: about WIDTH - TEXT_X units of 14-unit text, with room for wide letters.
+LINE_CHARS = 34
 # A label longer than this is cut: the text list under the picture gives it in full.
 LABEL_MAX_CHARS = 60
+# The marks' dots spread over this much more height than their text needs, in proportion to the time between
+# them: a long wait shows as a long stretch of line, dates close together stay one under the other.
+TIME_STRETCH = 1.6
 # Colours: the site's accent for the axis and milestones, a darker orange for the deadline (both above 4.5:1 on
 # white, like the text), a green for the publication.
 COLOURS = {MARK_MILESTONE: "#000091", MARK_PUBLICATION: "#18753c", MARK_DEADLINE: "#b34000"}
@@ -59,54 +69,66 @@ def timeline_marks(milestones: Iterable[tuple[datetime, str]], publication: date
     return sorted(marks, key=lambda m: (m.when, KIND_ORDER[m.kind], m.label))
 
 
-def x_positions(marks: list[Mark], width: int = WIDTH, margin: int = MARGIN) -> list[float]:
-    """Each mark's abscissa, proportional to time between the first and the last date (the middle when they are
-    all the same moment)."""
+def mark_lines(mark: Mark) -> list[str]:
+    """The text beside a mark: its date in words (with the time for the deadline), then its label on lines of
+    LINE_CHARS at most."""
+    label = mark.label if len(mark.label) <= LABEL_MAX_CHARS else mark.label[:LABEL_MAX_CHARS - 1] + "…"
+    when = date_time(mark.when) if mark.kind == MARK_DEADLINE else long_date(mark.when)
+    return [when, *textwrap.wrap(label, LINE_CHARS, break_long_words=True)]
+
+
+def row_height(lines: int) -> float:
+    return lines * LINE_HEIGHT + ROW_GAP
+
+
+def y_positions(marks: list[Mark]) -> list[float]:
+    """Each mark's ordinate: proportional to time over TIME_STRETCH times the height the texts need, and never
+    closer to the previous mark than that mark's text is tall."""
     if not marks:
         return []
+    heights = [row_height(len(mark_lines(m))) for m in marks]
     start, end = marks[0].when, marks[-1].when
     span = (end - start).total_seconds()
-    usable = width - 2 * margin
-    if span <= 0:
-        return [width / 2] * len(marks)
-    return [round(margin + usable * (m.when - start).total_seconds() / span, 1) for m in marks]
-
-
-def mark_text(mark: Mark) -> str:
-    label = mark.label if len(mark.label) <= LABEL_MAX_CHARS else mark.label[:LABEL_MAX_CHARS - 1] + "…"
-    return f"{mark.when:%d/%m/%Y} — {label}"
+    length = sum(heights[:-1]) * TIME_STRETCH
+    ys: list[float] = []
+    for index, mark in enumerate(marks):
+        wanted = TOP + (length * (mark.when - start).total_seconds() / span if span > 0 else 0)
+        ys.append(round(wanted if not ys else max(wanted, ys[-1] + heights[index - 1]), 1))
+    return ys
 
 
 def describe(marks: list[Mark]) -> str:
     """The picture in words, for its <desc>."""
     if not marks:
         return "Aucune date."
-    return " ; ".join(f"{m.when:%d/%m/%Y} : {m.label}" for m in marks) + "."
+    return " ; ".join(f"{mark_lines(m)[0]} : {m.label}" for m in marks) + "."
 
 
 def render_svg(marks: list[Mark], title: str = "Rétroplanning du projet", svg_id: str = "timeline") -> str:
     """The SVG markup (escaped: labels are the buyer's text)."""
-    height = FIRST_ROW_Y + max(len(marks) - 1, 0) * ROW_HEIGHT + BOTTOM_PADDING
+    ys = y_positions(marks)
+    height = round((ys[-1] + row_height(len(mark_lines(marks[-1]))) if marks else TOP * 2) + BOTTOM_PADDING, 1)
     title_id, desc_id = f"{svg_id}-title", f"{svg_id}-desc"
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="timeline" id={quoteattr(svg_id)} role="img" '
-        f'aria-labelledby="{title_id} {desc_id}" viewBox="0 0 {WIDTH} {height}" width="100%" '
-        f'preserveAspectRatio="xMinYMin meet" font-family="system-ui, sans-serif" font-size="13">',
+        f'aria-labelledby="{title_id} {desc_id}" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" '
+        f'preserveAspectRatio="xMinYMin meet" font-family="system-ui, sans-serif" font-size="{FONT_SIZE}">',
         f'<title id="{title_id}">{escape(title)}</title>',
         f'<desc id="{desc_id}">{escape(describe(marks))}</desc>',
-        f'<line class="axis" x1="{MARGIN}" y1="{AXIS_Y}" x2="{WIDTH - MARGIN}" y2="{AXIS_Y}" '
-        f'stroke="{AXIS_COLOUR}" stroke-width="2"/>',
     ]
-    for row, (mark, x) in enumerate(zip(marks, x_positions(marks))):
-        y = FIRST_ROW_Y + row * ROW_HEIGHT
-        anchor = "end" if x > WIDTH * ANCHOR_END_FROM else "start"
-        text_x = x + (DOT_RADIUS if anchor == "start" else -DOT_RADIUS)
+    if len(marks) > 1:
+        parts.append(f'<line class="axis" x1="{AXIS_X}" y1="{ys[0]}" x2="{AXIS_X}" y2="{ys[-1]}" '
+                     f'stroke="{AXIS_COLOUR}" stroke-width="2"/>')
+    for mark, y in zip(marks, ys):
         colour = COLOURS[mark.kind]
+        first, *rest = mark_lines(mark)
+        baseline = round(y + FONT_SIZE * 0.35, 1)  # the date's line is centred on the dot
+        lines = "".join(f'<tspan x="{TEXT_X}" dy="{LINE_HEIGHT}">{escape(line)}</tspan>' for line in rest)
         parts.append(
             f'<g class="mark mark-{mark.kind}" data-date="{mark.when:%Y-%m-%d}">'
-            f'<line x1="{x}" y1="{AXIS_Y}" x2="{x}" y2="{y - 4}" stroke="{colour}" stroke-dasharray="2 2"/>'
-            f'<circle cx="{x}" cy="{AXIS_Y}" r="{DOT_RADIUS}" fill="{colour}" stroke="#fff" stroke-width="1.5"/>'
-            f'<text x="{text_x}" y="{y}" text-anchor="{anchor}" fill="{INK}">{escape(mark_text(mark))}</text>'
+            f'<circle cx="{AXIS_X}" cy="{y}" r="{DOT_RADIUS}" fill="{colour}" stroke="#fff" stroke-width="1.5"/>'
+            f'<text x="{TEXT_X}" y="{baseline}" fill="{INK}"><tspan x="{TEXT_X}" font-weight="700" '
+            f'fill="{colour}">{escape(first)}</tspan>{lines}</text>'
             f'</g>')
     parts.append("</svg>")
     return "".join(parts)
