@@ -52,6 +52,8 @@ class Place:
     radius_km: int
     commune: Commune | None = None
     candidates: list = field(default_factory=list)
+    # Communes sharing the name entered when it does not say which one is meant (resolve_place's ask_homonyms).
+    homonyms: list = field(default_factory=list)
 
     @property
     def filter(self) -> GeoFilter | None:
@@ -60,9 +62,10 @@ class Place:
         return GeoFilter(self.commune.latitude, self.commune.longitude, float(self.radius_km))
 
 
-def resolve_place(text: str | None, radius: str | int | None) -> Place | None:
+def resolve_place(text: str | None, radius: str | int | None, ask_homonyms: bool = False) -> Place | None:
     """None when no commune was asked for; else a Place whose `commune` is None when the entry matched nothing
-    (then `candidates` lists the nearest spellings)."""
+    (then `candidates` lists the nearest spellings) or, with `ask_homonyms`, when it names several communes
+    ("Saint-Denis": then `homonyms` lists them, most populous first); without it, the most populous is taken."""
     from vivier import communes
 
     text = " ".join((text or "").split())[:MAX_PLACE_CHARS]
@@ -73,6 +76,8 @@ def resolve_place(text: str | None, radius: str | int | None) -> Place | None:
     except (TypeError, ValueError):
         radius_km = DEFAULT_RADIUS_KM
     radius_km = min(max(1, radius_km), MAX_RADIUS_KM)
+    if ask_homonyms and (homonyms := communes.homonyms(text)):
+        return Place(text, radius_km, None, [], homonyms)
     commune = communes.find(text)
     return Place(text, radius_km, commune, [] if commune else communes.candidates(text, limit=5))
 

@@ -179,3 +179,49 @@ def test_given_coordinates_win_over_the_commune_centre():
 def test_unknown_place_gets_no_coordinates():
     values, _ = resolve([_observation("annuaire", 50, postcode="29000", commune="Atlantide")])
     assert values["latitude"] is None and values["longitude"] is None  # and stale coordinates are cleared
+
+
+# -- ranking suggestions and asking which homonym is meant (issue 21) ----------------------------------------------
+def test_close_spellings_rank_by_closeness_then_population():
+    # "Sant-Nazer" is spelt nearer "Saint-Paër" (ratio 80 against 78) but sounds like Saint-Nazaire.
+    found = candidates("Sant-Nazer", limit=5)
+    assert [c.label for c in found[:3]] == ["Saint-Nazaire (44)", "Saint-Nazaire (66)", "Saint-Nazaire (30)"]
+    assert [c.population for c in found[:3]] == sorted((c.population for c in found[:3]), reverse=True)
+    assert "Saint-Paër (76)" in [c.label for c in found]
+    assert candidates("Kimper", limit=2)[0].name == "Quimper"
+    assert candidates("Sin Malo", limit=1)[0].name == "Saint-Malo"
+    assert communes.closeness("sant nazer", "saint nazaire") > communes.closeness("sant nazer", "saint paer")
+
+
+def test_sounding_alike_suggests_but_never_resolves():
+    assert "Lyon (69)" in [c.label for c in candidates("Lion", limit=5)]
+    assert find("Lion") is None and find("Sant-Nazer") is None
+
+
+def test_a_label_reads_back_to_its_commune():
+    assert by_insee("44184").label == "Saint-Nazaire (44)"
+    for commune in communes.table().communes[::97]:  # a sample all over the table
+        assert find(commune.label) == commune, commune.label
+
+
+def test_no_department_holds_two_communes_of_one_name():
+    # What makes "Name (department)" labels unambiguous, and homonyms() answer [] for them.
+    seen = {(normalise_name(c.name), c.department) for c in communes.table().communes}
+    assert len(seen) == len(communes.table())
+
+
+@pytest.mark.parametrize(("text", "departments"), [
+    ("Saint-Denis", ["974", "93", "11", "30"]),
+    ("saint denis", ["974", "93", "11", "30"]),
+    ("St-Denis", ["974", "93", "11", "30"]),
+    ("Saint-Deni", ["974", "93", "11", "30"]),         # a slip, for a name several communes bear
+    ("Saint-Nazaire", ["44", "66", "30"]),
+])
+def test_a_name_several_communes_bear_lists_them_most_populous_first(text, departments):
+    assert [c.department for c in communes.homonyms(text)] == departments
+
+
+@pytest.mark.parametrize("text", ["Saint-Denis (93)", "Saint-Denis 974", "93200 Saint-Denis", "Saint-Denis, 93200",
+                                  "93200", "97411", "Quimper", "Laval", "Xyzzyville", "", None])
+def test_an_entry_that_says_which_commune_or_names_one_is_no_homonym(text):
+    assert communes.homonyms(text) == []

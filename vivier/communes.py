@@ -23,10 +23,15 @@ from rapidfuzz import fuzz, process
 from vivier.geo import DEPARTMENTS, department_from_postcode, haversine_km  # noqa: F401 - part of this API
 
 DATA_FILE = "data/communes.csv.gz"
-# Fuzzy scores (rapidfuzz ratio, 0-100). Suggestions go lower than a resolution: a list can show near misses,
-# but find() must not turn "Lion" into "Clion" (ratio 89): "Bordeau" for "Bordeaux" (93) is its kind of slip.
+# Fuzzy scores (closeness(), 0-100). Suggestions go lower than a resolution: a list can show near misses, and
+# names that sound alike ("Lion": Lyon), but find() must not turn "Lion" into "Clion" (ratio 89) nor Lyon (by
+# sound only): "Bordeau" for "Bordeaux" (93) is its kind of slip.
 SUGGESTION_MIN_SCORE = 70
 RESOLUTION_MIN_SCORE = 90
+# closeness() is computed on the FUZZY_POOL names of highest whole-name ratio, down to FUZZY_SLACK points below the
+# score asked for: a name that the word-by-word comparison brings closer may start a little lower.
+FUZZY_POOL = 40
+FUZZY_SLACK = 10
 # When a postcode and a commune name are both known, the name may be spelt loosely ("St Jean de Luz").
 POSTCODE_NAME_MIN_SCORE = 80
 # Abbreviations people write for the words of commune names.
@@ -55,12 +60,52 @@ class Commune:
     former_codes: tuple[str, ...] = ()  # INSEE codes of communes merged into this one
     former_names: tuple[str, ...] = ()  # names of its delegated or associated communes
 
+    @property
+    def label(self) -> str:
+        """ "Saint-Denis (93)": how suggestions name a commune, and an entry find() reads back to this very commune
+        (no department holds two communes of one name; tests/test_communes.py checks it)."""
+        return f"{self.name} ({self.department})"
+
 
 def normalise_name(text: str) -> str:
     """The form names are compared in: no case, accents, hyphens or apostrophes; "St" spelt "saint"."""
     ascii_text = unicodedata.normalize("NFKD", text.lower().translate(_LIGATURES)).encode("ascii", "ignore")
     words = _NOT_WORD.split(ascii_text.decode("ascii"))
     return " ".join(_ABBREVIATIONS.get(word, word) for word in words if word)
+
+
+_SOUNDS = [(re.compile(pattern), sound) for pattern, sound in (
+    (r"eau|au", "o"), (r"[ae]in|[ae]im|ym", "in"), (r"ai|ei|e[tz]\b", "e"), (r"y", "i"), (r"ph", "f"),
+    (r"qu|ck|c(?=[aou])|k", "k"), (r"(?<![csp])h", ""), (r"(\w)\1", r"\1"), (r"(?<=\w\w)e?[stxd]*\b", ""),
+)]
+
+
+def sound(key: str) -> str:
+    """A normalised name as French tends to say it, roughly: "saint nazaire" and "sant nazer" both "san nazer"
+    ("ai" and "ei" as "e", "au" and "eau" as "o", doubled letters single, a word's silent end dropped)."""
+    for pattern, replacement in _SOUNDS:
+        key = pattern.sub(replacement, key)
+    return key
+
+
+def _similarity(key: str, name_key: str) -> float:
+    """fuzz.ratio of two normalised names, or, for names of as many words, their words compared one by one
+    (weighted by length) when that is higher: a shared "saint" then weighs as one word, not half the name."""
+    score = fuzz.ratio(key, name_key)
+    words, name_words = key.split(), name_key.split()
+    if len(words) == len(name_words) > 1:
+        weights = [max(len(a), len(b)) for a, b in zip(words, name_words, strict=True)]
+        by_word = sum(fuzz.ratio(a, b) * w for a, b, w in zip(words, name_words, weights, strict=True))
+        score = max(score, by_word / sum(weights))
+    return score
+
+
+def closeness(key: str, name_key: str, by_sound: bool = True) -> float:
+    """How close an entry is to a commune's name, both normalised (0-100): the better of their spellings'
+    similarity and, with `by_sound`, their sounds' (sound()). "sant nazer" is closer to "saint nazaire" (89, by
+    sound) than to "saint paer" (80), although its spelling is nearer the second (ratio 80 against 78)."""
+    score = _similarity(key, name_key)
+    return max(score, _similarity(sound(key), sound(name_key))) if by_sound else score
 
 
 def _without_article(key: str) -> str | None:
@@ -94,6 +139,11 @@ class CommuneTable:
         self._by_name = {key: _ranked(value) for key, value in by_name.items()}
         self._by_former_name = {key: _ranked(value) for key, value in by_former_name.items()}
         self._names = sorted(self._by_name)
+        by_sound: dict[str, list[str]] = defaultdict(list)
+        for key in self._names:
+            by_sound[sound(key)].append(key)
+        self._by_sound = dict(by_sound)
+        self._sounds = sorted(self._by_sound)
         self._postcodes = sorted(self._by_postcode)
 
     def __len__(self) -> int:
@@ -117,8 +167,9 @@ class CommuneTable:
     def find(self, text: str | None) -> Commune | None:
         """Resolve what a person typed: a postcode or INSEE code, or a name with or without accents, hyphens or
         case, optionally with a department or postcode ("Saint-Denis (93)", "Saint-Denis 974", "93200
-        Saint-Denis"). Several communes of one name: the most populous. A five-digit entry is read as a postcode
-        first (what people type), then as an INSEE code. Slight misspellings are corrected, wild ones are not."""
+        Saint-Denis"). Several communes of one name: the most populous (homonyms() lists them, for a page that
+        asks which one is meant). A five-digit entry is read as a postcode first (what people type), then as an
+        INSEE code. Slight misspellings are corrected, wild ones are not."""
         text = (text or "").strip()
         if not text:
             return None
@@ -135,8 +186,27 @@ class CommuneTable:
         exact = self.by_name(name, department)
         if exact:
             return exact[0]
-        fuzzy = self._fuzzy(normalise_name(name), department, RESOLUTION_MIN_SCORE, 1)
+        fuzzy = self._fuzzy(normalise_name(name), department, RESOLUTION_MIN_SCORE, 1, by_sound=False)
         return fuzzy[0] if fuzzy else None
+
+    def homonyms(self, text: str | None) -> list[Commune]:
+        """The communes sharing the name an entry designates when it does not say which one ("Saint-Denis": four
+        communes, most populous first); [] when it designates one commune (a code, a postcode, a department hint,
+        a unique name) or none. A slightly misspelt name ("Saint-Deni") stands for the name find() corrects it
+        to."""
+        text = (text or "").strip()
+        compact = text.replace(" ", "")
+        if not text or _POSTCODE.match(compact) or _INSEE.match(compact):
+            return []
+        name, department, postcode = _split_hint(text)
+        if postcode or (department and department in DEPARTMENTS):
+            return []  # no department holds two communes of one name
+        key = normalise_name(text if department else name)
+        same = self._by_name.get(key) or self._by_former_name.get(key)
+        if not same:
+            fuzzy = self._fuzzy(key, None, RESOLUTION_MIN_SCORE, 1, by_sound=False)
+            same = self._by_name[normalise_name(fuzzy[0].name)] if fuzzy else []
+        return list(same) if len(same) > 1 else []
 
     def in_postcode(self, name: str | None, postcode: str | None) -> Commune | None:
         """The commune of this name among those of this postcode (loosely spelt), an arrondissement rather than
@@ -158,8 +228,8 @@ class CommuneTable:
 
     def candidates(self, text: str | None, limit: int = 10) -> list[Commune]:
         """Ranked suggestions for an autocomplete or a "did you mean": exact names, then names starting with the
-        text, then close spellings; digits suggest postcodes and INSEE codes starting with them. Among equals,
-        the most populous first."""
+        text, then close spellings, closest first (see closeness()); digits suggest postcodes and INSEE codes
+        starting with them. Among equals, the most populous first (the table's legal population)."""
         text = (text or "").strip()
         if not text or limit <= 0:
             return []
@@ -196,16 +266,29 @@ class CommuneTable:
         by_code = [c for c in self.communes if c.insee.startswith(prefix)] if len(prefix) >= 2 else []
         return _unique([*_ranked(found), *_ranked(by_code)])[:limit]
 
-    def _fuzzy(self, key: str, department: str | None, min_score: int, limit: int) -> list[Commune]:
+    def _fuzzy(self, key: str, department: str | None, min_score: int, limit: int,
+               by_sound: bool = True) -> list[Commune]:
+        """Names at least `min_score` close to `key` (closeness(), by sound too unless `by_sound` is false),
+        closest first, then the most populous. closeness() is computed only on the FUZZY_POOL names nearest in
+        spelling, and as many nearest in sound."""
         if not key:
             return []
-        matches = process.extract(key, self._names, scorer=fuzz.ratio, score_cutoff=min_score,
-                                  limit=max(limit, 1) * 3)
-        ranked: list[tuple[float, int, str, Commune]] = []
-        for name, score, _ in matches:
+        pool = max(limit * 5, FUZZY_POOL)
+        cutoff = max(0, min_score - FUZZY_SLACK)
+        names = {name for name, _, _ in process.extract(key, self._names, scorer=fuzz.ratio, score_cutoff=cutoff,
+                                                         limit=pool)}
+        if by_sound:
+            for heard, _, _ in process.extract(sound(key), self._sounds, scorer=fuzz.ratio, score_cutoff=cutoff,
+                                               limit=pool):
+                names.update(self._by_sound[heard])
+        ranked: list[tuple[int, int, str, Commune]] = []
+        for name in names:
+            score = closeness(key, name, by_sound)
+            if score < min_score:
+                continue
             for commune in self._by_name[name]:
                 if department is None or commune.department == department:
-                    ranked.append((-score, -(commune.population or 0), commune.insee, commune))
+                    ranked.append((-round(score), -(commune.population or 0), commune.insee, commune))
         ranked.sort(key=lambda item: item[:3])
         return [item[3] for item in ranked[:limit]]
 
@@ -271,6 +354,11 @@ def by_insee(code: str | None) -> Commune | None:
 def find(text: str | None) -> Commune | None:
     """Resolve a person's entry to one commune; see CommuneTable.find."""
     return table().find(text)
+
+
+def homonyms(text: str | None) -> list[Commune]:
+    """The communes an ambiguous name may mean, most populous first; see CommuneTable.homonyms."""
+    return table().homonyms(text)
 
 
 def candidates(text: str | None, limit: int = 10) -> list[Commune]:
