@@ -74,11 +74,13 @@ def test_cells_a_spreadsheet_would_evaluate_get_a_leading_apostrophe(cell, expec
 def test_csv_rows_round_trip_with_semicolons_quotes_and_newlines():
     row = ExportRow(1, summary(name='Acme; "la" coop', pitch="Ligne 1\nLigne 2", categories=("waste", "parking"),
                                labels=("ess",), department="29", region="Bretagne", size_band="10-49",
-                               siren="123456782", website="https://acme.fr", commune="Brest"),
+                               siren="123456782", website="https://acme.fr", commune="Brest",
+                               contact_email="contact@acme.fr", contact_phone="+33 2 98 00 00 00"),
                     "http://vivier.test/fournisseurs/acme")
     rows = list(csv.reader(io.StringIO(render_csv([row]).decode("utf-8-sig"), newline=""), delimiter=";"))
     assert rows == [list(CSV_HEADER), [
-        "1", 'Acme; "la" coop', "123456782", "https://acme.fr", "Brest", "29 Finistère", "Bretagne",
+        "1", 'Acme; "la" coop', "123456782", "https://acme.fr", "contact@acme.fr", "'+33 2 98 00 00 00", "Brest",
+        "29 Finistère", "Bretagne",
         "Collecte des déchets, Stationnement", "ESS", "10 à 49 salariés", "Ligne 1\nLigne 2",
         "http://vivier.test/fournisseurs/acme"]]
 
@@ -128,8 +130,8 @@ def test_results_csv_follows_the_search_order_with_its_filters(client, search_se
     expected = ranked_names(search_service, "collecte des déchets", filters)
     assert expected and [row[1] for row in rows[1:]] == expected
     assert [row[0] for row in rows[1:]] == [str(i) for i in range(1, len(expected) + 1)]
-    assert all(CATEGORY_LABELS["waste"] in row[7].split(", ") for row in rows[1:])
-    assert all(re.fullmatch(r"http://localhost/fournisseurs/[a-z0-9-]+", row[11]) for row in rows[1:])
+    assert all(CATEGORY_LABELS["waste"] in row[9].split(", ") for row in rows[1:])
+    assert all(re.fullmatch(r"http://localhost/fournisseurs/[a-z0-9-]+", row[13]) for row in rows[1:])
     assert all(len(row) == len(CSV_HEADER) for row in rows)
 
 
@@ -213,14 +215,14 @@ def test_selection_csv_keeps_the_shortlist_order_and_skips_unknown_ids(client, a
     assert response.headers["Content-Disposition"] == 'attachment; filename="vivier-selection-2026-11-26.csv"'
     rows = parse_csv(response)
     assert [row[:2] for row in rows[1:]] == [["1", name_b], ["2", name_a]]
-    assert rows[1][11] == f"http://localhost/fournisseurs/{b}"
+    assert rows[1][13] == f"http://localhost/fournisseurs/{b}"
 
 
 def test_selection_csv_neutralises_a_stored_formula(client, app):
     (slug, _), = live_suppliers(app, 1)
     with changed_supplier(app, slug, name="=HYPERLINK(\"http://evil.example\";\"x\")", pitch="@SUM(1+1)"):
         rows = parse_csv(client.get(f"/selection.csv?ids={slug}"))
-    assert rows[1][1] == "'=HYPERLINK(\"http://evil.example\";\"x\")" and rows[1][10] == "'@SUM(1+1)"
+    assert rows[1][1] == "'=HYPERLINK(\"http://evil.example\";\"x\")" and rows[1][12] == "'@SUM(1+1)"
 
 
 def test_selection_memo_lists_the_suppliers_and_the_ids_not_found(client, app, frozen_day):
@@ -265,3 +267,19 @@ def test_result_exports_hold_the_strong_matches_unless_the_neighbours_are_asked_
     assert nothing.strong_total == 0 and nothing.total
     rows = parse_csv(client.get("/recherche.csv", query_string={"q": "accordeur de piano pour l'école de musique"}))
     assert len(rows) - 1 == nothing.total
+
+
+def test_selection_exports_carry_the_public_contacts_the_page_shows(client, app, frozen_day):
+    """Issue 21: the supplier page shows a public e-mail and phone; the CSV and the memo left them out."""
+    (slug, name), = live_suppliers(app, 1)
+    with changed_supplier(app, slug, contact_email="achats@acme.example", contact_phone="02 98 00 00 00"):
+        rows = parse_csv(client.get(f"/selection.csv?ids={slug}"))
+        html = unescape(client.get(f"/selection/note?ids={slug}").get_data(as_text=True))
+        page = unescape(client.get(f"/fournisseurs/{slug}").get_data(as_text=True))
+    record = dict(zip(rows[0], rows[1]))
+    assert (record["Courriel"], record["Téléphone"]) == ("achats@acme.example", "02 98 00 00 00")
+    assert "achats@acme.example" in page and "02 98 00 00 00" in page
+    item = html.split('<li class="memo-supplier"')[1]
+    assert "<dt>Courriel</dt>" in item and "achats@acme.example" in item
+    assert "<dt>Téléphone</dt><dd>02 98 00 00 00</dd>" in item
+    assert "Sélection de 1 fournisseur." in html

@@ -180,3 +180,33 @@ def test_header_links_the_shortlist_and_loads_the_script_from_self(client):
     assert '<script src="/static/shortlist.js" defer></script>' in html
     assert not re.search(r"<script(?![^>]*\ssrc=)", html), "inline scripts are forbidden by the CSP"
     assert b"vivier.shortlist" in client.get("/static/shortlist.js").data
+
+
+def test_supplier_page_has_the_same_add_button_as_the_results(client, app):
+    """Issue 21: a buyer reading a supplier's page could not keep it aside."""
+    (slug, _), = live_suppliers(app, 1)
+    html = client.get(f"/fournisseurs/{slug}").get_data(as_text=True)
+    button = re.search(r"<button[^>]*data-shortlist-add[^>]*>Ajouter à la sélection</button>", html, re.DOTALL)
+    assert button, "no « Ajouter à la sélection » on the supplier page"
+    for attribute in (f'data-id="{slug}"', f'value="{slug}"', 'name="ids"', 'form="shortlist-add-form"',
+                      'aria-pressed="false"', 'type="submit"'):
+        assert attribute in button.group(0)
+    assert '<form id="shortlist-add-form" action="/selection" method="get" hidden></form>' in html
+
+
+def test_supplier_page_names_sources_in_french_and_scrolls_its_provenance_table(client, app):
+    (slug, _), = live_suppliers(app, 1)
+    with app.extensions["vivier"]["database"].session() as s:
+        supplier = s.scalar(select(Supplier).where(Supplier.slug == slug))
+        record = supplier.provenance[0]
+        previous = record.source_name
+        record.source_name = "submitted"
+    try:
+        html = unescape(client.get(f"/fournisseurs/{slug}").get_data(as_text=True))
+    finally:
+        with app.extensions["vivier"]["database"].session() as s:
+            s.scalar(select(Supplier).where(Supplier.slug == slug)).provenance[0].source_name = previous
+    assert "déclaré par l'entreprise" in html and ">submitted<" not in html
+    assert re.search(r'<div class="table-scroll" role="region" aria-labelledby="provenance-table-caption" '
+                     r'tabindex="0">\s*<table class="provenance-table"', html)
+    assert re.search(r"Fiche mise à jour le \d{1,2}(er)? \w+ \d{4}\.", html)

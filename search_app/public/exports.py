@@ -40,8 +40,8 @@ CSV_DELIMITER = ";"
 CSV_ENCODING = "utf-8-sig"
 # A cell starting with one of these is read as a formula by spreadsheets (CSV injection): it gets a leading "'".
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-CSV_HEADER = ("Rang", "Nom", "SIREN", "Site web", "Commune", "Département", "Région", "Thématiques", "Labels",
-              "Effectif", "Accroche", "Lien Vivier")
+CSV_HEADER = ("Rang", "Nom", "SIREN", "Site web", "Courriel", "Téléphone", "Commune", "Département", "Région",
+              "Thématiques", "Labels", "Effectif", "Accroche", "Lien Vivier")
 # Several values in one cell (themes, labels): no label of the taxonomy contains this separator.
 VALUE_SEPARATOR = ", "
 # Longest query-and-filters part of an export's file name.
@@ -73,7 +73,8 @@ def neutralise(cell: str) -> str:
 def csv_cells(row: ExportRow) -> list[str]:
     s = row.supplier
     cells = [
-        str(row.rank), s.name, s.siren or "", s.website or "", s.commune or "",
+        str(row.rank), s.name, s.siren or "", s.website or "", s.contact_email or "", s.contact_phone or "",
+        s.commune or "",
         facet_label("department", s.department) if s.department else "", s.region or "",
         VALUE_SEPARATOR.join(CATEGORY_LABELS.get(c, c) for c in s.categories),
         VALUE_SEPARATOR.join(LABEL_LABELS.get(label, label) for label in s.labels),

@@ -44,6 +44,9 @@ class SupplierSummary:
     categories: tuple[str, ...]
     labels: tuple[str, ...]
     size_band: str | None
+    # The public contacts the supplier page shows (« Contact », « Téléphone »).
+    contact_email: str | None = None
+    contact_phone: str | None = None
 
 
 def summarise(supplier: Supplier) -> SupplierSummary:
@@ -52,7 +55,8 @@ def summarise(supplier: Supplier) -> SupplierSummary:
         id=supplier.id, slug=supplier.slug, name=supplier.name, siren=supplier.siren, website=website,
         pitch=supplier.pitch or "", commune=supplier.commune, department=supplier.department,
         region=supplier.region, categories=tuple(supplier.categories or ()), labels=tuple(supplier.labels or ()),
-        size_band=supplier.size_band,
+        size_band=supplier.size_band, contact_email=supplier.contact_email or None,
+        contact_phone=supplier.contact_phone or None,
     )
 
 

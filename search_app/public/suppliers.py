@@ -27,6 +27,24 @@ FIELD_LABELS = {
     "contact_email": "Courriel", "contact_phone": "Téléphone",
 }
 
+# French names of the sources a field came from, on the provenance tables (public page and back-office). A source
+# not named here is shown by its configured name (sources/*.yaml), which its operator chose.
+SOURCE_LABELS = {
+    "submitted": "déclaré par l'entreprise",
+    "registre-esus": "liste nationale des agréments ESUS",
+    "registre-ess": "liste des entreprises de l'économie sociale et solidaire",
+    "inclusion-siae": "structures de l'insertion par l'activité économique (emplois de l'inclusion)",
+    "ea-esat": "entreprises adaptées et ESAT",
+    "rge": "entreprises reconnues garantes de l'environnement (RGE)",
+    "startups-beta-gouv": "startups d'État (beta.gouv.fr)",
+}
+
+
+@bp.app_template_filter("source_label")
+def source_label(source_name: str) -> str:
+    """« déclaré par l'entreprise » for the company's own submission, a registry's French name, else the name."""
+    return SOURCE_LABELS.get(source_name, source_name)
+
 
 def merged_target(session, supplier: Supplier) -> Supplier | None:
     """The live supplier a merged one was folded into, following a short chain."""
