@@ -5,6 +5,7 @@ clock."""
 from __future__ import annotations
 
 import re
+from html import unescape
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -146,8 +147,16 @@ def test_unverified_buyer_prepares_drafts_until_an_operator_verifies_it(private_
                                                "contract_model": "marche-public", "categories": ["mobility"],
                                                "departments": [], "deadline": NOW + timedelta(days=20)}, now=NOW)
         slug = project.slug
+    # The project page says why « Publier » is not available before any click; a post anyway is refused clearly.
+    page = unescape(client.get(f"/projets/{slug}").get_data(as_text=True))
+    assert "Publication impossible pour l'instant" in page and "pas encore vérifiée" in page
+    assert re.search(r'<button type="submit" disabled aria-describedby="publication-impossible">Publier</button>',
+                     page)
     refused = post(client, f"/projets/{slug}/publier", page=f"/projets/{slug}")
-    assert refused.status_code == 400 and "Seuls les acheteurs vérifiés publient" in refused.get_data(as_text=True)
+    body = unescape(refused.get_data(as_text=True))
+    assert refused.status_code == 403 and "Seuls les acheteurs vérifiés publient" in body
+    assert "Publication impossible pour l'instant" in body and "Action impossible" not in body
+    assert "notre équipe vérifie" in body
 
     anonymous = private_app.test_client()
     assert anonymous.get("/moderation/acheteurs/").status_code in (302, 303)
@@ -165,6 +174,8 @@ def test_unverified_buyer_prepares_drafts_until_an_operator_verifies_it(private_
         buyer = s.scalar(select(Buyer).where(Buyer.email == OTHER))
         assert buyer.verified and buyer.verified_by == OPERATOR
 
+    verified_page = client.get(f"/projets/{slug}").get_data(as_text=True)
+    assert "Publication impossible" not in verified_page and " disabled " not in verified_page
     assert post(client, f"/projets/{slug}/publier", page=f"/projets/{slug}").status_code == 303
     with database(private_app).session() as s:
         assert s.scalar(select(Project.status).where(Project.slug == slug)) == "published"
@@ -187,3 +198,27 @@ def test_operator_keeps_the_domain_allow_list(private_app):
     sign_in(private_app.test_client(), private_app, "dsi@mairie.quimperle.bzh")
     with database(private_app).session() as s:
         assert s.scalar(select(Buyer.verified).where(Buyer.email == "dsi@mairie.quimperle.bzh"))
+
+
+# -- the way back to one's projects (issue 21) -------------------------------------------------------------------
+def test_a_signed_in_buyer_finds_its_projects_in_the_header_and_publishes_from_the_project_list(private_app):
+    set_clock(private_app, NOW)
+    allow_domain(private_app)
+    anonymous = private_app.test_client()
+    public = anonymous.get("/projets").get_data(as_text=True)
+    assert ">Mes projets</a>" not in public
+    assert 'href="/acheteurs/connexion">Acheteur public ? Publiez un projet' in public
+    client = private_app.test_client()
+    sign_in(client, private_app)
+    for path in ("/", "/projets", "/centrales"):
+        assert '<a href="/acheteurs/projets">Mes projets</a>' in client.get(path).get_data(as_text=True), path
+    listing = client.get("/projets").get_data(as_text=True)
+    assert '<a href="/projets/nouveau">Publiez un projet.</a>' in listing
+    assert "/acheteurs/connexion" not in listing.split('id="contenu"', 1)[1]
+    assert client.get("/projets/nouveau").status_code == 200
+    # The sign-in page says who is signed in already, with the way to the projects.
+    again = client.get("/acheteurs/connexion").get_data(as_text=True)
+    assert "déjà connecté comme" in again and CITY in again and 'href="/projets/nouveau"' in again
+    # Signed out, the header forgets the link.
+    post(client, "/acheteurs/deconnexion", page="/acheteurs/projets")
+    assert ">Mes projets</a>" not in client.get("/projets").get_data(as_text=True)

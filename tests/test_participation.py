@@ -203,6 +203,31 @@ def test_the_project_page_includes_the_participation_box(app):
     assert f'href="/projets/{slug}/propositions"' in page(buyer_client(app, buyer_id).get(f"/projets/{slug}"))
 
 
+def test_a_supplier_in_session_finds_its_alerts_from_the_project_page_and_its_editing_page(app):
+    _, slug = make_project(app)
+    [supplier] = suppliers_with_domain(app, 1)
+    client, _ = supplier_client(app, supplier)
+    alerts = f'href="/fournisseurs/{supplier.slug}/alertes"'
+    assert alerts in page(client.get(f"/projets/{slug}"))
+    assert alerts in page(client.get(f"/fournisseurs/{supplier.slug}/modifier"))
+    assert client.get(f"/fournisseurs/{supplier.slug}/alertes").status_code == 200
+    # Without a session, the project page says that the company's session also brings the alerts.
+    anonymous = page(app.test_client().get(f"/projets/{slug}"))
+    assert "/alertes" not in anonymous and "recevoir par courriel les nouveaux projets" in anonymous
+
+
+def test_consent_labels_agree_with_each_field():
+    from search_app.purchasing.participation_forms import ProposalForm, consent_label
+
+    assert consent_label("attachments", "Pièces jointes") == (
+        "Pièces jointes : j'accepte que mes pièces jointes figurent dans la synthèse partagée par l'acheteur")
+    assert "que l'exigence modifiée figure" in consent_label("varied_requirement", "Exigence modifiée")
+    assert "que ma fourchette de prix figure" in consent_label("price_band", "Fourchette de prix")
+    assert "que le texte de ma proposition figure" in consent_label("text", "Texte de la proposition")
+    labels = [getattr(ProposalForm, f"consent_{name}").args[0] for name in pj.CONSENT_FIELDS]
+    assert not any("qu'il figure" in label for label in labels) and len(labels) == len(pj.CONSENT_FIELDS)
+
+
 def test_questions_need_a_verified_supplier_an_open_project_and_a_csrf_token(app):
     buyer_id, slug = make_project(app)
     [supplier] = suppliers_with_domain(app, 1)

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.test_buyers import NOW, allow_domain, csrf_token, database, last_mail, set_clock, sign_in
+from search_app.purchasing import projects as pj_web
 from vivier import projects as pj
 from vivier.models import Attachment, OutboxMessage, Project, SourcingEvent, Subscription, Supplier
 
@@ -314,6 +315,23 @@ def test_atom_feeds_list_published_projects(private_app):
     assert [e.find(f"{ATOM}title").text for e in entries("/projets/departements/56.atom")] == [
         "Stationnement intelligent"]
     assert entries("/projets/thematiques/mobility.atom") == []
+    # RFC 4287: the feed names its author; each entry its buying organisation.
+    feed = ET.fromstring(anonymous.get("/projets/flux.atom").data)
+    assert feed.find(f"{ATOM}author/{ATOM}name").text == pj_web.FEED_AUTHOR
+    assert feed.find(f"{ATOM}author/{ATOM}uri").text.startswith("http")
+    assert [e.find(f"{ATOM}author/{ATOM}name").text for e in everything] == ["Brest métropole"] * 2
+
+
+def test_the_owners_actions_are_one_aligned_row_of_buttons_and_links(private_app):
+    client = buyer_client(private_app)
+    slug = create(client)
+    html = client.get(f"/projets/{slug}").get_data(as_text=True)
+    actions = html.split('<ul class="project-actions">', 1)[1].split("</ul>", 1)[0]
+    assert 'class="action-link"' in actions and "<button type=\"submit\">Publier</button>" in actions
+    assert 'class="inline project-actions"' not in html  # the tag list style no longer shifts the links
+    css = client.get("/static/vivier.css").get_data(as_text=True)
+    section = css.split("/* navigation and projects (issue 21) */", 1)[1]
+    assert ".project-actions .action-link, .project-actions button" in section and "min-height" in section
 
 
 # -- a full disk, and files nobody refers to any more --------------------------------------------------------------

@@ -7,11 +7,15 @@ The link request page says the same thing whatever the address, so that it tells
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from datetime import datetime
+
+from flask import Blueprint, flash, has_request_context, redirect, render_template, url_for
+from flask import session as web_session
 
 from search_app.extensions import external_url, form_rate_limit, limiter
 from search_app.forms import honeypot_filled
-from search_app.identity import current_buyer, end_buyer_session, now, open_buyer_session
+from search_app.identity import (BUYER_SESSION_KEY, current_buyer, end_buyer_session, now,
+                                 open_buyer_session)
 from search_app.purchasing.forms import BuyerSignInForm
 from search_app.context import database, settings
 from search_app.forms import error_summary
@@ -23,6 +27,22 @@ from vivier.mail import send_mail
 bp = Blueprint("buyers", __name__)
 
 SIGN_IN_SUBJECT = "Vivier : votre lien de connexion acheteur"
+
+
+def buyer_signed_in() -> bool:
+    """Whether this browser holds a live buyer session, read from the signed cookie alone (no query): what the
+    header needs to offer « Mes projets ». The pages behind the link check the buyer itself (current_buyer)."""
+    if not has_request_context():  # a page rendered for no browser (a worker's) has nobody signed in
+        return False
+    state = web_session.get(BUYER_SESSION_KEY)
+    return isinstance(state, dict) and datetime.fromisoformat(state.get("expires") or "1970-01-01") > now()
+
+
+@bp.app_context_processor
+def buyer_navigation():
+    """`buyer_signed_in()` for every template (the header's « Mes projets », the « Publiez un projet » links):
+    a function, so that only the pages that show those links read the session."""
+    return {"buyer_signed_in": buyer_signed_in}
 
 
 @bp.route("/acheteurs/connexion", methods=["GET", "POST"])
@@ -40,7 +60,10 @@ def sign_in():
             send_mail(session, settings(), form.email.data, SIGN_IN_SUBJECT, body)
         return render_template("buyers/link_sent.html", email=form.email.data)
     status = 400 if form.errors else 200
-    return render_template("buyers/sign_in.html", form=form, errors=error_summary(form)), status
+    with database().session() as session:
+        signed_in = current_buyer(session)
+        email = signed_in.email if signed_in is not None else None
+    return render_template("buyers/sign_in.html", form=form, errors=error_summary(form), signed_in_as=email), status
 
 
 @bp.get("/acheteurs/acces/<token>")

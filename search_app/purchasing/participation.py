@@ -250,6 +250,7 @@ class Participation:
     pending: list[QuestionView] = field(default_factory=list)  # unanswered: the buyer's, and each asker's own
     is_buyer: bool = False
     supplier_name: str | None = None
+    supplier_slug: str | None = None  # the supplier of the editing session: its alerts page
     has_proposal: bool = False
     proposal_count: int = 0
 
@@ -272,6 +273,7 @@ def participation_for(session: Session, project: Project) -> Participation:
         variant_requirements=project.variant_requirements, deadline=project.deadline,
         published=[_question_view(q) for q in questions if q.answer is not None], pending=pending,
         is_buyer=is_buyer, supplier_name=supplier.name if supplier else None,
+        supplier_slug=supplier.slug if supplier else None,
         has_proposal=supplier is not None and supplier.id in proposals,
         proposal_count=len(proposals) if is_buyer else 0)
 

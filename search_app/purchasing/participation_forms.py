@@ -68,9 +68,24 @@ class ProposalForm(FrenchFlaskForm):
     remove = MultiCheckboxField("Retirer ces pièces jointes", choices=[], coerce=int, validate_choice=False)
 
 
+# The consent checkboxes' wording, agreeing with each field (« le texte… figure », « les pièces jointes…
+# figurent »); a field added to vivier.projects.CONSENT_FIELDS without its words here gets the neutral one.
+CONSENT_WORDS: dict[str, str] = {
+    "text": "j'accepte que le texte de ma proposition figure",
+    "varied_requirement": "j'accepte que l'exigence modifiée figure",
+    "price_band": "j'accepte que ma fourchette de prix figure",
+    "attachments": "j'accepte que mes pièces jointes figurent",
+}
+CONSENT_NEUTRAL = "j'accepte que cet élément figure"
+
+
+def consent_label(name: str, label: str) -> str:
+    """« Pièces jointes : j'accepte que mes pièces jointes figurent dans la synthèse partagée par l'acheteur »."""
+    return f"{label} : {CONSENT_WORDS.get(name, CONSENT_NEUTRAL)} dans la synthèse partagée par l'acheteur"
+
+
 for _name, _label in CONSENT_FIELDS.items():
-    setattr(ProposalForm, consent_name(_name), BooleanField(f"{_label} : j'accepte qu'il figure dans la synthèse "
-                                                             "partagée par l'acheteur"))
+    setattr(ProposalForm, consent_name(_name), BooleanField(consent_label(_name, _label)))
 
 
 class DecisionForm(FrenchFlaskForm):

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import re
 from datetime import timezone
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from feedgen.feed import FeedGenerator
 from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request, send_file,
                    url_for)
 from markupsafe import Markup
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from indexer.backends.base import IndexNotReady, SearchUnavailable
@@ -47,6 +48,8 @@ UPLOAD_ENDPOINTS = ("projects.new", "projects.edit")
 # Feeds: the newest published projects; the summary is the need's first characters (a reader's preview).
 FEED_ENTRIES = 50
 SUMMARY_CHARS = 300
+# The feeds' author (an Atom feed names one); each entry names its buying organisation besides.
+FEED_AUTHOR = "Vivier, sourcing de solutions pour les territoires"
 # Words of the public list's text search, and characters read from the box.
 QUERY_MAX_CHARS = 200
 NEW_PROJECT_SUBJECT = "Vivier : nouveau projet d'achat « {title} »"
@@ -106,9 +109,18 @@ def _visible_project(session: Session, slug: str) -> tuple[Project, bool]:
     return project, owner
 
 
-def _refused(project: Project, message: str, status: int = 400):
-    return render_template("profiles/notice.html", title="Action impossible", status=status, paragraphs=[message],
-                           links=[(url_for("projects.detail", slug=project.slug), "Retour au projet")]), status
+def _refused(project: Project, message: str, status: int = 400, title: str = "Action impossible",
+             paragraphs: Sequence[str] = ()):
+    return render_template("profiles/notice.html", title=title, status=status, paragraphs=[message, *paragraphs],
+                           links=[(url_for("projects.detail", slug=project.slug), "Retour au projet"),
+                                  (url_for("buyers.projects"), "Mes projets")]), status
+
+
+# Why an unverified buyer cannot publish yet, and what happens next: on the project page (before any click) and
+# on the refusal of a publication posted anyway.
+UNVERIFIED_PUBLICATION = ("Votre adresse n'est pas encore vérifiée : notre équipe vérifie qu'elle appartient à un "
+                          "acheteur public, puis vous écrit. Vous pourrez publier ce projet dès la vérification "
+                          "faite ; d'ici là, vous pouvez le modifier en brouillon.")
 
 
 # -- uploads ------------------------------------------------------------------------------------------------------
@@ -250,7 +262,10 @@ def publish(slug: str):
         try:
             projects.publish(session, project, buyer, now())
         except projects.ProjectError as error:
-            return _refused(project, str(error))
+            if not buyer.verified:
+                return _refused(project, str(error), 403, "Publication impossible pour l'instant",
+                                [UNVERIFIED_PUBLICATION])
+            return _refused(project, str(error), title="Publication impossible")
         session.commit()
         hits = matching_hits(project)
         if hits is None:
@@ -326,7 +341,8 @@ def detail(slug: str):
             status=projects.effective_status(project, now()),
             contract_label=CONTRACT_MODELS.get(project.contract_model, project.contract_model),
             attachments=projects.project_attachments(session, project), timeline=project_timeline(project, now()),
-            open_now=projects.is_open(project, now()), buyer_links=buyer_links(project.slug) if owner else [])
+            open_now=projects.is_open(project, now()), buyer_links=buyer_links(project.slug) if owner else [],
+            unverified_publication=UNVERIFIED_PUBLICATION)
     headers = {"Cache-Control": "private, no-store"} if owner else {}
     return response, 200, headers
 
@@ -360,11 +376,15 @@ def feed_summary(project: Project) -> str:
     return f"{need}\n\nDate limite de réponse : {paris_filter(project.deadline)} (heure de Paris)."
 
 
-def build_feed(items: list[Project], title: str, self_url: str, page_url: str) -> bytes:
-    """An Atom document of the projects, newest first."""
+def build_feed(items: list[Project], title: str, self_url: str, page_url: str,
+               organisations: Mapping[int, str] | None = None) -> bytes:
+    """An Atom document of the projects, newest first. The feed's author is Vivier (RFC 4287 wants one for the
+    feed or for every entry); an entry's author is the buying organisation when its buyer named one
+    (`organisations`: buyer id -> name)."""
     feed = FeedGenerator()
     feed.id(self_url)
     feed.title(title)
+    feed.author({"name": FEED_AUTHOR, "uri": site_root() + "/"})
     feed.language("fr")
     feed.link(href=self_url, rel="self", type="application/atom+xml")
     feed.link(href=page_url, rel="alternate", type="text/html")
@@ -380,6 +400,9 @@ def build_feed(items: list[Project], title: str, self_url: str, page_url: str) -
         entry.published(published)
         entry.updated(max(published, project.updated_at.replace(tzinfo=timezone.utc)))
         entry.summary(feed_summary(project))
+        organisation = (organisations or {}).get(project.buyer_id)
+        if organisation:
+            entry.author({"name": organisation})
     return feed.atom_str(pretty=True)
 
 
@@ -388,7 +411,10 @@ def _feed(title: str, category: str | None = None, department: str | None = None
         found = projects.list_public_projects(session, category=category, department=department,
                                              status=PROJECT_PUBLISHED, now=now())[:FEED_ENTRIES]
         page = external_url("projects.index", thematique=category, departement=department)
-        body = build_feed(found, title, site_root() + request.full_path.rstrip("?"), page)
+        buyer_ids = {p.buyer_id for p in found}
+        organisations = {b.id: b.organisation for b in session.scalars(select(Buyer).where(Buyer.id.in_(buyer_ids)))
+                         if b.organisation}
+        body = build_feed(found, title, site_root() + request.full_path.rstrip("?"), page, organisations)
     return Response(body, content_type="application/atom+xml; charset=utf-8")
 
 
