@@ -583,3 +583,38 @@ class SearchDay(Base):
 
     day: Mapped[date] = mapped_column(primary_key=True)
     searches: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SearchAlert(Base):
+    """An e-mail alert on a saved search (issue 21): no account, double opt-in. The address confirms it by a one-time
+    link (its token stored hashed); unconfirmed alerts are deleted after a few days; every e-mail carries a link that
+    removes it (vivier.alerts). The background worker mails the suppliers that newly match, or whose profile changed,
+    since the last e-mail."""
+
+    __tablename__ = "search_alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    # The search as vivier.alerts.SavedSearch normalises it; `search_key` is its digest (one alert per address and
+    # search).
+    query: Mapped[str] = mapped_column(String(1500), default="")
+    filters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    place: Mapped[str] = mapped_column(String(100), default="")
+    radius_km: Mapped[int | None] = mapped_column(Integer)
+    mode: Mapped[str] = mapped_column(String(10), default="hybrid")
+    exact: Mapped[bool] = mapped_column(Boolean, default=False)
+    include_weak: Mapped[bool] = mapped_column(Boolean, default=False)
+    search_key: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    confirm_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(index=True)
+    # Random, part of the unsubscribe link's HMAC: a link made for a deleted alert never removes a later one that got
+    # the same id.
+    unsubscribe_nonce: Mapped[str] = mapped_column(String(32))
+    # What was mailed: when (or, before the first e-mail, when the buyer saw the results), and the suppliers already
+    # matched (None until the worker's first run: those matching then were on the page the buyer saw).
+    last_notified_at: Mapped[datetime] = mapped_column(default=utcnow)
+    notified_ids: Mapped[list[Any] | None] = mapped_column(default=None)
+    last_checked_at: Mapped[datetime | None] = mapped_column()
+
+    __table_args__ = (UniqueConstraint("email", "search_key", name="uq_search_alerts_email_search"),)
