@@ -121,7 +121,7 @@ def create_app(settings: Settings | None = None, encoder=None, production: bool 
     from search_app.backoffice import moderation
     from search_app.companies import editing
     from search_app.extensions import csrf, init_extensions
-    from search_app.public import (centrals, documents, exports, opendata, search, shortlist, statistics,
+    from search_app.public import (alerts, centrals, documents, exports, opendata, search, shortlist, statistics,
                                    suppliers)
     from search_app.purchasing import buyers, participation, projects
 
@@ -140,6 +140,7 @@ def create_app(settings: Settings | None = None, encoder=None, production: bool 
     app.register_blueprint(opendata.bp)  # sitemap.xml, robots.txt, open-data files, /donnees-ouvertes
     app.register_blueprint(statistics.bp)  # public statistics, /statistiques
     app.register_blueprint(centrals.bp)  # purchasing centrals' catalogues, /centrales
+    app.register_blueprint(alerts.bp)  # a search's Atom feed and e-mail alerts, /recherche.atom, /recherche/alerte
     # Companies proposing and editing their profiles (search_app/companies/).
     app.register_blueprint(editing.bp)
     # Buyers' purchase projects and suppliers' answers (search_app/purchasing/).

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from vivier import jobs
 from vivier import submissions
+from vivier.alerts import ALERTS_JOB
 from vivier.mail import MAIL_JOB, deliver, send_mail
 from vivier.models import Supplier, utcnow
 from vivier.projects import CLOSE_DUE_JOB, SWEEP_JOB, close_due_projects, sweep_attachment_files
@@ -54,12 +55,18 @@ def handlers(app: Flask) -> dict[str, jobs.Handler]:
     def close_due(session: Session, payload: Mapping[str, Any]) -> None:
         close_due_projects(session)  # pages already show them closed (effective_status): this writes it down
 
+    def search_alerts(session: Session, payload: Mapping[str, Any]) -> None:
+        from search_app.public.alerts import send_digests
+
+        send_digests(session)  # e-mail alerts on searches: what matches anew since each one's last e-mail
+
     return {MAIL_JOB: mail, submissions.EDIT_LINK_JOB: edit_link, SWEEP_JOB: sweep, jobs.INDEX_UPDATE_JOB: index_update,
-            CLOSE_DUE_JOB: close_due}
+            CLOSE_DUE_JOB: close_due, ALERTS_JOB: search_alerts}
 
 
-# Queued by the worker once an hour (vivier.jobs.serve): projects whose deadline passed are closed in the database.
-PERIODIC_JOBS = (CLOSE_DUE_JOB,)
+# Queued by the worker once an hour (vivier.jobs.serve): projects whose deadline passed are closed in the database;
+# search alerts mail their news.
+PERIODIC_JOBS = (CLOSE_DUE_JOB, ALERTS_JOB)
 
 
 def update_search_index(app: Flask) -> bool:
