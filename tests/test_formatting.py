@@ -62,3 +62,28 @@ def test_register_works_on_any_flask_app():
     f.register(app)
     with app.app_context():
         assert render_template_string("{{ 1|suppliers_count }}") == "1 fournisseur"
+
+
+# -- wording of the pages that use it (issue 21) ------------------------------------------------------------------
+
+def test_moderation_shows_offers_and_references_with_french_labels(app):
+    """The back-office showed raw keys: « client : … ; object : … ; year », « name : … ; price_band »."""
+    template = ('{% import "moderation/_macros.html" as m with context %}'
+                '{{ m.show("references", refs) }}|{{ m.show("offers", offers) }}|{{ m.show("interoperability", io) }}')
+    with app.test_request_context("/moderation/"):
+        html = render_template_string(
+            template, refs=[{"year": 2021, "client": "Ville de Brest", "object": "Signalétique"}],
+            offers=[{"price_band": "200 € HT", "name": "Suivi", "tiers": {"basic": "Une benne"}}],
+            io={"standards": ["GeoJSON"], "api": "REST"})
+    assert "Client : Ville de Brest ; Objet : Signalétique ; Année : 2021" in html
+    assert "Nom : Suivi ; Fourchette de prix : 200 € HT ; Paliers : Basique : Une benne" in html
+    assert "Standards : GeoJSON ; API : REST" in html
+    for raw in ("client :", "object :", "year :", "price_band", "name :"):
+        assert raw not in html
+
+
+def test_provenance_names_the_company_s_own_submission_in_french():
+    from search_app.public.suppliers import source_label
+
+    assert source_label("submitted") == "déclaré par l'entreprise"
+    assert source_label("annuaire") == "annuaire"  # an operator's own source keeps the name it was given

@@ -56,6 +56,15 @@ LOOKUP_MAX_CHARS = 100
 FIELD_LABELS = {**public_pages.FIELD_LABELS, "region": "Région"}
 # Fields are listed in the profile's order (name first, contacts last), not alphabetically by identifier.
 FIELD_RANK = {field: rank for rank, field in enumerate((*PROVENANCE_FIELDS, "region"))}
+# French names of the keys inside offers, references and interoperability, in the order they are shown (the pages
+# showed « client : … ; object : … ; year »).
+ENTRY_LABELS = {
+    "name": "Nom", "client": "Client", "object": "Objet", "year": "Année", "scope": "Périmètre",
+    "price_band": "Fourchette de prix", "equipment": "Matériel", "tiers": "Paliers", "basic": "Basique",
+    "medium": "Intermédiaire", "complex": "Complexe", "standards": "Standards", "api": "API",
+    "data_export": "Export des données", "licence": "Licence libre",
+}
+ENTRY_RANK = {key: rank for rank, key in enumerate(ENTRY_LABELS)}
 KIND_LABELS = {SUBMISSION_NEW: "Nouvelle fiche", SUBMISSION_UPDATE: "Modification", SUBMISSION_DELETION: "Suppression"}
 REVIEW_LABELS = {REVIEW_PENDING: "en attente", REVIEW_APPROVED: "approuvée", REVIEW_REJECTED: "refusée"}
 STATUS_LABELS = {"crawled": "collectée", "submitted": "proposée", "verified": "vérifiée", "hidden": "masquée",
@@ -137,12 +146,18 @@ bp.after_request(private_headers)  # personal data (submitters' addresses): not 
 def labels():
     return {"kind_labels": KIND_LABELS, "review_labels": REVIEW_LABELS, "status_labels": STATUS_LABELS,
             "claim_status_labels": CLAIM_STATUS_LABELS, "claim_method_labels": CLAIM_METHOD_LABELS,
-            "field_labels": FIELD_LABELS, "in_display_order": in_display_order}
+            "field_labels": FIELD_LABELS, "in_display_order": in_display_order, "entry_labels": ENTRY_LABELS,
+            "entries_in_order": entries_in_order}
 
 
 def in_display_order(by_field: Mapping[str, Any]) -> list[tuple[str, Any]]:
     """(field, value) pairs in the profile's order; unknown fields last, by name."""
     return sorted(by_field.items(), key=lambda pair: (FIELD_RANK.get(pair[0], len(FIELD_RANK)), pair[0]))
+
+
+def entries_in_order(entry: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """An offer's or a reference's (key, value) pairs in ENTRY_LABELS' order; unknown keys last, by name."""
+    return sorted(entry.items(), key=lambda pair: (ENTRY_RANK.get(pair[0], len(ENTRY_RANK)), pair[0]))
 
 
 # -- what the pages show ----------------------------------------------------------------------------------------

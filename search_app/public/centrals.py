@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, render_template
 
+from search_app import formatting
 from search_app.context import database
 from search_app.identity import now
-from search_app.public.exports import date_in_words
 from vivier import centrals
 from vivier.models import CENTRAL_KINDS
 
@@ -19,12 +19,9 @@ bp = Blueprint("centrals", __name__)
 
 @bp.app_template_filter("date_longue")
 def long_date(day) -> str:
-    """« 31 décembre 2028 », « 1er janvier 2027 »: the dates of referencings, on the catalogues and the supplier
-    pages."""
-    if not day:
-        return ""
-    words = date_in_words(day)
-    return f"1er{words[1:]}" if day.day == 1 else words  # French writes the first of the month as an ordinal
+    """« 31 décembre 2028 », « 1er janvier 2027 »: search_app.formatting.long_date, under the name templates used
+    before it (prefer the `long_date` filter)."""
+    return formatting.long_date(day)
 
 
 @bp.context_processor

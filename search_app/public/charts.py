@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from markupsafe import Markup
 
+from search_app import formatting
+
 # Geometry, in SVG user units. The SVG scales to its container's width (charts.css), its text with it: 720 units
 # drawn 720 px wide on a desktop keep 13-unit labels at 13 px.
 WIDTH = 720
@@ -52,8 +54,8 @@ class Series:
 
 
 def format_number(number: int) -> str:
-    """French digits: 12 345 (narrow no-break space between thousands)."""
-    return f"{number:,}".replace(",", "\u202f")
+    """French digits: 12 345 (narrow no-break space between thousands), as everywhere (search_app.formatting)."""
+    return formatting.number(number)
 
 
 def quantity(number: int, noun: tuple[str, str]) -> str:

@@ -79,13 +79,16 @@ def detail(slug: str):
     provenance: dict[str, list] = {}
     for record in supplier.provenance:
         provenance.setdefault(record.field, []).append(record)
+    # In the profile's order (name first, contacts last), as the page reads; a field without a label goes last.
+    rank = {field: index for index, field in enumerate(FIELD_LABELS)}
+    provenance_rows = sorted(provenance.items(), key=lambda pair: (rank.get(pair[0], len(rank)), pair[0]))
     position = None
     if supplier.latitude is not None and supplier.longitude is not None:
         from search_app.public.maps import point_map
 
         position = point_map(supplier.latitude, supplier.longitude, f"{supplier.name}, {supplier.commune or ''}")
     jsonld = script_json(organization(supplier, external_url("suppliers.detail", slug=supplier.slug)))
-    return render_template("suppliers/detail.html", supplier=supplier, similar=similar, provenance=provenance,
+    return render_template("suppliers/detail.html", supplier=supplier, similar=similar, provenance=provenance_rows,
                            field_labels=FIELD_LABELS, position=position, jsonld=jsonld, purchasable=purchasable,
                            guessed=guessed)
 
