@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import jsonschema
+from html import unescape
 import pytest
 from openapi_spec_validator import validate as validate_spec
 
@@ -43,7 +44,53 @@ def test_the_description_is_valid_openapi_3_1_and_has_a_page(client, document):
     assert page.status_code == 200 and "text/html" in page.content_type
     html = page.get_data(as_text=True)
     assert "GET /api/v1/search" in html and "per_page" in html and "SearchPage" in html
-    assert "https://" not in html.split("<main", 1)[1].split("</main>")[0].replace("https://www.", "")
+    main = html.split("<main", 1)[1].split("</main>")[0]
+    assert "https://" not in main.replace("https://www.", "").replace("https://vivier.example.fr", "")
+
+
+def _texts(node):
+    """Every description, summary and title string of a document, wherever it is."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("description", "summary", "title") and isinstance(value, str):
+                yield value
+            else:
+                yield from _texts(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _texts(value)
+
+
+def test_the_description_is_readable_french_with_stable_names_and_examples(client, document):
+    import re
+
+    assert document["info"]["title"] == "API ouverte de Vivier" and document["info"]["version"] == "1.0"
+    assert "acheteurs publics" in document["info"]["description"]
+    names = set(document["components"]["schemas"])
+    assert {"SearchPage", "SupplierHit", "Supplier", "Project", "Terms", "Term", "Problem"} <= names
+    hashed = re.compile(r"\.[0-9a-f]{7}")
+    raw = client.get("/api/v1/openapi.json").get_data(as_text=True)
+    assert not any(hashed.search(name) for name in names) and not hashed.search(raw)
+    assert "`" not in raw  # no markdown the page would show literally
+    assert all(name.isidentifier() for name in names)
+    search = document["paths"]["/api/v1/search"]["get"]
+    assert search["summary"] == "Chercher des fournisseurs." and "curseur" in search["description"]
+    assert "Search suppliers" not in raw  # the developers' note after the form feed stays out
+    params = {p["name"]: p for p in search["parameters"]}
+    assert params["q"]["description"].startswith("texte libre") and params["q"]["schema"]["examples"]
+    assert search["responses"]["429"]["description"].startswith("Trop de requêtes")
+    supplier = document["components"]["schemas"]["Supplier"]
+    assert supplier["description"].startswith("La fiche publique") and supplier["properties"]["name"]["examples"]
+    assert document["components"]["schemas"]["Term"]["examples"][0]["slug"] == "waste"
+    english = [text for text in _texts(document) if re.search(r"\b(the|of|results|when|only)\b", text)]
+    assert english == [] or all("Read-only public API" in text for text in english), english
+    assert {t["name"]: t["description"] for t in document["tags"]}["projects"] == "Projets d'achat publics"
+    page = client.get("/api/v1/docs").get_data(as_text=True)
+    assert "<h1>API ouverte de Vivier</h1>" in page and "Vivier API 1" not in page
+    assert "Version 1.0" in page and "Paramètres" in page and "Schémas" in page and "Exemple de Term" in page
+    assert "120 par minute" in page or "par minute" in page
+    assert '"Finistère"' in unescape(page) and "\\u00e8" not in page
+    assert 'lang="en"' not in page
 
 
 def test_search_answers_what_the_page_finds(client, document, search_service):

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, current_app, json, render_template, request, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
-from spectree import Response, SpecTree
+from spectree import Response, SpecTree, Tag
 from werkzeug.exceptions import HTTPException
 
 from indexer.backends.base import IndexNotReady, SearchUnavailable
@@ -81,9 +81,38 @@ def _invalid_request(req, resp, req_validation_error, instance, model_adapter=No
         raise ApiProblem(400, detail)
 
 
-spec = SpecTree("flask", mode="strict", title="Vivier API", version="1",
-                description="Read-only API of Vivier: suppliers of digital solutions for French public buyers.",
-                path="apidoc", validation_error_status=400, before=_invalid_request)
+API_TITLE = "API ouverte de Vivier"
+API_VERSION = "1.0"
+API_DESCRIPTION = (
+    "API publique en lecture seule de Vivier, le moteur de sourcing des acheteurs publics : les fournisseurs de "
+    "solutions numériques pour les collectivités (recherche avec les paramètres et facettes de la page de "
+    "recherche, fiches), les projets d'achat publics, les thématiques et les départements. Réponses JSON ; "
+    "erreurs au format RFC 9457 (application/problem+json) ; pagination par curseur ; lisible depuis tout "
+    "site (CORS). Noms des paramètres et des champs en anglais, textes en français. "
+    "Read-only public API of Vivier, the sourcing engine of French public buyers.")
+TAGS = {
+    "search": Tag(name="search", description="Recherche de fournisseurs"),
+    "suppliers": Tag(name="suppliers", description="Fiches des fournisseurs"),
+    "projects": Tag(name="projects", description="Projets d'achat publics"),
+    "reference": Tag(name="reference", description="Listes de référence : thématiques et départements"),
+}
+
+
+def schema_name(model: type) -> str:
+    """A schema's name in the description: the model's own name (the API's models are all named apart), stable
+    and readable, where spectree's default adds a hash of the module path."""
+    return model.__name__
+
+
+def nested_schema_name(parent: str, child: str) -> str:
+    """A model used inside another one (a hit inside a page) keeps its own name: one schema shared by every
+    model that holds it."""
+    return child
+
+
+spec = SpecTree("flask", mode="strict", title=API_TITLE, version=API_VERSION, description=API_DESCRIPTION,
+                path="apidoc", validation_error_status=400, validation_error_model=m.Problem,
+                before=_invalid_request, naming_strategy=schema_name, nested_naming_strategy=nested_schema_name)
 
 
 def api_rate_limit() -> str:
@@ -169,9 +198,15 @@ def hit_out(hit) -> m.SupplierHit:
 
 
 @bp.get("/search")
-@spec.validate(query=m.SearchQuery, resp=Response(HTTP_200=m.SearchPage, **ERRORS), tags=["search"])
+@spec.validate(query=m.SearchQuery, resp=Response(HTTP_200=m.SearchPage, **ERRORS), tags=[TAGS["search"]])
 def search():
-    """Search suppliers: the search page's parameters and facets, with cursor pagination."""
+    """Chercher des fournisseurs.
+
+    Les paramètres et les facettes de la page de recherche ; les correspondances fortes d'abord, puis les voisins
+    plus faibles. Pagination par curseur : suivre « next » jusqu'à ce qu'il soit null.
+    \f
+    Search suppliers: the search page's parameters and facets, with cursor pagination. (The docstring above the
+    form feed is the API description's, in French.)"""
     from search_app.labels import facet_label
     from search_app.public.search import run_search
 
@@ -213,9 +248,15 @@ def supplier_out(supplier) -> m.Supplier:
 
 
 @bp.get("/suppliers/<int:supplier_id>")
-@spec.validate(resp=Response(HTTP_200=m.Supplier, HTTP_404=m.Problem, HTTP_429=m.Problem), tags=["suppliers"])
+@spec.validate(resp=Response(HTTP_200=m.Supplier, HTTP_404=m.Problem, HTTP_429=m.Problem),
+               tags=[TAGS["suppliers"]],
+               path_parameter_descriptions={"supplier_id": "identifiant du fournisseur (champ « id »)"})
 def supplier(supplier_id: int):
-    """A supplier's public profile; a merged one answers its live successor's."""
+    """La fiche publique d'un fournisseur.
+
+    Un fournisseur fusionné avec un autre répond par la fiche de celui-ci.
+    \f
+    A supplier's public profile; a merged one answers its live successor's."""
     from search_app.public.suppliers import merged_target
     from vivier.models import SEARCHABLE_STATUSES, STATUS_MERGED, Supplier
 
@@ -251,9 +292,13 @@ def _organisations(session, projects) -> dict[int, str | None]:
 
 
 @bp.get("/projects")
-@spec.validate(query=m.ProjectsQuery, resp=Response(HTTP_200=m.ProjectsPage, **ERRORS), tags=["projects"])
+@spec.validate(query=m.ProjectsQuery, resp=Response(HTTP_200=m.ProjectsPage, **ERRORS), tags=[TAGS["projects"]])
 def projects():
-    """Published, closed and archived purchase projects, newest first."""
+    """Les projets d'achat publics.
+
+    Publiés, clos et archivés, du plus récent au plus ancien ; pagination par curseur.
+    \f
+    Published, closed and archived purchase projects, newest first."""
     from search_app.identity import now
     from vivier.projects import list_public_projects
 
@@ -269,9 +314,15 @@ def projects():
 
 
 @bp.get("/projects/<slug>")
-@spec.validate(resp=Response(HTTP_200=m.Project, HTTP_404=m.Problem, HTTP_429=m.Problem), tags=["projects"])
+@spec.validate(resp=Response(HTTP_200=m.Project, HTTP_404=m.Problem, HTTP_429=m.Problem),
+               tags=[TAGS["projects"]],
+               path_parameter_descriptions={"slug": "identifiant lisible du projet (champ « slug »)"})
 def project(slug: str):
-    """A public project's public parts; a draft does not exist here."""
+    """Un projet d'achat public.
+
+    Ce que sa page montre à tous ; un brouillon n'existe pas ici.
+    \f
+    A public project's public parts; a draft does not exist here."""
     from vivier.models import Buyer
     from vivier.projects import PUBLIC_STATUSES, project_by_slug
 
@@ -291,18 +342,26 @@ def project(slug: str):
 
 # -- reference lists ----------------------------------------------------------------------------------------------
 @bp.get("/categories")
-@spec.validate(resp=Response(HTTP_200=m.Terms, HTTP_429=m.Problem), tags=["reference"])
+@spec.validate(resp=Response(HTTP_200=m.Terms, HTTP_429=m.Problem), tags=[TAGS["reference"]])
 def categories():
-    """The categories (facet `category`), slug and French label."""
+    """Les thématiques.
+
+    Identifiant (valeur du paramètre « category ») et libellé français.
+    \f
+    The categories (facet category), slug and French label."""
     from vivier.taxonomy import CATEGORIES
 
     return m.Terms(items=[m.Term(slug=t.slug, label=t.label) for t in CATEGORIES])
 
 
 @bp.get("/departments")
-@spec.validate(resp=Response(HTTP_200=m.Departments, HTTP_429=m.Problem), tags=["reference"])
+@spec.validate(resp=Response(HTTP_200=m.Departments, HTTP_429=m.Problem), tags=[TAGS["reference"]])
 def departments():
-    """The departments (facet `department`), with their region (facet `region`)."""
+    """Les départements.
+
+    Code (valeur du paramètre « department »), nom et région (valeur du paramètre « region »).
+    \f
+    The departments (facet department), with their region (facet region)."""
     from vivier.geo import DEPARTMENTS
 
     return m.Departments(items=[m.Department(code=code, name=name, region=region)
@@ -310,11 +369,21 @@ def departments():
 
 
 # -- the description ----------------------------------------------------------------------------------------------
+# The answers' descriptions in French, the HTTP reason phrase after them (spectree writes the phrase alone).
+RESPONSE_DESCRIPTIONS = {
+    "200": "Réponse (OK)", "400": "Paramètre invalide (Bad Request)", "404": "Introuvable (Not Found)",
+    "429": "Trop de requêtes : attendre le délai de l'en-tête Retry-After (Too Many Requests)",
+    "503": "Index de recherche indisponible ou en construction : réessayer plus tard (Service Unavailable)",
+}
+
+
 def openapi_document() -> dict:
-    """spectree's description, with the error answers declared as application/problem+json (what they are)."""
+    """spectree's description, with the error answers declared as application/problem+json (what they are) and
+    described in French."""
     document = json.loads(json.dumps(spec.spec))
     for operation in (op for item in document.get("paths", {}).values() for op in item.values()):
         for status, answer in operation.get("responses", {}).items():
+            answer["description"] = RESPONSE_DESCRIPTIONS.get(status, answer.get("description", ""))
             if status.startswith(("4", "5")) and "application/json" in answer.get("content", {}):
                 answer["content"] = {PROBLEM_MEDIA_TYPE: answer["content"]["application/json"]}
     return document
@@ -325,9 +394,24 @@ def openapi():
     return current_app.response_class(json.dumps(openapi_document()), mimetype="application/json")
 
 
+# A rate limit's words in French ("120 per minute" -> "120 par minute"), for the docs page.
+RATE_WORDS = {"per": "par", "second": "seconde", "seconds": "secondes", "hour": "heure", "hours": "heures",
+              "day": "jour", "days": "jours", "month": "mois", "year": "an", "years": "ans"}
+
+
+def french_rate_limit(limit: str) -> str:
+    return " ".join(RATE_WORDS.get(word, word) for word in limit.split())
+
+
+@bp.app_template_filter("api_json")
+def api_json(value: Any, indent: int | None = None) -> str:
+    """An example value as JSON, accents as they are (the page escapes the text)."""
+    return json.dumps(value, ensure_ascii=False, indent=indent)
+
+
 @bp.get("/docs")
 def docs():
-    """The description as a page, rendered here (no script, no CDN)."""
+    """The description as a page, in French, rendered here (no script, no CDN)."""
     document = openapi_document()
     return render_template("api/docs.html", document=document, schemas=document.get("components", {}).get(
-        "schemas", {}), rate_limit=api_rate_limit())
+        "schemas", {}), rate_limit=french_rate_limit(api_rate_limit()))
