@@ -8,9 +8,10 @@
   search_app.extensions). The results page's box (search/_alert_box.html) links to it with the same query string.
   The page answers the same whatever the address already has (no enumeration): the e-mail says what happened.
 - /recherche/alertes/confirmer/<token>: GET shows the search and a button, POST confirms (a mail scanner opening
-  links confirms nothing). /recherche/alertes/desabonner/<token>: GET shows a button, POST removes the alert; that
-  POST needs no CSRF token (the link's token is the capability), as a mail client's one-click unsubscription
-  (RFC 8058) sends none.
+  links confirms nothing). /recherche/alertes/desabonner/<token>: GET shows a button, POST removes the alert, no
+  sign-in needed (the link's token is the capability). Both buttons carry a CSRF token like every form of the site;
+  a mail client's one-click unsubscription (RFC 8058's List-Unsubscribe-Post) would need that POST exempted, and
+  List-Unsubscribe headers that vivier.mail does not write yet.
 - send_digests: the background job (search_app.jobs, once an hour) that runs each confirmed alert's search through
   the search service and mails the suppliers that are new or changed since its last e-mail (vivier.alerts).
 """
@@ -30,7 +31,7 @@ from wtforms import StringField
 from indexer.backends.base import IndexNotReady, SearchUnavailable
 from indexer.service import Place
 from search_app.context import database, search, settings
-from search_app.extensions import csrf, external_url, form_rate_limit, limiter, site_root
+from search_app.extensions import external_url, form_rate_limit, limiter, site_root
 from search_app.forms import FrenchFlaskForm, email_field, error_summary, honeypot_filled
 from search_app.identity import now
 from search_app.labels import facet_label, lifetime_text
@@ -264,8 +265,8 @@ def confirm(token: str):
 
 
 @bp.route("/recherche/alertes/desabonner/<token>", methods=["GET", "POST"])
-@csrf.exempt  # the link's token is the capability; a mail client's one-click POST (RFC 8058) carries no other
 def unsubscribe(token: str):
+    form = ButtonForm()
     with database().session() as session:
         alert = alerts.alert_by_unsubscribe_token(session, token, settings().secret_key)
         if alert is None:
@@ -273,8 +274,8 @@ def unsubscribe(token: str):
                 "Cette alerte n'existe pas ou plus : elle a peut-être déjà été supprimée, ou le lien est "
                 "incomplet. Vous ne recevrez aucun e-mail pour une alerte supprimée."], 404)
         saved = alerts.saved_search(alert)
-        context = {"label": describe(saved, 300), "search_link": search_url(saved)}
-        if request.method == "POST":
+        context = {"form": form, "label": describe(saved, 300), "search_link": search_url(saved)}
+        if form.validate_on_submit():
             alerts.unsubscribe(session, alert)
             session.commit()
             return _private(render_template("alerts/unsubscribed.html", **context))
