@@ -211,6 +211,18 @@ def test_a_supplier_in_session_finds_its_alerts_from_the_project_page_and_its_ed
     assert alerts in page(client.get(f"/projets/{slug}"))
     assert alerts in page(client.get(f"/fournisseurs/{supplier.slug}/modifier"))
     assert client.get(f"/fournisseurs/{supplier.slug}/alertes").status_code == 200
+    # The supplier page's link (its template asks supplier_in_session) is for the company's own session only.
+    from search_app.companies.editing import supplier_in_session
+
+    with app.test_request_context():
+        assert not supplier_in_session(supplier.id)
+    with client.session_transaction() as state:
+        assert state["profile_edit"]["supplier_id"] == supplier.id
+    with app.test_request_context(), client.session_transaction() as state:
+        from flask import session as web_session
+
+        web_session.update(state)
+        assert supplier_in_session(supplier.id) and not supplier_in_session(supplier.id + 1)
     # Without a session, the project page says that the company's session also brings the alerts.
     anonymous = page(app.test_client().get(f"/projets/{slug}"))
     assert "/alertes" not in anonymous and "recevoir par courriel les nouveaux projets" in anonymous

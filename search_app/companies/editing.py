@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, NoReturn
 
-from flask import (Blueprint, abort, flash, make_response, redirect, render_template, request,
+from flask import (Blueprint, abort, flash, has_request_context, make_response, redirect, render_template, request,
                    url_for)
 from flask import session as web_session
 from sqlalchemy import select
@@ -78,6 +78,23 @@ def _mail(session: Session, to: str, kind: str, supplier_name: str = "", **conte
 def _open_edit_session(supplier_id: int, email: str) -> None:
     web_session[EDIT_SESSION_KEY] = {"supplier_id": supplier_id, "email": email,
                                      "expires": (now() + submissions.EDIT_SESSION_LIFETIME).isoformat()}
+
+
+def supplier_in_session(supplier_id: int) -> bool:
+    """Whether this browser holds a live editing session for this supplier, from the signed cookie alone (no
+    query): what a page needs to offer the company's own links (its alerts). The pages behind them check the
+    address again (search_app.identity.current_supplier)."""
+    if not has_request_context():
+        return False
+    state = web_session.get(EDIT_SESSION_KEY)
+    return (isinstance(state, dict) and state.get("supplier_id") == supplier_id
+            and datetime.fromisoformat(state.get("expires") or "1970-01-01") > now())
+
+
+@bp.app_context_processor
+def supplier_navigation():
+    """`supplier_in_session(id)` for every template (the supplier page's link to the company's alerts)."""
+    return {"supplier_in_session": supplier_in_session}
 
 
 def _end_edit_session() -> None:
