@@ -9,6 +9,7 @@ filters and globals by `register(app)`:
     {{ day|short_date }}            « 06/12/2026 » (tables)
     {{ moment|clock_time }}         « 02:00 »
     {{ moment|date_time }}          « 6 décembre 2026 à 02:00 »
+    {{ moment|short_date_time }}    « 06/12/2026 à 02:00 » (tables)
     {{ n|suppliers_count }}         « Aucun fournisseur », « 1 fournisseur », « 12 fournisseurs »
     {{ count_of(n, "offre", "offres", "aucune offre") }}
 
@@ -77,6 +78,11 @@ def date_time(moment: datetime | None) -> str:
     return f"{long_date(moment)} à {clock_time(moment)}" if moment else ""
 
 
+def short_date_time(moment: datetime | None) -> str:
+    """« 06/12/2026 à 02:00 », for tables and lists."""
+    return f"{short_date(moment)} à {clock_time(moment)}" if moment else ""
+
+
 def count_of(count: int, singular: str, plural: str, none: str | None = None) -> str:
     """« 1 offre », « 3 offres », and `none` for zero when given (« aucune offre »), else « 0 offre »."""
     if count == 0 and none is not None:
@@ -91,7 +97,8 @@ def suppliers_count(count: int) -> str:
 
 FILTERS: dict[str, Any] = {
     "number": number, "file_size": file_size, "long_date": long_date, "short_date": short_date,
-    "clock_time": clock_time, "date_time": date_time, "suppliers_count": suppliers_count,
+    "clock_time": clock_time, "date_time": date_time, "short_date_time": short_date_time,
+    "suppliers_count": suppliers_count,
 }
 
 

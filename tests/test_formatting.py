@@ -37,6 +37,7 @@ def test_dates_and_times():
     assert f.clock_time(datetime(2026, 12, 6, 2, 0)) == "02:00"
     assert f.clock_time(time(14, 30)) == "14:30"
     assert f.date_time(datetime(2026, 12, 6, 2, 0)) == "6 décembre 2026 à 02:00"
+    assert f.short_date_time(datetime(2026, 12, 6, 2, 0)) == "06/12/2026 à 02:00"
 
 
 def test_counts_say_aucun_singular_or_plural():
