@@ -6,6 +6,9 @@ from __future__ import annotations
 import gzip
 import re
 from html import unescape
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
 
 from tests.test_web import hit_names as highlighted_names
 
@@ -46,7 +49,7 @@ def test_unknown_commune_proposes_candidates_and_keeps_the_search(client):
     html = page(client, q="cantine", commune="Lavalxyz", rayon="10")
     assert "Commune « Lavalxyz » introuvable" in html and "Laval (53)" in html
     assert hit_names(html)  # no distance filter applied rather than nothing at all
-    for radius in ("abc", "-5", "999999"):
+    for radius in ("-5", "999999", "12.5"):
         assert page(client, commune="Laval", rayon=radius)
 
 
@@ -138,7 +141,7 @@ def test_supplier_page_shows_its_position_on_a_map(client):
 
 def test_strong_matches_are_counted_apart_from_the_neighbours(client):
     html = page(client, q="cantine")
-    heading = re.search(r'<h2 id="results-title">(.*?)</h2>', html, re.S).group(1)
+    heading = re.search(r'<h2 id="results-title"[^>]*>(.*?)</h2>', html, re.S).group(1)
     assert re.search(r"\d+ fournisseurs? correspond(ent)? à « cantine » ; \d+ autres? résultats? proches?", heading)
     assert "Autres résultats proches, moins pertinents" in html and 'class="hits hits-weak"' in html
     assert "Inclure les résultats proches" in html and "proches=1" in html
@@ -152,3 +155,83 @@ def test_a_need_nobody_answers_is_said_plainly_and_its_neighbours_listed(client)
     assert "Aucun fournisseur ne correspond vraiment à « accordeur de piano pour l'école de musique »" in html
     assert "Résultats proches, à vérifier" in html and hit_names(html)
     assert 'class="hits"' not in html.replace('class="hits hits-weak"', "")
+
+
+# -- issue 21: commune suggestions and homonyms, page past the last, offered distances, results before filters -----
+def notice_links(html: str, lead: str) -> list[tuple[dict, str]]:
+    """(query arguments, text) of the links in the notice starting with `lead`."""
+    notice = re.search(re.escape(lead) + r"(.*?)</p>", html, re.S)
+    assert notice, f"no notice « {lead} »"
+    return [(parse_qs(urlsplit(href).query), text)
+            for href, text in re.findall(r'<a href="([^"]+)">([^<]+)</a>', notice.group(1))]
+
+
+def test_a_commune_suggestion_replaces_the_commune_entered_and_is_resolved(client):
+    html = page(client, q="cantine", commune="Sant-Nazer", rayon="100")
+    links = notice_links(html, "Commune « Sant-Nazer » introuvable")
+    assert [text for _, text in links[:3]] == ["Saint-Nazaire (44)", "Saint-Nazaire (66)", "Saint-Nazaire (30)"]
+    args, _ = links[0]
+    assert args["commune"] == ["Saint-Nazaire (44)"] and args["rayon"] == ["100"] and args["q"] == ["cantine"]
+    chosen = page(client, **{name: values[0] for name, values in args.items()})
+    assert "100 km au plus de Saint-Nazaire (44)" in chosen and "introuvable" not in chosen
+
+
+def test_a_name_several_communes_bear_is_asked_and_the_search_runs_unfiltered(client):
+    html = page(client, q="cantine", commune="Saint-Denis")
+    links = notice_links(html, "Plusieurs communes portent ce nom :")
+    assert [text for _, text in links] == ["Saint-Denis (974)", "Saint-Denis (93)", "Saint-Denis (11)",
+                                           "Saint-Denis (30)"]
+    assert all(args["commune"] == [text] and args["q"] == ["cantine"] for args, text in links)
+    assert "km au plus de" not in html and 'class="distance"' not in html
+    assert hit_names(html) == hit_names(page(client, q="cantine"))  # no distance filter
+    exports = re.findall(r'href="(/[^"]*)" data-export=', html)
+    assert exports and all("commune" not in href for href in exports)  # exports filter around nothing either
+    chosen = page(client, q="cantine", commune="Saint-Denis (93)")
+    assert "au plus de Saint-Denis (93)" in chosen and "Plusieurs communes" not in chosen
+
+
+def test_a_page_past_the_last_shows_the_last(client):
+    first = page(client, q="plateforme")
+    last = int(re.search(r"Page 1 sur (\d+)", first).group(1))
+    assert last > 1
+    for asked in (last + 1, 999, 999_999):
+        html = page(client, q="plateforme", page=str(asked))
+        assert f"Page {last} sur {last}" in html and hit_names(html)
+        assert 'rel="next"' not in html
+    assert "Page 1 sur" in page(client, q="plateforme", page="-4")
+
+
+@pytest.mark.parametrize(("asked", "applied"), [("9999", 200), ("1000", 200), ("30", 25), ("75", 100), ("1", 10),
+                                                 ("-5", 10), ("12,5", 10)])
+def test_a_distance_the_list_does_not_offer_is_brought_to_the_nearest_and_said(client, asked, applied):
+    html = page(client, commune="Laval", rayon=asked)
+    assert f"La distance « {asked} » n'est pas proposée : la plus proche, {applied} km, est appliquée." in html
+    assert f'<option value="{applied}" selected>' in html and f"{applied} km au plus de Laval (53)" in html
+    distances = [int(d) for d in re.findall(r'class="distance">à (\d+) km', html)]
+    assert distances and max(distances) <= applied
+
+
+def test_an_offered_distance_says_nothing_and_a_non_number_is_refused_in_french(client):
+    assert "n'est pas proposée" not in page(client, commune="Laval", rayon="25")
+    for bad in ("abc", "nan", "inf", "1e999"):
+        response = client.get("/", query_string={"q": "cantine", "commune": "Laval", "rayon": bad})
+        assert response.status_code == 400, bad
+        assert "n&#39;est pas un nombre de kilomètres" in response.get_data(as_text=True)
+
+
+def test_results_come_before_the_filters_with_a_skip_link_to_them(client):
+    html = page(client, q="plateforme")
+    assert html.index('id="results-title"') < html.index('class="facets"')
+    assert re.search(r'<a class="skip-results" href="#liste-resultats">Aller aux résultats</a>', html)
+    assert re.search(r'<div id="liste-resultats" class="hit-lists" tabindex="-1">\s*<ol class="hits"', html)
+    assert re.search(r'<details class="filters" open data-fold="filters">\s*<summary>Filtres</summary>', html)
+    assert re.search(r'rel="next"[^>]*data-focus-results', html)
+    filtered = page(client, q="plateforme", region="Bretagne", commune="Laval")
+    assert "<summary>Filtres <span class=\"count\">(2 actifs)</span></summary>" in filtered
+
+
+def test_no_supplier_is_counted_in_words(client):
+    html = page(client, region="Bretagne", department="13")  # no Breton supplier in the Bouches-du-Rhône
+    heading = re.search(r'<h2 id="results-title">(.*?)</h2>', html, re.S).group(1)
+    assert heading.strip() == "Aucun fournisseur référencé"
+    assert not re.search(r"\b0 fournisseurs?\b", html)

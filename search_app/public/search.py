@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from functools import partial
 from urllib.parse import urlencode
 
@@ -9,7 +10,15 @@ from flask import Blueprint, Response, current_app, render_template, request, ur
 from werkzeug.datastructures import MultiDict
 
 from indexer.backends.base import FACET_FIELDS, MODES, IndexNotReady, SearchResponse, SearchUnavailable
-from indexer.service import RADII_KM, Place, SearchService, clean_filters, clean_query, resolve_place
+from indexer.service import (
+    DEFAULT_RADIUS_KM,
+    RADII_KM,
+    Place,
+    SearchService,
+    clean_filters,
+    clean_query,
+    resolve_place,
+)
 from search_app.extensions import compress, limiter
 from search_app.labels import ANY_CENTRAL
 from search_app.public.search_counter import count_search
@@ -35,7 +44,7 @@ LONG_QUERY_RATE_LIMIT = "30 per minute"
 def parse_search_args(args: MultiDict) -> dict:
     """Query-string -> service arguments; anything malformed falls back to a default, never an error."""
     try:
-        page = int(args.get("page", "1"))
+        page = max(1, int(args.get("page", "1")))
     except ValueError:
         page = 1
     mode = args.get("mode", "hybrid")
@@ -60,10 +69,28 @@ def is_long_query(args: MultiDict) -> bool:
     return bool(args.get(NEED_PARAM)) or len(args.get("q") or "") > search_texts.LINK_MAX_TEXT_CHARS
 
 
-def run_search(service: SearchService, args: dict, page: int | None = None,
-               per_page: int = PER_PAGE) -> tuple[SearchResponse, Place | None]:
-    """The search `args` describe (page overridable), with its commune resolved; what every result view calls."""
-    place = resolve_place(args.get("place"), args.get("radius"))
+def offered_radius(value: str | int | None) -> int:
+    """The distance of the commune filter's list (RADII_KM) nearest to a `rayon=` value (the larger of two as
+    near); the default when empty. ValueError when it is no number."""
+    text = str(value if value is not None else "").strip().replace(",", ".")
+    if not text:
+        return DEFAULT_RADIUS_KM
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(text)
+    return min(RADII_KM, key=lambda radius: (abs(radius - number), -radius))
+
+
+BAD_RADIUS = ("Distance invalide", "La distance demandée n'est pas un nombre de kilomètres. Choisissez l'une des "
+              "distances proposées : " + ", ".join(map(str, RADII_KM[:-1])) + f" ou {RADII_KM[-1]} km.")
+
+
+def run_search(service: SearchService, args: dict, page: int | None = None, per_page: int = PER_PAGE,
+               ask_homonyms: bool = False) -> tuple[SearchResponse, Place | None]:
+    """The search `args` describe (page overridable), with its commune resolved; what every result view calls.
+    `ask_homonyms`: a name several communes bear ("Saint-Denis") filters nothing, the page asks which one is meant
+    (Place.homonyms), rather than taking the most populous."""
+    place = resolve_place(args.get("place"), args.get("radius"), ask_homonyms=ask_homonyms)
     response = service.search(args["text"], args["filters"], page=args["page"] if page is None else page,
                               per_page=per_page, mode=args["mode"], near=place.filter if place else None,
                               only_ids=central_restriction(clean_centrals(args.get("central"))),
@@ -171,12 +198,24 @@ def render_search_page(args: dict, source_name: str | None = None):
     except NeedForgotten:
         title, message = NEED_FORGOTTEN
         return render_template("errors/error.html", title=title, message=message, status=410), 410
+    asked_radius = args.get("radius")
+    try:
+        radius = offered_radius(asked_radius)
+    except ValueError:
+        title, message = BAD_RADIUS
+        return render_template("errors/error.html", title=title, message=message, status=400), 400
+    # A distance the list does not offer (an edited link: rayon=9999) is brought to the nearest offered, and said.
+    radius_changed = str(asked_radius or "").strip() not in ("", str(radius))
+    args = {**args, "radius": radius}
     count_search(args)  # one search in the day's count once the response is a success (public.search_counter)
     text = args["text"]
     # htmx restoring history after Back asks for the whole page (it replaces the body), not the partial.
     htmx = bool(request.headers.get("HX-Request")) and not request.headers.get("HX-History-Restore-Request")
     try:
-        response, place = run_search(service, args)
+        response, place = run_search(service, args, ask_homonyms=True)
+        pages = max(1, -(-response.total // PER_PAGE))
+        if response.page > pages:  # past the last page (an edited or old link): the last page
+            response, place = run_search(service, args, page=pages, ask_homonyms=True)
     except (IndexNotReady, SearchUnavailable) as error:
         # No index yet, or a search server that does not answer: a clear 503, and every other page keeps working.
         current_app.logger.warning("search unavailable: %s", error)
@@ -189,15 +228,21 @@ def render_search_page(args: dict, source_name: str | None = None):
     chosen_centrals = clean_centrals(args.get("central"))
     if chosen_centrals:
         filters["central"] = chosen_centrals  # kept in links and shown as an active filter
-    pages = max(1, -(-response.total // PER_PAGE))
     q = clean_query(text, max_chars)
     query_string = partial(_query_string, place=place, exact=args.get("exact", False),
                            include_weak=args.get("include_weak", False))
+
+    def commune_href(commune) -> str:
+        """The link that searches the same near `commune` (a suggestion, or one of several homonyms)."""
+        chosen = Place(commune.label, place.radius_km if place else radius, commune)
+        return "?" + urlencode(query_string(q, filters, None, args["mode"], place=chosen))
+
     context = dict(q=q, response=response, filters=filters, pages=pages, query_string=query_string,
                    include_weak=args.get("include_weak", False), exact=args.get("exact", False),
                    mode=args["mode"], truncated=truncated, unavailable=False, source_name=source_name, place=place,
-                   radii=RADII_KM, with_filter=with_filter, department_map=_department_map(response, q, filters,
-                                                                                         args["mode"], query_string),
+                   radii=RADII_KM, with_filter=with_filter, commune_href=commune_href,
+                   radius_asked=asked_radius if radius_changed and place else None,
+                   department_map=_department_map(response, q, filters, args["mode"], query_string),
                    **central_context(response.hits, chosen_centrals))
     return render_template("search/_results.html" if htmx else "search/index.html", **context)
 

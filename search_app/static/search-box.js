@@ -72,4 +72,47 @@
       });
     });
   }
+  // A page turn (links marked data-focus-results): the new page is read from its top, the results heading, which
+  // takes the focus (made focusable, tabindex="-1") instead of leaving it on <body> at the bottom of the page.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var config = event.detail && event.detail.requestConfig;
+    var trigger = config && config.elt;
+    if (!trigger || !trigger.hasAttribute || !trigger.hasAttribute("data-focus-results")) return;
+    var heading = document.getElementById("results-title");
+    if (!heading) return;
+    heading.setAttribute("tabindex", "-1");
+    heading.scrollIntoView({ block: "start" });
+    heading.focus({ preventScroll: true });
+  });
+
+  // The disclosures that fold on a phone (details[data-fold]: the filters, the map and themes of the results): open
+  // beside or above the results on wide screens, closed on a phone, where the first result would otherwise come
+  // after a few screens of checkboxes and pictures. The server draws them open (the page without JavaScript); what
+  // the buyer last chose is kept when htmx draws the results again, and a change of width (a phone turned) brings
+  // back that width's default.
+  var narrow = window.matchMedia ? window.matchMedia("(max-width: 50rem)") : null;
+  var chosen = {}; // data-fold name -> open before the last swap; absent: the width's default
+
+  function applyFolds(root) {
+    var scope = root && root.querySelectorAll ? root : document;
+    var folds = Array.prototype.slice.call(scope.querySelectorAll("details[data-fold]"));
+    if (scope.matches && scope.matches("details[data-fold]")) folds.push(scope);
+    folds.forEach(function (details) {
+      var name = details.getAttribute("data-fold");
+      details.open = name in chosen ? chosen[name] : !(narrow && narrow.matches);
+    });
+  }
+
+  document.addEventListener("htmx:beforeSwap", function () {
+    document.querySelectorAll("details[data-fold]").forEach(function (details) {
+      chosen[details.getAttribute("data-fold")] = details.open;
+    });
+  });
+  document.addEventListener("htmx:load", function (event) { applyFolds(event.target); });
+  if (narrow) {
+    var onWidth = function () { chosen = {}; applyFolds(document); };
+    if (narrow.addEventListener) narrow.addEventListener("change", onWidth);
+    else if (narrow.addListener) narrow.addListener(onWidth);
+  }
+  applyFolds(document);
 })();

@@ -15,8 +15,8 @@ QUERY = "cantine"
 FORM_CONTROLS = "input:not([type=hidden]), select, textarea, button"
 # Name sources that do not label a control: a placeholder disappears as one types, a title is a tooltip.
 NOT_A_LABEL = {"placeholder", "title"}
-# Enough Tab presses to go through the header, the search box and every facet of a results page.
-MAX_TABS = 120
+# Enough Tab presses to go through the header, the search box, the results and every facet of a results page.
+MAX_TABS = 250
 
 def supplier_path(page) -> str:
     page.goto(f"/?q={QUERY}")
@@ -128,11 +128,19 @@ FOCUSED = """() => {
     inHeader: !!e.closest('header[role=banner], body > header'),
     inSearchBox: !!e.closest('.searchbox'),
     inFacets: !!e.closest('aside.facets'),
+    inResults: !!e.closest('section.results'),
+    isFiltersSummary: e.matches('details.filters > summary'),
     isSkipLink: e.matches('a.skip-link'),
+    isResultsSkipLink: e.matches('a.skip-results'),
     isSubmit: e.matches('#search-form button[type=submit]') && !e.closest('aside.facets'),
     top: box.top + window.scrollY, left: box.left, width: box.width,
     outline: style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0,
     shadow: style.boxShadow !== 'none',
+    // A department of the results' map shows its focus as a thick outline of its shape (maps.css).
+    ring: e.matches('a.map-link') && (() => {
+      const shape = getComputedStyle(e.querySelector('.map-dept'));
+      return shape.stroke !== 'none' && parseFloat(shape.strokeWidth) >= 3;
+    })(),
   };
 }"""
 
@@ -148,18 +156,25 @@ def tab_through(page, stop) -> list[dict]:
     return steps
 
 
-def test_tab_order_goes_skip_link_search_box_button_then_facets_with_a_visible_focus(page, screenshot):
+def test_tab_order_goes_skip_links_search_box_button_results_then_facets_with_a_visible_focus(page, screenshot):
+    # Results before the filters (issue 21): the first result is no longer some 200 Tab presses away.
     page.goto(f"/?q={QUERY}")
     assert page.locator("[tabindex]:not([tabindex='0']):not([tabindex='-1'])").count() == 0, "positive tabindex"
     steps = tab_through(page, lambda s: len(s) > 1 and s[-2]["inFacets"] and not s[-1]["inFacets"])
 
     assert steps[0]["isSkipLink"], f"first Tab reached {steps[0]['tag']}"
     assert steps[0]["left"] >= 0 and steps[0]["width"] > 0, "the skip link stays off screen when focused"
+    assert steps[1]["isResultsSkipLink"], f"second Tab reached {steps[1]['tag']}"
+    assert steps[1]["left"] >= 0 and steps[1]["width"] > 0, "the results' skip link stays off screen when focused"
     at_q = next(i for i, s in enumerate(steps) if s["id"] == "q")
-    assert all(s["inHeader"] for s in steps[1:at_q]), [s["tag"] for s in steps[1:at_q]]
+    assert all(s["inHeader"] for s in steps[2:at_q]), [s["tag"] for s in steps[2:at_q]]
     assert steps[at_q + 1]["isSubmit"], f"after the search box came {steps[at_q + 1]['tag']}"
+    first_result = next(i for i, s in enumerate(steps) if s["inResults"])
+    assert all(s["inSearchBox"] for s in steps[at_q:first_result]), [s["tag"] for s in steps[at_q:first_result]]
+    summary = next(i for i, s in enumerate(steps) if s["isFiltersSummary"])
+    assert all(s["inResults"] for s in steps[first_result:summary]), [s["tag"] for s in steps[first_result:summary]]
     first_facet = next(i for i, s in enumerate(steps) if s["inFacets"])
-    assert all(s["inSearchBox"] for s in steps[at_q:first_facet]), [s["tag"] for s in steps[at_q:first_facet]]
+    assert first_facet == summary + 1, "the facets do not follow the results and the « Filtres » disclosure"
     facets = [s for s in steps if s["inFacets"]]
     expected_facets = page.locator("aside.facets").locator(FORM_CONTROLS).filter(visible=True).count()
     assert len(facets) == expected_facets > 5, "Tab skipped some facet controls"
@@ -168,7 +183,7 @@ def test_tab_order_goes_skip_link_search_box_button_then_facets_with_a_visible_f
     assert dom_order == sorted(dom_order), "focus order differs from the document order"
     tops = [s["top"] for s in facets]
     assert tops == sorted(tops), "facet controls are not focused top to bottom"
-    no_indicator = [s["tag"] for s in steps if not (s["outline"] or s["shadow"])]
+    no_indicator = [s["tag"] for s in steps if not (s["outline"] or s["shadow"] or s["ring"])]
     assert not no_indicator, f"focused without a visible indicator: {no_indicator}"
 
     page.keyboard.press("Shift+Tab")  # back on the last facet control, to show its focus ring
