@@ -50,7 +50,7 @@ def test_the_central_filter_keeps_what_is_purchasable_today_and_follows_the_cale
     for value in ("toutes", slug):
         page = client.get(f"/?q=collecte+des+déchets&centrale={value}").get_data(as_text=True)
         assert hit_slugs(page) == [first.slug]
-        assert "Achetable via Centrale de test des Ardennes" in page and "jusqu'au 31/12/2026" in page
+        assert "Achetable via Centrale de test des Ardennes" in page and "jusqu'au 31 décembre 2026" in page
         assert f"/centrales/{slug}" in page
     # The filter works without text too (browse), is kept in facet links, and shows as an active filter.
     browse = client.get("/?centrale=toutes").get_data(as_text=True)

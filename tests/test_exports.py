@@ -283,3 +283,14 @@ def test_selection_exports_carry_the_public_contacts_the_page_shows(client, app,
     assert "<dt>Courriel</dt>" in item and "achats@acme.example" in item
     assert "<dt>Téléphone</dt><dd>02 98 00 00 00</dd>" in item
     assert "Sélection de 1 fournisseur." in html
+
+
+def test_an_export_applies_only_offered_distances_and_asks_nothing_of_an_ambiguous_commune(client):
+    def names(**args):
+        return [row[1] for row in parse_csv(client.get("/recherche.csv", query_string={"q": "capteurs", **args}))[1:]]
+
+    # An edited link's distance is brought to the nearest offered one, as on the page (it was applied as 1000 km).
+    assert names(commune="Brest", rayon="9999") == names(commune="Brest", rayon="200")
+    assert names(commune="Brest", rayon="10") != names(commune="Brest", rayon="200") != names()  # distance counts
+    # A name several communes bear filters nothing, as the page does while it asks which one is meant.
+    assert names(commune="Saint-Denis", rayon="10") == names()

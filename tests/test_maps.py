@@ -179,7 +179,8 @@ def test_point_map_marks_the_position():
     cx, cy = map(float, re.search(r'<circle class="map-marker" cx="([\d.]+)" cy="([\d.]+)"', svg).groups())
     assert inside((cx, cy), maps.outlines().departments["33"].path)
     paris = communes.find("Paris")
-    assert str(maps.point_map(paris.latitude, paris.longitude, "Paris")).count('<circle class="map-marker"') == 2  # zoom
+    paris_map = str(maps.point_map(paris.latitude, paris.longitude, "Paris"))
+    assert paris_map.count('<circle class="map-marker"') == 2  # and on the zoom
     reunion = communes.find("Saint-Denis 974")
     assert "encart La Réunion" in str(maps.point_map(reunion.latitude, reunion.longitude, "Run"))
     assert " style=" not in svg

@@ -144,7 +144,7 @@ def test_project_life_through_the_routes(private_app):
     public = private_app.test_client().get(f"/projets/{slug}").get_data(as_text=True)
     assert "Fournisseurs correspondants" not in public and "Gestion du projet" not in public
     assert "Autonomie de 5 ans au moins." in public and "Marché public" in public and "29 Finistère" in public
-    assert "30/04/2026 à 12h00" in public and "de 40 000" not in public  # budget not opted in
+    assert "30/04/2026 à 12:00" in public and "de 40 000" not in public  # budget not opted in
 
     # The timeline picture: publication, the two milestones, the deadline, in date order; and the text list.
     assert public.count('class="mark ') == 4
@@ -272,7 +272,7 @@ def test_matching_subscribers_get_one_mail_on_publication(private_app):
     assert action(client, slug, "publier").status_code == 303
     mail = last_mail(private_app, "veille@collecte.example")
     assert mail is not None and WASTE["title"] in mail.subject and f"/projets/{slug}" in mail.body
-    assert "30/04/2026 à 12h00" in mail.body
+    assert "30/04/2026 à 12:00" in mail.body
     assert last_mail(private_app, "mots@cles.example") is not None  # a saved search whose words are all there
     assert last_mail(private_app, "autre@parking.example") is None
     with database(private_app).session() as s:
@@ -310,7 +310,7 @@ def test_atom_feeds_list_published_projects(private_app):
     assert first.find(f"{ATOM}link").get("href").endswith(f"/projets/{waste}")
     assert first.find(f"{ATOM}published").text.startswith("2026-03-02T09:00:00")
     summary = first.find(f"{ATOM}summary").text
-    assert summary.startswith("Mesurer le remplissage") and "30/04/2026 à 12h00" in summary
+    assert summary.startswith("Mesurer le remplissage") and "30/04/2026 à 12:00" in summary
     assert [e.find(f"{ATOM}title").text for e in entries("/projets/thematiques/waste.atom")] == [WASTE["title"]]
     assert [e.find(f"{ATOM}title").text for e in entries("/projets/departements/56.atom")] == [
         "Stationnement intelligent"]

@@ -121,7 +121,7 @@ def describe(saved: alerts.SavedSearch, limit: int = LABEL_CHARS) -> str:
 def matching_suppliers(session: Session, saved: alerts.SavedSearch, depth: int) -> list[Supplier]:
     """The suppliers the search service ranks for the saved search (its strong matches when it has a text, unless
     it asks for the nearer neighbours too), as stored, in rank order. IndexNotReady or SearchUnavailable raised."""
-    response, place = run_search(search(), service_args(saved), page=1, per_page=depth)
+    response, place = run_search(search(), service_args(saved), page=1, per_page=depth, ask_homonyms=True)
     if place is not None and place.commune is None:
         return []  # a commune no longer found: nothing is near it (the page said so)
     hits = [h for h in response.hits if h.strong or not saved.text or saved.include_weak]

@@ -136,7 +136,7 @@ def ranked_search_ids(args: dict) -> tuple[int, list[str], Place | None]:
     and the commune the search was restricted around. Like the page's facets, an export holds the strong matches
     unless the search asks for the weaker neighbours too ("proches=1") or there is no strong match."""
     service = current_app.extensions["vivier"]["search"]
-    response, place = run_search(service, args, page=1, per_page=MAX_EXPORT_ROWS)
+    response, place = run_search(service, args, page=1, per_page=MAX_EXPORT_ROWS, ask_homonyms=True)  # as the page
     if response.strong_total and not args.get("include_weak"):  # the strong matches only (indexer.strength)
         return response.strong_total, [hit.id for hit in response.hits if hit.strong], place
     return response.total, [hit.id for hit in response.hits], place

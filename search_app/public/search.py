@@ -90,7 +90,11 @@ def run_search(service: SearchService, args: dict, page: int | None = None, per_
     """The search `args` describe (page overridable), with its commune resolved; what every result view calls.
     `ask_homonyms`: a name several communes bear ("Saint-Denis") filters nothing, the page asks which one is meant
     (Place.homonyms), rather than taking the most populous."""
-    place = resolve_place(args.get("place"), args.get("radius"), ask_homonyms=ask_homonyms)
+    try:  # only an offered distance, whoever calls (an export or an alert of an edited link too)
+        radius = offered_radius(args.get("radius"))
+    except ValueError:
+        radius = DEFAULT_RADIUS_KM
+    place = resolve_place(args.get("place"), radius, ask_homonyms=ask_homonyms)
     response = service.search(args["text"], args["filters"], page=args["page"] if page is None else page,
                               per_page=per_page, mode=args["mode"], near=place.filter if place else None,
                               only_ids=central_restriction(clean_centrals(args.get("central"))),

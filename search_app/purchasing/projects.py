@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from indexer.backends.base import IndexNotReady, SearchUnavailable
+from search_app.formatting import clock_time
 from search_app.extensions import external_url, form_rate_limit, limiter, site_root
 from search_app.identity import current_buyer, now
 from search_app.purchasing.forms import (MAX_MILESTONES, ProjectForm, form_data_from_project, is_blank_upload,
@@ -70,7 +71,7 @@ def paris_filter(moment, with_time: bool = True) -> str:
     if moment is None:
         return ""
     local = utc_to_paris(moment)
-    return f"{local:%d/%m/%Y} à {local:%H}h{local:%M}" if with_time else f"{local:%d/%m/%Y}"
+    return f"{local:%d/%m/%Y} à {clock_time(local)}" if with_time else f"{local:%d/%m/%Y}"
 
 
 def _signed_in_buyer(session: Session) -> Buyer:

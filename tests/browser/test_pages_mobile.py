@@ -160,7 +160,9 @@ def test_every_column_of_the_central_comparison_is_reachable(request, browser, w
     assert page_width(page) <= viewport["width"]
     fits = region.evaluate("r => r.scrollWidth <= r.clientWidth + 1")
     if viewport is DESKTOP:  # issue 21: cut from « Interopérabilité » on at 1280 px; every column shows now
-        assert fits, region.evaluate("r => [r.scrollWidth, r.clientWidth, [...r.querySelectorAll('thead th')].map(t => Math.round(t.getBoundingClientRect().width)).join(' ')]")
+        widths = ("r => [r.scrollWidth, r.clientWidth, [...r.querySelectorAll('thead th')]"
+                  ".map(t => Math.round(t.getBoundingClientRect().width)).join(' ')]")
+        assert fits, region.evaluate(widths)
         expect(last).to_be_in_viewport()
     else:
         assert not fits and page.locator(".table-hint").first.is_visible()
