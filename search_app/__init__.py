@@ -130,6 +130,8 @@ def create_app(settings: Settings | None = None, encoder=None, production: bool 
     # URL must stay shareable (no token in it).
     csrf.exempt(documents.bp)
     csrf.exempt(api.bp)  # read-only GET API, no session
+    # RFC 8058: a mail client unsubscribes with one POST and no form; the signed token in the address is the key.
+    csrf.exempt(alerts.unsubscribe_one_click)
 
     # Public pages: anyone, no account (search_app/public/).
     app.register_blueprint(search.bp)

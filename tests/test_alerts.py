@@ -228,6 +228,38 @@ def test_an_alert_mails_only_what_is_new_until_it_is_unsubscribed(private_app):
     assert again.status_code == 404 and "Alerte introuvable" in again.get_data(as_text=True)
 
 
+def test_a_digest_carries_a_one_click_unsubscribe_that_a_mail_client_can_post(private_app):
+    client = private_app.test_client()
+    subscribe(client)
+    [confirmation] = outbox(private_app)
+    button_post(client, link_in(confirmation, "confirmer"))
+    add_newcomer(private_app)
+    [digest] = run_alerts_job(private_app)
+    # RFC 2369 and RFC 8058 headers, kept on the outbox row for the worker that delivers it.
+    assert digest.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    target = digest.headers["List-Unsubscribe"]
+    assert target.startswith("<http") and target.endswith("/un-clic>")
+    path = urlsplit(target.strip("<>")).path
+    assert private_app.test_client().get(path).status_code == 405  # a GET (a link scanner) removes nothing
+    assert stored_alerts(private_app) != []
+    tampered = private_app.test_client().post(path.replace("/un-clic", "x/un-clic"),
+                                              data={"List-Unsubscribe": "One-Click"})
+    assert tampered.status_code == 404 and stored_alerts(private_app) != []
+    # What a mail client sends: a POST with that one field, no session, no form token.
+    done = private_app.test_client().post(path, data={"List-Unsubscribe": "One-Click"})
+    assert done.status_code == 200 and "Alerte supprimée" in done.get_data(as_text=True)
+    assert stored_alerts(private_app) == []
+    assert private_app.test_client().post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 404
+
+
+def test_only_unsubscribe_headers_may_be_added_to_a_message(private_app):
+    from vivier.mail import send_mail
+
+    with database(private_app).session() as s:
+        with pytest.raises(ValueError, match="Bcc"):
+            send_mail(s, private_app.extensions["vivier"]["settings"], "a@b.fr", "x", "y", headers={"Bcc": "c@d.fr"})
+
+
 def test_the_saved_search_keeps_filters_place_and_mode(private_app):
     qs = urlencode([("q", "Collecte   des déchets"), ("department", "29"), ("category", "waste"),
                     ("commune", "Quimper"), ("rayon", "25"), ("mode", "keyword"), ("page", "3")])

@@ -75,6 +75,24 @@ def test_a_request_records_the_message_and_the_worker_delivers_it(tmp_path, smtp
     database.dispose()
 
 
+def test_an_unsubscribe_header_reaches_the_smtp_server_and_cannot_carry_another(tmp_path, smtp_server):
+    port = smtp_server.server_address[1]
+    settings = make_settings(tmp_path).with_overrides(smtp_url=f"smtp://127.0.0.1:{port}")
+    database = Database(settings)
+    database.migrate()
+    link = "<https://vivier.example/recherche/alertes/desabonner/abc/un-clic>"
+    with database.session() as s:
+        send_mail(s, settings, "jeanne@exemple.fr", "Alerte", "Corps", headers={
+            "List-Unsubscribe": link + "\r\nBcc: x@y.z", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"})
+    with database.session() as s:
+        jobs.run_until_idle(s, {MAIL_JOB: lambda session, p: deliver(session, settings, p["outbox_id"])})
+    [sent] = smtp_server.messages
+    unfolded = sent.replace("\r\n ", " ")  # a long header is folded on several lines
+    assert f"List-Unsubscribe: {link} Bcc: x@y.z" in unfolded and "\nBcc:" not in sent
+    assert "List-Unsubscribe-Post: List-Unsubscribe=One-Click" in sent
+    database.dispose()
+
+
 def test_a_failed_delivery_is_kept_and_retried_later(tmp_path):
     settings = make_settings(tmp_path).with_overrides(smtp_url="smtp://127.0.0.1:9")  # nobody listens there
     database = Database(settings)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
+from collections.abc import Mapping
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid, parseaddr
 from urllib.parse import unquote, urlsplit
@@ -37,13 +38,22 @@ def header_text(text: str, limit: int = 300) -> str:
     return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())[:limit]
 
 
-def send_mail(session: Session, settings: Settings, to: str, subject: str, body: str) -> OutboxMessage:
+# The only extra headers a message may carry: RFC 2369's unsubscribe link and RFC 8058's one-click unsubscribe.
+EXTRA_HEADERS = ("List-Unsubscribe", "List-Unsubscribe-Post")
+
+
+def send_mail(session: Session, settings: Settings, to: str, subject: str, body: str,
+              headers: Mapping[str, str] | None = None) -> OutboxMessage:
     """Record the message (flushed with the caller's transaction) and, when SMTP is configured, a job for the
-    worker to deliver it."""
+    worker to deliver it. `headers`: among EXTRA_HEADERS only (ValueError otherwise)."""
     from vivier import jobs
 
+    unknown = set(headers or ()) - set(EXTRA_HEADERS)
+    if unknown:
+        raise ValueError(f"headers not allowed in a message: {', '.join(sorted(unknown))}")
     message = OutboxMessage(to_address=header_text(to, 254), subject=header_text(subject), body=body,
-                            created_at=utcnow())
+                            headers={name: header_text(value, 2000) for name, value in headers.items()}
+                            if headers else None, created_at=utcnow())
     session.add(message)
     session.flush()
     if settings.smtp_url:
@@ -58,7 +68,7 @@ def deliver(session: Session, settings: Settings, outbox_id: int) -> None:
     if message is None or message.sent_at is not None or not settings.smtp_url:
         return
     try:
-        _deliver(settings, message.to_address, message.subject, message.body)
+        _deliver(settings, message.to_address, message.subject, message.body, message.headers)
     except (OSError, smtplib.SMTPException) as error:
         # The address is personal data and the URL may hold a password: neither goes to the log.
         logger.warning("outbox message %s not sent: %s", message.id, type(error).__name__)
@@ -68,7 +78,8 @@ def deliver(session: Session, settings: Settings, outbox_id: int) -> None:
     message.sent_at, message.error = utcnow(), None
 
 
-def _deliver(settings: Settings, to: str, subject: str, body: str) -> None:
+def _deliver(settings: Settings, to: str, subject: str, body: str,
+             headers: Mapping[str, str] | None = None) -> None:
     url = urlsplit(settings.smtp_url or "")
     email = EmailMessage()
     name, address = parseaddr(settings.mail_from)
@@ -76,6 +87,9 @@ def _deliver(settings: Settings, to: str, subject: str, body: str) -> None:
     email["To"] = header_text(to, 254)
     email["Subject"] = header_text(subject)
     email["Message-ID"] = make_msgid(domain=address.partition("@")[2] or None)
+    for name, value in (headers or {}).items():
+        if name in EXTRA_HEADERS:
+            email[name] = header_text(value, 2000)
     email.set_content(body)
     context = ssl.create_default_context()
     if url.scheme == "smtps":

@@ -282,6 +282,21 @@ def unsubscribe(token: str):
         return _private(render_template("alerts/unsubscribe.html", **context))
 
 
+@bp.post("/recherche/alertes/desabonner/<token>/un-clic")
+def unsubscribe_one_click(token: str):
+    """RFC 8058's one-click unsubscribe: the mail client POSTs "List-Unsubscribe=One-Click" to the address of the
+    digest's List-Unsubscribe-Post header, with no session and no form (exempt from CSRF: the signed token in the
+    address is the credential, and only removing the alert can be done with it)."""
+    with database().session() as session:
+        alert = alerts.alert_by_unsubscribe_token(session, token, settings().secret_key)
+        if alert is None:
+            return _private(Response("Alerte introuvable ou déjà supprimée.\n", 404, mimetype="text/plain"))
+        alerts.unsubscribe(session, alert)
+        session.commit()
+    return _private(Response("Alerte supprimée : vous ne recevrez plus d'e-mail pour cette recherche.\n",
+                             mimetype="text/plain"))
+
+
 def _notice(title: str, paragraphs: Sequence[str], status: int):
     links = [(url_for("search.index"), "Retour à la recherche")]
     return _private(make_response(render_template("profiles/notice.html", title=title, status=status,
@@ -346,4 +361,7 @@ def _mail_digest(session: Session, alert: SearchAlert, saved: alerts.SavedSearch
     body = render_template("alerts/mail/digest.txt", rows=rows, more=len(fresh) - len(rows), count=count,
                            label=describe(saved, 300), search_link=search_url(saved),
                            feed_link=search_url(saved, "alerts.feed"), unsubscribe_link=_unsubscribe_link(alert))
-    send_mail(session, settings(), alert.email, DIGEST_SUBJECT.format(count=count, label=describe(saved)), body)
+    one_click = external_url("alerts.unsubscribe_one_click",
+                             token=alerts.unsubscribe_token(alert, settings().secret_key))
+    send_mail(session, settings(), alert.email, DIGEST_SUBJECT.format(count=count, label=describe(saved)), body,
+              headers={"List-Unsubscribe": f"<{one_click}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"})
