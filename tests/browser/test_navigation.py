@@ -157,3 +157,49 @@ def test_a_supplier_in_its_editing_session_finds_its_alerts(browser, world, widt
     expect(page.get_by_role("heading", level=1)).to_have_text("Alertes sur les nouveaux projets d'achat")
     shot(page, "supplier-alerts", width, "alerts")
     assert page.js_errors == []
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_an_approved_edit_of_the_pitch_and_phone_keeps_the_company_where_it_is(browser, world, width):
+    """Issue 21, item 8: the form re-sends every pre-filled field; only what the company changed becomes its
+    values, so its precise map point stays put instead of moving to the commune's centre."""
+    from vivier import communes, submissions
+    from vivier.models import REVIEW_PENDING, Submission, Supplier
+
+    database = world["app"].extensions["vivier"]["database"]
+    with database.session() as session:
+        # A company its sources place precisely: away from its commune's centre, where the old approval moved it.
+        supplier = next(s for s in session.scalars(select(Supplier).where(
+            Supplier.website_domain.is_not(None), Supplier.latitude.is_not(None), Supplier.insee_code.is_not(None))
+            .order_by(Supplier.id))
+            if abs(communes.centroid_for(s.insee_code)[0] - s.latitude) > 1e-3)
+        supplier_id, slug, email = supplier.id, supplier.slug, f"contact@{supplier.website_domain}"
+        before = (supplier.latitude, supplier.longitude, supplier.address, supplier.commune)
+        claim = submissions.start_claim(session, supplier, email)
+        submissions.confirm_claim(session, claim.token)
+        token = submissions.edit_link_token(session, supplier, email)
+        session.commit()
+    page = new_page(browser, world, width)
+    page.goto(f"/acces/{token}")
+    pitch = f"Accroche revue pour l'écran de {width}"
+    page.get_by_label("Accroche").fill(pitch)
+    page.get_by_label("Téléphone").fill("02 98 00 00 00")
+    page.get_by_role("button", name="Envoyer mes modifications").click()
+    expect(page.locator("main")).to_contain_text("modifications")
+    shot(page, "edit-keeps-place", width, "sent")
+
+    with database.session() as session:  # an operator approves it (the back-office's flow is tested elsewhere)
+        pending = session.scalars(select(Submission).where(Submission.supplier_id == supplier_id,
+                                                           Submission.status == REVIEW_PENDING)).one()
+        assert set(pending.data) >= {"pitch", "contact_phone"} and "commune" not in pending.data
+        submissions.approve(session, pending, "operatrice@vivier.test")
+        session.commit()
+    with database.session() as session:
+        supplier = session.get(Supplier, supplier_id)
+        assert (supplier.latitude, supplier.longitude, supplier.address, supplier.commune) == before
+        assert supplier.pitch == pitch
+    page.goto(f"/fournisseurs/{slug}")
+    expect(page.locator("main")).to_contain_text(pitch)
+    expect(page.locator("figcaption", has_text="Position")).to_contain_text(before[3])
+    shot(page, "edit-keeps-place", width, "public")
+    assert page.js_errors == []
