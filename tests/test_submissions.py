@@ -112,6 +112,27 @@ def test_an_update_records_only_the_fields_it_changes_and_keeps_precise_coordina
         assert supplier.pitch == "Capteurs de crue connectés"  # the first edit's value stays
 
 
+def test_a_field_emptied_in_the_editing_form_is_removed_on_approval(db):
+    with db.session() as s:
+        supplier = s.get(Supplier, upsert_profile(s, {**PLACED, "contact_phone": None}, sub.SUBMITTED_SOURCE,
+                                                  url=None, record_key="x").supplier_id)
+        first = sub.submit_update(s, supplier, _edit_form(supplier, contact_phone="02 98 00 00 09"), "a@geo.fr",
+                                  whole_form=True)
+        sub.approve(s, first, "op@vivier.test")
+        assert s.get(Supplier, supplier.id).contact_phone == "02 98 00 00 09"
+        # The form posts every field: the phone left empty is a removal, the rest is unchanged.
+        second = sub.submit_update(s, supplier, _edit_form(supplier, contact_phone=""), "a@geo.fr", whole_form=True)
+        assert second.data == {"contact_phone": None}
+        sub.approve(s, second, "op@vivier.test")
+        s.commit()
+        supplier = s.get(Supplier, supplier.id)
+        assert supplier.contact_phone is None and supplier.pitch == PLACED["pitch"]
+        assert (supplier.latitude, supplier.longitude) == (48.3890, -4.4870)
+        # A partial update (not the whole form) removes nothing it does not name.
+        third = sub.submit_update(s, supplier, {"pitch": "Capteurs de crue et de pluie"}, "a@geo.fr")
+        assert third.data == {"pitch": "Capteurs de crue et de pluie"}
+
+
 def test_an_update_submitted_in_full_before_still_applies_only_its_changes(db):
     """A pending update recorded with every field (before changes were recorded alone) is applied the same way."""
     with db.session() as s:

@@ -117,7 +117,7 @@ def public_fields(supplier: Supplier) -> dict[str, Any]:
     return {field: getattr(supplier, field) for field in SUBMITTED_FIELDS}
 
 
-def changed_fields(supplier: Supplier, profile: Mapping[str, Any]) -> dict[str, Any]:
+def changed_fields(supplier: Supplier, profile: Mapping[str, Any], whole_form: bool = False) -> dict[str, Any]:
     """The fields of a cleaned profile (clean_profile) that differ from the supplier's public values, cleaned the
     same way: what an editing form changed, every pre-filled field being posted again. The place is one block: a
     changed address, postcode or commune carries the whole submitted place (and what follows from it), an
@@ -126,6 +126,9 @@ def changed_fields(supplier: Supplier, profile: Mapping[str, Any]) -> dict[str, 
     public = clean_profile(public_fields(supplier))
     changed = {field: value for field, value in profile.items()
                if field in SUBMITTED_FIELDS and field not in PLACE_FIELDS and value != public.get(field)}
+    if whole_form:  # every field was posted: one left empty that the profile shows, the company removed (None)
+        changed.update({field: None for field in public
+                        if field in SUBMITTED_FIELDS and field not in PLACE_FIELDS and field not in profile})
     if any(profile.get(field) != public.get(field) for field in PLACE_FIELDS if not merge.is_empty(profile.get(field))):
         changed.update({field: value for field, value in profile.items() if field in merge.LOCATION_FIELDS})
     return changed
@@ -146,11 +149,12 @@ def submit_new(session: Session, data: Mapping[str, Any], email: str, now: datet
 
 
 def submit_update(session: Session, supplier: Supplier, data: Mapping[str, Any], email: str,
-                  now: datetime | None = None) -> Submission:
+                  now: datetime | None = None, whole_form: bool = False) -> Submission:
     """Changes to a listed profile by a verified address, for moderation. A newer pending update from the same
     address replaces the older one: moderators review what the company wants now. Only the fields the company
-    changed are recorded (changed_fields): an approval then changes nothing else."""
-    profile = changed_fields(supplier, clean_profile(data))
+    changed are recorded (changed_fields): an approval then changes nothing else. `whole_form`: `data` holds
+    every field (the editing form), so an emptied one is a removal."""
+    profile = changed_fields(supplier, clean_profile(data), whole_form)
     session.execute(delete(Submission).where(Submission.supplier_id == supplier.id, Submission.email == email,
                                              Submission.kind == SUBMISSION_UPDATE,
                                              Submission.status == REVIEW_PENDING))
@@ -227,10 +231,11 @@ def _updated_record(session: Session, supplier: Supplier, key: str, data: Mappin
     record = session.scalars(select(SourceRecord).where(SourceRecord.source_name == SUBMITTED_SOURCE.name,
                                                         SourceRecord.record_key == key)).one()
     changes = changed_fields(supplier, {k: v for k, v in data.items() if not merge.is_empty(v)})
+    changes.update({field: None for field, value in data.items() if value is None})  # removals recorded before
     kept = dict(record.data or {})
     if any(field in changes for field in merge.LOCATION_FIELDS):
         kept = {k: v for k, v in kept.items() if k not in merge.LOCATION_FIELDS}
-    return {**kept, **changes}
+    return {k: v for k, v in {**kept, **changes}.items() if v is not None}
 
 
 def _matched_supplier(session: Session, data: Mapping[str, Any]) -> Supplier | None:
@@ -295,6 +300,11 @@ def approve(session: Session, submission: Submission, operator: str, now: dateti
             supplier = session.get_one(Supplier, outcome.supplier_id)  # merged into another profile, it lives there
         assert supplier is not None
         session.refresh(supplier)
+        # A value the company removed from its form and that no other source gives goes (resolution keeps a field
+        # no record speaks of: a source that stops saying something does not erase it, the company itself does).
+        for field in [f for f, v in (submission.data or {}).items() if v is None and f in SUBMITTED_FIELDS]:
+            if not any(not merge.is_empty((r.data or {}).get(field)) for r in supplier.records):
+                setattr(supplier, field, None)
         if supplier.status != STATUS_MERGED:
             supplier.status = STATUS_VERIFIED
         supplier.updated_at = now

@@ -292,7 +292,7 @@ def edit(slug: str):
         # A post is exactly what was posted: initial values would fill the fields it left out.
         form = ProfileForm() if request.method == "POST" else ProfileForm(data=form_data_from_profile(initial))
         if form.validate_on_submit():
-            submissions.submit_update(session, supplier, profile_from_form(form), email, now())
+            submissions.submit_update(session, supplier, profile_from_form(form), email, now(), whole_form=True)
             _mail(session, email, "update_received", supplier.name,
                   page=external_url("suppliers.detail", slug=supplier.slug))
             return render_template("profiles/update_received.html", supplier=supplier, email=email)
