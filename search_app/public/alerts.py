@@ -36,7 +36,7 @@ from search_app.forms import FrenchFlaskForm, email_field, error_summary, honeyp
 from search_app.identity import now
 from search_app.labels import facet_label, lifetime_text
 from search_app.public.search import (LONG_QUERY_RATE_LIMIT, _query_string, is_long_query, parse_search_args,
-                                      run_search)
+                                      run_search, with_offered_radius)
 from vivier import alerts, search_texts
 from vivier.mail import send_mail
 from vivier.models import SEARCHABLE_STATUSES, SearchAlert, Supplier
@@ -121,7 +121,8 @@ def describe(saved: alerts.SavedSearch, limit: int = LABEL_CHARS) -> str:
 def matching_suppliers(session: Session, saved: alerts.SavedSearch, depth: int) -> list[Supplier]:
     """The suppliers the search service ranks for the saved search (its strong matches when it has a text, unless
     it asks for the nearer neighbours too), as stored, in rank order. IndexNotReady or SearchUnavailable raised."""
-    response, place = run_search(search(), service_args(saved), page=1, per_page=depth, ask_homonyms=True)
+    response, place = run_search(search(), with_offered_radius(service_args(saved)), page=1, per_page=depth,
+                                 ask_homonyms=True)
     if place is not None and place.commune is None:
         return []  # a commune no longer found: nothing is near it (the page said so)
     hits = [h for h in response.hits if h.strong or not saved.text or saved.include_weak]

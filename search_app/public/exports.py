@@ -23,7 +23,7 @@ from indexer.backends.base import IndexNotReady, SearchUnavailable
 from indexer.service import MAX_PER_PAGE, Place, clean_filters, clean_query
 from search_app.labels import facet_label
 from search_app.public.search import (NEED_FORGOTTEN, NeedForgotten, _query_string, parse_search_args, run_search,
-                                     with_need_text)
+                                     with_need_text, with_offered_radius)
 from search_app.public.shortlist import MAX_IDS, Shortlist, SupplierSummary, ids_url, load_shortlist, summarise
 from vivier.models import SEARCHABLE_STATUSES, Supplier
 from vivier.taxonomy import CATEGORY_LABELS, LABEL_LABELS, SIZE_LABELS
@@ -136,7 +136,8 @@ def ranked_search_ids(args: dict) -> tuple[int, list[str], Place | None]:
     and the commune the search was restricted around. Like the page's facets, an export holds the strong matches
     unless the search asks for the weaker neighbours too ("proches=1") or there is no strong match."""
     service = current_app.extensions["vivier"]["search"]
-    response, place = run_search(service, args, page=1, per_page=MAX_EXPORT_ROWS, ask_homonyms=True)  # as the page
+    response, place = run_search(service, with_offered_radius(args), page=1, per_page=MAX_EXPORT_ROWS,
+                                 ask_homonyms=True)  # as the page
     if response.strong_total and not args.get("include_weak"):  # the strong matches only (indexer.strength)
         return response.strong_total, [hit.id for hit in response.hits if hit.strong], place
     return response.total, [hit.id for hit in response.hits], place

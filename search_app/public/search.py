@@ -81,6 +81,16 @@ def offered_radius(value: str | int | None) -> int:
     return min(RADII_KM, key=lambda radius: (abs(radius - number), -radius))
 
 
+def with_offered_radius(args: dict) -> dict:
+    """`args` with its radius brought to an offered distance (an export or an alert of an edited link searches as
+    the page does); a radius that is no number, the default. The JSON API keeps any distance it documents."""
+    try:
+        radius = offered_radius(args.get("radius"))
+    except ValueError:
+        radius = DEFAULT_RADIUS_KM
+    return {**args, "radius": radius}
+
+
 BAD_RADIUS = ("Distance invalide", "La distance demandée n'est pas un nombre de kilomètres. Choisissez l'une des "
               "distances proposées : " + ", ".join(map(str, RADII_KM[:-1])) + f" ou {RADII_KM[-1]} km.")
 
@@ -90,11 +100,7 @@ def run_search(service: SearchService, args: dict, page: int | None = None, per_
     """The search `args` describe (page overridable), with its commune resolved; what every result view calls.
     `ask_homonyms`: a name several communes bear ("Saint-Denis") filters nothing, the page asks which one is meant
     (Place.homonyms), rather than taking the most populous."""
-    try:  # only an offered distance, whoever calls (an export or an alert of an edited link too)
-        radius = offered_radius(args.get("radius"))
-    except ValueError:
-        radius = DEFAULT_RADIUS_KM
-    place = resolve_place(args.get("place"), radius, ask_homonyms=ask_homonyms)
+    place = resolve_place(args.get("place"), args.get("radius"), ask_homonyms=ask_homonyms)
     response = service.search(args["text"], args["filters"], page=args["page"] if page is None else page,
                               per_page=per_page, mode=args["mode"], near=place.filter if place else None,
                               only_ids=central_restriction(clean_centrals(args.get("central"))),
