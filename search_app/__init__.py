@@ -74,7 +74,6 @@ def create_app(settings: Settings | None = None, encoder=None, production: bool 
     go on with the previous one."""
     from embeddings.encoder import Encoder
     from indexer.service import SearchService
-    from vivier import communes
     from vivier.db import WEB_BUSY_TIMEOUT_S, Database
     from vivier.models import utcnow
 
@@ -103,8 +102,6 @@ def create_app(settings: Settings | None = None, encoder=None, production: bool 
 
     app.url_map.converters.update(default=SegmentConverter, string=SegmentConverter)  # before any route
     database = Database(settings, busy_timeout=WEB_BUSY_TIMEOUT_S)
-    # The communes table (0.7 s to read, once per process) before serving: not in the first request that needs it.
-    communes.table()
     app.extensions["vivier"] = {
         "settings": settings,
         "database": database,

@@ -570,25 +570,6 @@ def _import_demo_centrals(database) -> None:
     click.echo(f"centrals: {counts['centrals']} centrals, {counts['referencings']} referencings added")
 
 
-def _warm_up(app) -> None:
-    """Load the embedding model and the live index before the first request, saying so: the first search is then
-    as fast as the others (it took 7.8 s when both loaded lazily)."""
-    from indexer.backends.base import IndexNotReady, SearchUnavailable
-
-    search = app.extensions["vivier"]["search"]
-    started = time.monotonic()
-    click.echo(f"loading the embedding model {search.encoder.model_name}...", nl=False)
-    search.encoder.encode_query("démarrage", threads=1)
-    click.echo(f" {time.monotonic() - started:.1f} s")
-    started = time.monotonic()
-    click.echo("loading the search index...", nl=False)
-    try:
-        search.backend.refresh()
-        click.echo(f" {time.monotonic() - started:.1f} s")
-    except (IndexNotReady, SearchUnavailable) as error:
-        click.echo(f" not available yet ({error}); searches say so until it is")
-
-
 def _serve(settings: Settings, host: str, port: int) -> None:
     """The development server, with a background worker thread; links in e-mails point at it unless
     VIVIER_BASE_URL says otherwise."""
@@ -596,11 +577,15 @@ def _serve(settings: Settings, host: str, port: int) -> None:
 
     from search_app import create_app
     from search_app.jobs import start_thread
+    from search_app.warmup import warm_up
 
     if not settings.base_url:
         settings = settings.with_overrides(base_url=f"http://{host}:{port}")
     app = create_app(settings=settings, background_reload=True)
-    _warm_up(app)
+    # The model, the index and the communes table before serving (the first search took 7.8 s when they loaded
+    # lazily), each step's time printed.
+    warm_up(app, report=lambda step, seconds, note: click.echo(f"loaded {step} in {seconds:.1f} s"
+                                                                 + (f" ({note})" if note else "")))
     stop = start_thread(app)
     try:
         run_simple(host, port, app, threaded=True, use_reloader=False)
