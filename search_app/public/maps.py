@@ -263,11 +263,7 @@ def outline_sprite() -> tuple[str, str]:
         data = outlines()
         parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {data.width} {data.height}">',
                  f'<g id="{SPRITE_BACKGROUND}">']
-        framed = [(t.box, data.departments[t.name].name) for t in data.transforms
-                  if t.box and t.name in data.departments]
-        if data.zoom.box:
-            framed.append((data.zoom.box, data.zoom_title))
-        for (x, y, width, height), name in framed:
+        for (x, y, width, height), name in _framed(data):
             parts.append(f'<rect x="{x}" y="{y}" width="{width}" height="{height}" fill="none" stroke="#999" '
                          f'stroke-width="1" vector-effect="non-scaling-stroke"/>'
                          f'<text x="{round(x + 5, 1)}" y="{round(y + 17, 1)}" font-size="15" fill="#555" '
@@ -291,13 +287,18 @@ def _department_shape(department: Department, path: str, count: int, breaks: lis
                                                                                  shape)
 
 
-def _frames(data: Outlines) -> list[Markup]:
-    """Frames and names of the insets: the five overseas departments and the Paris zoom."""
-    parts = [Markup('<g class="map-frames" aria-hidden="true">')]
+def _framed(data: Outlines) -> list[tuple[tuple[float, float, float, float], str]]:
+    """(box, name) of every inset: the five overseas departments and the Paris zoom."""
     framed = [(t.box, data.departments[t.name].name) for t in data.transforms if t.box and t.name in data.departments]
     if data.zoom.box:
         framed.append((data.zoom.box, data.zoom_title))
-    for box, name in framed:
+    return framed
+
+
+def _frames(data: Outlines) -> list[Markup]:
+    """Frames and names of the insets: the five overseas departments and the Paris zoom."""
+    parts = [Markup('<g class="map-frames" aria-hidden="true">')]
+    for box, name in _framed(data):
         x, y, width, height = box
         parts.append(Markup('<rect class="map-inset-frame" x="{}" y="{}" width="{}" height="{}"></rect>'
                             '<text class="map-inset-label" x="{}" y="{}">{}</text>')
