@@ -177,12 +177,12 @@ def test_subscribers_are_found_by_category_department_or_saved_search(s):
 def test_public_listing_shows_published_projects_only_and_filters(s):
     buyer, project = published(s)
     pj.create_project(s, buyer, {**PROJECT, "title": "Brouillon"}, now=NOW)
-    assert [p.title for p in pj.public_projects(s, now=NOW)] == [project.title]
-    assert pj.public_projects(s, "colonnes", now=NOW) == [project]
-    assert pj.public_projects(s, "stationnement", now=NOW) == []
-    assert pj.public_projects(s, category="waste", department="29", now=NOW) == [project]
-    assert pj.public_projects(s, department="35", now=NOW) == []
-    assert pj.public_projects(s, status=PROJECT_CLOSED, now=DEADLINE) == [project]  # closed by its deadline
+    assert [p.title for p in pj.list_public_projects(s, now=NOW)] == [project.title]
+    assert pj.list_public_projects(s, "colonnes", now=NOW) == [project]
+    assert pj.list_public_projects(s, "stationnement", now=NOW) == []
+    assert pj.list_public_projects(s, category="waste", department="29", now=NOW) == [project]
+    assert pj.list_public_projects(s, department="35", now=NOW) == []
+    assert pj.list_public_projects(s, status=PROJECT_CLOSED, now=DEADLINE) == [project]  # closed by its deadline
 
 
 def test_a_project_slug_never_takes_a_page_s_address(s):

@@ -629,15 +629,6 @@ def closed_by_deadline_clause(now: datetime) -> Any:
     return (Project.status == PROJECT_PUBLISHED) & (Project.deadline <= now)
 
 
-def public_projects(session: Session, text: str = "", category: str | None = None, department: str | None = None,
-                    status: str | None = None, now: datetime | None = None) -> list[Project]:
-    """list_public_projects after writing the closures that are due (close_due_projects), for callers that show
-    the stored state (the JSON API); pages call list_public_projects and effective_status, and write nothing."""
-    now = now or utcnow()
-    close_due_projects(session, now)
-    return list_public_projects(session, text, category, department, status, now)
-
-
 def buyer_projects(session: Session, buyer: Buyer) -> list[Project]:
     """A buyer's projects, every state, newest first."""
     return list(session.scalars(select(Project).where(Project.buyer_id == buyer.id)
