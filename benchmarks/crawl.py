@@ -82,6 +82,21 @@ def _run_figures(stats: dict, suppliers: int, wall: float) -> dict:
             "wall_seconds": round(wall, 1), "pages_per_s": round(stats["pages"] / stats["seconds"], 1)}
 
 
+def _crawl_twice(args: list[str], data_dir: Path) -> tuple[dict, dict]:
+    """The figures of a first crawl and of a second, unchanged one (every page answers 304)."""
+    runs = []
+    for _ in range(2):
+        started = time.perf_counter()
+        run_vivier([*args, "--loopback-fixture", "--no-index"], data_dir)
+        wall = time.perf_counter() - started
+        db = sqlite3.connect(data_dir / "vivier.db")
+        stats = json.loads(db.execute("SELECT stats FROM crawl_runs ORDER BY id DESC LIMIT 1").fetchone()[0])
+        suppliers = db.execute("SELECT count(*) FROM suppliers WHERE status != 'merged'").fetchone()[0]
+        db.close()
+        runs.append(_run_figures(stats, suppliers, wall))
+    return runs[0], runs[1]
+
+
 def measure_speed(count: int, categories: bool = True) -> dict:
     """A first crawl of a generated directory, then a re-crawl of it unchanged (every page answers 304)."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -91,20 +106,10 @@ def measure_speed(count: int, categories: bool = True) -> dict:
         sources.write_text(SOURCES_FILE.read_text(encoding="utf-8"), encoding="utf-8")
         (Path(tmp) / "seeds").mkdir()
         (Path(tmp) / "seeds" / "vitrines.csv").write_text("url\nhttp://127.0.0.1/\n", encoding="utf-8")
-        runs = []
         with StaticSite(site_dir) as site:
-            for _ in range(2):
-                started = time.perf_counter()
-                run_vivier(["crawl", "annuaire", "--sources", str(sources), "--loopback-fixture", "--no-index",
-                            *(f"--var={name}={site.url}" for name in ("annuaire", "reseau-ess", "vitrines",
-                                                                       "incubateur", "opendata"))], data_dir)
-                wall = time.perf_counter() - started
-                db = sqlite3.connect(data_dir / "vivier.db")
-                stats = json.loads(db.execute("SELECT stats FROM crawl_runs ORDER BY id DESC LIMIT 1").fetchone()[0])
-                suppliers = db.execute("SELECT count(*) FROM suppliers").fetchone()[0]
-                db.close()
-                runs.append(_run_figures(stats, suppliers, wall))
-    first, again = runs
+            first, again = _crawl_twice(["crawl", "annuaire", "--sources", str(sources), *(
+                f"--var={name}={site.url}" for name in ("annuaire", "reseau-ess", "vitrines", "incubateur",
+                                                         "opendata"))], data_dir)
     return {"profiles": count, "categories": categories, **first, "recrawl": again,
             "recrawl_speedup": round(first["seconds"] / again["seconds"], 1)}
 
@@ -157,19 +162,9 @@ def measure_corpus(corpus: Path) -> dict:
         sources = Path(tmp) / "sources.yaml"
         sources.write_text('sources:\n  - name: services\n    kind: sitemap\n    sitemap_urls: ["{site}/sitemap.xml"]\n'
                            '    rules: ["/services/"]\n', encoding="utf-8")
-        runs = []
         with StaticSite(site_dir) as site:
-            for _ in range(2):
-                started = time.perf_counter()
-                run_vivier(["crawl", "services", "--sources", str(sources), "--loopback-fixture", "--no-index",
-                            f"--var=site={site.url}"], data_dir)
-                wall = time.perf_counter() - started
-                db = sqlite3.connect(data_dir / "vivier.db")
-                stats = json.loads(db.execute("SELECT stats FROM crawl_runs ORDER BY id DESC LIMIT 1").fetchone()[0])
-                suppliers = db.execute("SELECT count(*) FROM suppliers WHERE status != 'merged'").fetchone()[0]
-                db.close()
-                runs.append(_run_figures(stats, suppliers, wall))
-    first, again = runs
+            first, again = _crawl_twice(["crawl", "services", "--sources", str(sources), f"--var=site={site.url}"],
+                                        data_dir)
     return {"corpus": corpus.name, "records": pages, **first, "recrawl": again,
             "recrawl_speedup": round(first["seconds"] / again["seconds"], 1)}
 
