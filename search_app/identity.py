@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, TypeGuard
 
-from flask import current_app
+from flask import current_app, has_request_context
 from flask import session as web_session
 from sqlalchemy.orm import Session
 
@@ -40,6 +40,22 @@ def end_buyer_session() -> None:
 
 def _live(state: Any) -> TypeGuard[dict[str, Any]]:
     return isinstance(state, dict) and datetime.fromisoformat(state.get("expires") or "1970-01-01") > now()
+
+
+def buyer_signed_in() -> bool:
+    """Whether this browser holds a live buyer session, from the signed cookie alone (no query): what the header
+    needs to offer « Mes projets ». The pages behind the link check the buyer itself (current_buyer)."""
+    return has_request_context() and _live(web_session.get(BUYER_SESSION_KEY))
+
+
+def supplier_in_session(supplier_id: int) -> bool:
+    """Whether this browser holds a live editing session for this supplier, from the signed cookie alone (no
+    query): what a page needs to offer the company's own links. The pages behind them check the address again
+    (current_supplier)."""
+    if not has_request_context():  # a page rendered for no browser (a worker's mail) has nobody signed in
+        return False
+    state = web_session.get(SUPPLIER_SESSION_KEY)
+    return _live(state) and state.get("supplier_id") == supplier_id
 
 
 def current_buyer(session: Session) -> Buyer | None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, NoReturn
 
-from flask import (Blueprint, abort, flash, has_request_context, make_response, redirect, render_template, request,
+from flask import (Blueprint, abort, flash, make_response, redirect, render_template, request,
                    url_for)
 from flask import session as web_session
 from sqlalchemy import select
@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from search_app.context import database, settings
 from search_app.extensions import external_url, form_rate_limit, limiter
-from search_app.identity import SUPPLIER_SESSION_KEY, now
+from search_app.identity import SUPPLIER_SESSION_KEY, now, supplier_in_session
 from search_app.companies.forms import (ClaimForm, DeletionForm, EditLinkForm, NewProfileForm, ProfileForm,
                                         form_data_from_profile, profile_from_form)
 from search_app.forms import NAME_MAX_CHARS, error_summary, honeypot_filled
@@ -78,17 +78,6 @@ def _mail(session: Session, to: str, kind: str, supplier_name: str = "", **conte
 def _open_edit_session(supplier_id: int, email: str) -> None:
     web_session[EDIT_SESSION_KEY] = {"supplier_id": supplier_id, "email": email,
                                      "expires": (now() + submissions.EDIT_SESSION_LIFETIME).isoformat()}
-
-
-def supplier_in_session(supplier_id: int) -> bool:
-    """Whether this browser holds a live editing session for this supplier, from the signed cookie alone (no
-    query): what a page needs to offer the company's own links (its alerts). The pages behind them check the
-    address again (search_app.identity.current_supplier)."""
-    if not has_request_context():
-        return False
-    state = web_session.get(EDIT_SESSION_KEY)
-    return (isinstance(state, dict) and state.get("supplier_id") == supplier_id
-            and datetime.fromisoformat(state.get("expires") or "1970-01-01") > now())
 
 
 @bp.app_context_processor

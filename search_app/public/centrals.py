@@ -8,20 +8,12 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, render_template
 
-from search_app import formatting
 from search_app.context import database
 from search_app.identity import now
 from vivier import centrals
 from vivier.models import CENTRAL_KINDS
 
 bp = Blueprint("centrals", __name__)
-
-
-@bp.app_template_filter("date_longue")
-def long_date(day) -> str:
-    """« 31 décembre 2028 », « 1er janvier 2027 »: search_app.formatting.long_date, under the name templates used
-    before it (prefer the `long_date` filter)."""
-    return formatting.long_date(day)
 
 
 @bp.context_processor

@@ -7,14 +7,12 @@ The link request page says the same thing whatever the address, so that it tells
 
 from __future__ import annotations
 
-from datetime import datetime
 
-from flask import Blueprint, flash, has_request_context, redirect, render_template, url_for
-from flask import session as web_session
+from flask import Blueprint, flash, redirect, render_template, url_for
 
 from search_app.extensions import external_url, form_rate_limit, limiter
 from search_app.forms import honeypot_filled
-from search_app.identity import (BUYER_SESSION_KEY, current_buyer, end_buyer_session, now,
+from search_app.identity import (buyer_signed_in, current_buyer, end_buyer_session, now,
                                  open_buyer_session)
 from search_app.purchasing.forms import BuyerSignInForm
 from search_app.context import database, settings
@@ -27,15 +25,6 @@ from vivier.mail import send_mail
 bp = Blueprint("buyers", __name__)
 
 SIGN_IN_SUBJECT = "Vivier : votre lien de connexion acheteur"
-
-
-def buyer_signed_in() -> bool:
-    """Whether this browser holds a live buyer session, read from the signed cookie alone (no query): what the
-    header needs to offer « Mes projets ». The pages behind the link check the buyer itself (current_buyer)."""
-    if not has_request_context():  # a page rendered for no browser (a worker's) has nobody signed in
-        return False
-    state = web_session.get(BUYER_SESSION_KEY)
-    return isinstance(state, dict) and datetime.fromisoformat(state.get("expires") or "1970-01-01") > now()
 
 
 @bp.app_context_processor
