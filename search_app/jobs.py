@@ -75,18 +75,16 @@ def update_search_index(app: Flask) -> bool:
     search server that does not answer raises, so that the job is retried later."""
     from indexer.backends.base import IndexNotReady
     from indexer.build import update_index
-    from vivier.opendata import export_after_build
 
     ext = app.extensions["vivier"]
     try:
         if not ext["search"].backend.status().get("ready"):
             return False
-        update_index(ext["settings"], ext["search"].encoder, export=False)
+        update_index(ext["settings"], ext["search"].encoder)  # the open-data files follow it
         ext["search"].backend.refresh()  # this process's searches see it at once; others reload it in background
     except IndexNotReady as error:
         app.logger.warning("index update skipped: %s", error)
         return False
-    export_after_build(ext["settings"])
     return True
 
 
