@@ -554,23 +554,25 @@ class EmbeddedBackend:
             self._current_stamp = stamp
             return self._snapshot
 
-    def _reload(self, pointer: Path, stamp: tuple[int, int]) -> None:
-        try:
-            snapshot = self._open_live(pointer)
-        except Exception as error:  # the generation in memory keeps answering; the next search tries again
-            logger.warning("the new index generation could not be loaded: %s", error)
-            return
-        with self._lock:
-            self._snapshot, self._current_stamp = snapshot, stamp
-        logger.info("index generation %s loaded in the background and swapped in", snapshot.generation)
-
-    def refresh(self) -> None:
-        """Load the live generation now (outside the lock searches take) and serve it from the next search."""
-        pointer = self.root / "CURRENT"
-        stamp = self._stamp(pointer)
+    def _swap_in(self, pointer: Path, stamp: tuple[int, int]) -> _Snapshot:
+        """Load the generation `pointer` names outside the lock searches take, then serve it."""
         snapshot = self._open_live(pointer)
         with self._lock:
             self._snapshot, self._current_stamp = snapshot, stamp
+        return snapshot
+
+    def _reload(self, pointer: Path, stamp: tuple[int, int]) -> None:
+        try:
+            snapshot = self._swap_in(pointer, stamp)
+        except Exception as error:  # the generation in memory keeps answering; the next search tries again
+            logger.warning("the new index generation could not be loaded: %s", error)
+            return
+        logger.info("index generation %s loaded in the background and swapped in", snapshot.generation)
+
+    def refresh(self) -> None:
+        """Load the live generation now and serve it from the next search."""
+        pointer = self.root / "CURRENT"
+        self._swap_in(pointer, self._stamp(pointer))
 
     def _open_live(self, pointer: Path) -> _Snapshot:
         """The generation CURRENT names; when it is damaged, the newest intact other one (a warning is logged and
